@@ -1,0 +1,84 @@
+"""Command-line configuration: Hydra composes ``configs/config.yaml`` with ``key=value``
+overrides, then the result is checked against a typed schema so a bad value is reported as
+one sentence."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from eureka_jax.errors import EurekaError
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+# Eureka/IsaacGymEnvs spellings that mean one of our keys.
+ALIASES = {"env": "task"}
+
+
+@dataclass
+class Config:
+    """The typed schema of ``configs/config.yaml`` (see that file for what each key does)."""
+
+    task: str = "cartpole"
+    task_dirs: list[str] = field(default_factory=list)
+    seed: int = 0
+    iteration: int = 5
+    sample: int = 16
+    seeds: int = 1
+    num_eval: int = 5
+    llm: str = "offline"
+    model: str = "gpt-4o"
+    temperature: float = 1.0
+    max_iterations: int | None = None
+    reward: str | None = None
+
+
+VALID_KEYS = tuple(f.name for f in dataclasses.fields(Config))
+
+
+def _normalize(override: str) -> str:
+    if "=" not in override:
+        raise EurekaError(
+            f"argument '{override}' is not of the form key=value; write e.g. task=cartpole."
+        )
+    key, value = override.split("=", 1)
+    prefix = key[: len(key) - len(key.lstrip("+~"))]
+    bare = key[len(prefix):]
+    top = bare.split(".")[0]
+    top = ALIASES.get(top, top)
+    if top not in VALID_KEYS:
+        raise EurekaError(f"unknown key '{bare}'; valid keys are: {', '.join(VALID_KEYS)}.")
+    rest = bare[len(bare.split(".")[0]):]
+    return f"{prefix}{top}{rest}={value}"
+
+
+def load_config(overrides: list[str] = ()) -> DictConfig:
+    """Composes the config with ``key=value`` overrides and checks every value's type.
+
+    Raises:
+      EurekaError: for a malformed argument, an unknown key or a value of the wrong type.
+    """
+    normalized = [_normalize(o) for o in overrides]
+    if not CONFIG_DIR.is_dir():
+        raise EurekaError(
+            f"config folder {CONFIG_DIR} is missing; install from a clone with 'pip install -e .'."
+        )
+    try:
+        with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+            composed = compose("config", overrides=normalized)
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), composed)
+    except (HydraException, OmegaConfBaseException) as e:
+        raise EurekaError(f"bad override ({_first_line(e)}); check the value's type.") from e
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

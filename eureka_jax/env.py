@@ -1,0 +1,213 @@
+"""What every task environment is, and the adapter that brings MuJoCo Playground envs in.
+
+A task environment is a MuJoCo Playground ``MjxEnv`` (or shaped like one) whose reward has
+been removed: ``reset(rng)`` and ``step(state, action)`` return a ``mjx_env.State`` whose
+``reward`` is always 0, and ``done`` marks termination (the trainer adds time-limit
+truncation at the task's ``episode_length``). Rewards come from the framework, which calls
+
+    reward_inputs(state, action, next_state) -> dict[str, jax.Array]
+
+on one unbatched transition and passes the named quantities to a reward function by
+argument name. Every task exposes ``action`` among them.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+from mujoco_playground._src import mjx_env
+
+State = mjx_env.State
+
+
+class TaskEnv(Protocol):
+    """The interface the trainer and the reward compiler rely on."""
+
+    action_size: int
+    observation_size: Any
+
+    def reset(self, rng: jax.Array) -> State: ...
+
+    def step(self, state: State, action: jax.Array) -> State: ...
+
+    def reward_inputs(self, state: State, action: jax.Array, next_state: State) -> dict: ...
+
+
+def zero_reward(state: State) -> State:
+    """Drops whatever reward a wrapped env computed, so no reward leaks into training."""
+    return state.replace(reward=jnp.zeros(()), metrics={})
+
+
+class PlaygroundTask:
+    """Adapter: a MuJoCo Playground env, with its reward dropped, as a task environment.
+
+    Subclasses set ``playground_env`` (a name from ``mujoco_playground.registry``) and write
+    ``reward_inputs``. The LLM is shown the Playground env's module with its reward code
+    pruned (see ``prune_reward_code``), followed by the subclass's own module.
+
+    Args:
+      config_overrides: passed to ``mujoco_playground.registry.load``; ``impl`` defaults to
+        ``"jax"`` because Playground's default ``"warp"`` does not run on CPU.
+    """
+
+    playground_env: str = ""
+
+    def __init__(self, config_overrides: dict | None = None):
+        from mujoco_playground import registry
+
+        overrides = {"impl": "jax", **(config_overrides or {})}
+        self.env = registry.load(self.playground_env, config_overrides=overrides)
+        self.mj_model = self.env.mj_model
+        self.mjx_model = self.env.mjx_model
+        self.action_size = self.env.action_size
+        self.observation_size = self.env.observation_size
+        self.dt = self.env.dt
+
+    def reset(self, rng: jax.Array) -> State:
+        return zero_reward(self.env.reset(rng))
+
+    def step(self, state: State, action: jax.Array) -> State:
+        return zero_reward(self.env.step(state, action))
+
+    def sensor(self, data, name: str) -> jax.Array:
+        """Reads a named MuJoCo sensor from ``data``."""
+        return mjx_env.get_sensor_data(self.mj_model, data, name)
+
+    def upstream_source(self) -> str:
+        """The Playground env's module source with its reward code pruned."""
+        module = inspect.getmodule(type(self.env))
+        return prune_reward_code(inspect.getsource(module))
+
+
+def _mentions_reward(node: ast.AST) -> bool:
+    for sub in ast.walk(node):
+        name = getattr(sub, "id", None) or getattr(sub, "attr", None) or getattr(sub, "name", None)
+        if isinstance(name, str) and "reward" in name.lower():
+            return True
+        if isinstance(sub, ast.Constant) and str(sub.value).startswith("reward/"):
+            return True
+        if isinstance(sub, ast.alias) and "reward" in sub.name.lower():
+            return True
+    return False
+
+
+class _RewardPruner(ast.NodeTransformer):
+    """Removes reward methods/imports/statements; a remaining ``reward`` name becomes 0.0."""
+
+    def _drop_if_reward(self, node):
+        return None if _mentions_reward(node) else node
+
+    def visit_FunctionDef(self, node):
+        if "reward" in node.name.lower():
+            return None
+        self.generic_visit(node)
+        if not node.body:
+            node.body = [ast.Pass()]
+        return node
+
+    def visit_Import(self, node):
+        return self._drop_if_reward(node)
+
+    def visit_ImportFrom(self, node):
+        node.names = [a for a in node.names if "reward" not in a.name.lower()]
+        return node if node.names else None
+
+    def visit_Assign(self, node):
+        for target in node.targets:  # `reward, done = ...` keeps `done`
+            if isinstance(target, ast.Tuple):
+                target.elts = [
+                    ast.Name("_", ast.Store()) if _mentions_reward(e) else e for e in target.elts
+                ]
+        return self._drop_if_reward(node)
+
+    def visit_AugAssign(self, node):
+        return self._drop_if_reward(node)
+
+    def visit_Expr(self, node):
+        if isinstance(node.value, ast.Constant):
+            return node  # docstrings stay
+        return self._drop_if_reward(node)
+
+    def visit_Name(self, node):
+        if node.id == "reward" and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Constant(0.0), node)
+        return node
+
+    def visit_Dict(self, node):
+        self.generic_visit(node)
+        keep = [
+            (k, v)
+            for k, v in zip(node.keys, node.values)
+            if not (k is not None and _mentions_reward(k))
+        ]
+        node.keys = [k for k, _ in keep]
+        node.values = [v for _, v in keep]
+        return node
+
+
+def prune_reward_code(source: str) -> str:
+    """Returns ``source`` with every reward computation removed, as Eureka prunes task files.
+
+    Removed: functions and methods whose name mentions "reward", imports of reward
+    modules, statements that compute or log rewards (``metrics["reward/..."]``); a reward
+    value passed on to a ``State`` becomes ``0.0``. Comments are not kept (the source is
+    re-printed from its syntax tree); docstrings are.
+    """
+    tree = _RewardPruner().visit(ast.parse(source))
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+class MjxTaskEnv(mjx_env.MjxEnv):
+    """Base for task environments written directly on MJX (reward-free ``MjxEnv``).
+
+    Subclasses build an ``mujoco.MjModel`` and call ``super().__init__(config, overrides,
+    mj_model)``; config needs ``ctrl_dt``, ``sim_dt`` and ``impl`` (``"jax"`` runs on CPU and
+    GPU; ``"warp"`` is GPU-only).
+    """
+
+    def __init__(self, config, config_overrides, mj_model):
+        super().__init__(config, config_overrides)
+        import mujoco  # noqa: F401  (kept local: only MJX envs need the model type)
+        from mujoco import mjx
+
+        self._mj_model = mj_model
+        self._mj_model.opt.timestep = self.sim_dt
+        self._mjx_model = mjx.put_model(self._mj_model, impl=self._config.impl)
+
+    def make_data(self, qpos, qvel):
+        """MJX data at ``qpos``/``qvel`` with derived quantities (positions, contacts) computed."""
+        from mujoco import mjx
+
+        data = mjx_env.make_data(self._mj_model, qpos=qpos, qvel=qvel, impl=self._config.impl)
+        return mjx.forward(self._mjx_model, data)
+
+    def physics_step(self, data, action):
+        """Advances ``ctrl_dt`` seconds with ``action`` clipped to the actuator range [-1, 1]."""
+        return mjx_env.step(self._mjx_model, data, jnp.clip(action, -1.0, 1.0), self.n_substeps)
+
+    @property
+    def xml_path(self) -> str:
+        return self._mj_model.names.split(b"\x00")[0].decode()
+
+    @property
+    def action_size(self) -> int:
+        return self._mj_model.nu
+
+    @property
+    def mj_model(self):
+        return self._mj_model
+
+    @property
+    def mjx_model(self):
+        return self._mjx_model
+
+
+def brax_asset(name: str) -> str:
+    """Path of an MJCF file shipped with brax (``brax/envs/assets/<name>``)."""
+    from importlib import resources
+
+    return str(resources.files("brax") / "envs" / "assets" / name)

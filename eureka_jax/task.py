@@ -1,0 +1,257 @@
+"""Task folders: how a task is found, loaded, and what it exposes.
+
+A task is a folder ``envs/<name>/`` (or in a folder of the user's, ``task_dirs=[...]``) with
+
+- ``env.py`` — the environment without its reward, read by the LLM as context. It defines
+  ``make_env(config_overrides: dict) -> TaskEnv`` (see ``eureka_jax.env``);
+- ``task.yaml`` — name, description, fitness, episode length, default training budget;
+- ``human_reward.py`` — the expert reward, written in the same contract as an LLM reward.
+
+Fitness is what "success" means independently of any reward: a per-step signal (one of the
+reward inputs, named by ``fitness.input``) summed over an episode and divided by the maximum
+episode length. For a survival task the signal is 1 per step survived, so fitness is the
+episode-length fraction; for locomotion it is forward velocity, so fitness is the mean velocity
+over the full horizon with time after a fall counting as 0. The sparse baseline reward is
+that same signal used as the reward.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import yaml
+
+from eureka_jax.errors import EurekaError
+
+BUILTIN_TASK_DIR = Path(__file__).resolve().parents[1] / "envs"
+REQUIRED_FILES = ("env.py", "task.yaml", "human_reward.py")
+REQUIRED_KEYS = ("description", "episode_length", "fitness")
+
+
+@dataclass(eq=False)
+class Task:
+    """A loaded task folder.
+
+    Attributes:
+      name: folder name, used as ``task=NAME``.
+      path: the folder.
+      description: the task description given to the LLM.
+      simulator: a short label for the task table (e.g. "MJX", "Playground/MJX").
+      episode_length: maximum steps per episode (time limit added by the trainer).
+      fitness_input: the reward input whose per-step value is the fitness signal.
+      fitness_description: what the fitness measures, in words.
+      env_config: config overrides passed to ``make_env``.
+      train: the task's default training budget and PPO hyperparameters.
+      target_fitness: optional fitness at which a search may stop early.
+    """
+
+    name: str
+    path: Path
+    description: str
+    simulator: str
+    episode_length: int
+    fitness_input: str
+    fitness_description: str
+    env_config: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    target_fitness: float | None = None
+
+    @functools.cached_property
+    def env_module(self):
+        return _import_file(self.path / "env.py", f"eureka_jax_tasks.{self.name}.env")
+
+    @functools.cached_property
+    def env(self):
+        """The task environment (built once per process)."""
+        return self.env_module.make_env(dict(self.env_config))
+
+    @functools.cached_property
+    def reward_input_specs(self) -> dict[str, jax.ShapeDtypeStruct]:
+        """Name -> shape/dtype of every reward input, for one (unbatched) transition."""
+        env = self.env
+
+        def one_transition(rng):
+            state = env.reset(rng)
+            action = jnp.zeros(env.action_size)
+            return env.reward_inputs(state, action, env.step(state, action))
+
+        specs = jax.eval_shape(one_transition, jax.random.PRNGKey(0))
+        if "action" not in specs:
+            raise EurekaError(
+                f"task '{self.name}': reward_inputs() in {self.path / 'env.py'} must include "
+                "'action'; add it to the returned dict."
+            )
+        if self.fitness_input not in specs:
+            raise EurekaError(
+                f"task '{self.name}': fitness.input '{self.fitness_input}' in task.yaml is not "
+                f"a reward input; choose one of {sorted(specs)}."
+            )
+        return dict(sorted(specs.items()))
+
+    @property
+    def reward_input_names(self) -> tuple[str, ...]:
+        return tuple(self.reward_input_specs)
+
+    def random_rollout(self, rng: jax.Array, num_envs: int = 8, num_steps: int = 16):
+        """A short rollout of ``num_envs`` environments under uniform random actions.
+
+        Environments are not reset when they terminate (the rollout is for probing, not
+        training). Returns ``(inputs, steps)``: the reward inputs as a dict of arrays shaped
+        ``[num_steps, num_envs, *shape]``, and ``steps`` with the ``obs``, ``reward`` and
+        ``done`` the environment returned, shaped ``[num_steps, num_envs, ...]``.
+        """
+        return _random_rollout(self.env, rng, num_envs, num_steps)
+
+    def sample_transitions(self, rng: jax.Array, num_envs: int = 8, num_steps: int = 16):
+        """Reward inputs of real transitions (``random_rollout``'s first output)."""
+        return self.random_rollout(rng, num_envs, num_steps)[0]
+
+    def context_source(self) -> str:
+        """The environment source the LLM reads: reward-free, as the user would read it."""
+        own = (self.path / "env.py").read_text()
+        upstream = getattr(self.env, "upstream_source", None)
+        if upstream is None:
+            return own
+        return (
+            f"# ---- upstream environment ({self.env.playground_env}), reward code removed ----\n"
+            f"{upstream()}\n# ---- task adapter: {self.name}/env.py ----\n{own}"
+        )
+
+    def reward_inputs_text(self) -> str:
+        """One line per reward input: name, shape and dtype."""
+        lines = []
+        for name, spec in self.reward_input_specs.items():
+            shape = "scalar" if spec.shape == () else f"shape {tuple(spec.shape)}"
+            lines.append(f"- {name}: {shape}, {spec.dtype}")
+        return "\n".join(lines)
+
+    def context(self) -> str:
+        """Exactly what the LLM is given about the task (before the output rules)."""
+        return (
+            f"Task: {self.description.strip()}\n\n"
+            f"Environment source code (reward removed):\n```python\n{self.context_source()}```\n\n"
+            "Reward inputs (arguments compute_reward may take, by name; one environment, "
+            f"unbatched):\n{self.reward_inputs_text()}\n"
+        )
+
+    @property
+    def human_reward_source(self) -> str:
+        return (self.path / "human_reward.py").read_text()
+
+    @property
+    def sparse_reward_source(self) -> str:
+        """The fitness signal itself, as a reward in the LLM contract."""
+        x = self.fitness_input
+        return (
+            f"def compute_reward({x}):\n"
+            f'    """Sparse baseline: the task\'s fitness signal ({self.fitness_description})."""\n'
+            f'    return {x}, {{"{x}": {x}}}\n'
+        )
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2, 3))
+def _random_rollout(env, rng, num_envs, num_steps):
+    reset_rng, act_rng = jax.random.split(rng)
+    state = jax.vmap(env.reset)(jax.random.split(reset_rng, num_envs))
+
+    def one_step(state, rng):
+        action = jax.random.uniform(rng, (num_envs, env.action_size), minval=-1.0, maxval=1.0)
+        next_state = jax.vmap(env.step)(state, action)
+        inputs = jax.vmap(env.reward_inputs)(state, action, next_state)
+        steps = {"obs": next_state.obs, "reward": next_state.reward, "done": next_state.done}
+        return next_state, (inputs, steps)
+
+    _, (inputs, steps) = jax.lax.scan(one_step, state, jax.random.split(act_rng, num_steps))
+    return inputs, steps
+
+
+def _import_file(path: Path, module_name: str):
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _task_roots(task_dirs) -> list[Path]:
+    roots = [BUILTIN_TASK_DIR] if BUILTIN_TASK_DIR.is_dir() else []
+    for d in task_dirs or ():
+        p = Path(d).expanduser().resolve()
+        if not p.is_dir():
+            raise EurekaError(f"task_dirs entry '{d}' is not a folder; give an existing folder.")
+        roots.append(p)
+    if not roots:
+        raise EurekaError(
+            f"no task folders found ({BUILTIN_TASK_DIR} is missing); install from a clone with "
+            "'pip install -e .' or pass task_dirs=[...]."
+        )
+    return roots
+
+
+def list_tasks(task_dirs=()) -> dict[str, Path]:
+    """Finds task folders: every sub-folder holding a ``task.yaml``.
+
+    Args:
+      task_dirs: extra folders of the user's, searched after the built-in ``envs/``.
+
+    Returns:
+      task name -> folder, sorted by name.
+    """
+    found: dict[str, Path] = {}
+    for root in _task_roots(task_dirs):
+        for folder in sorted(p for p in root.iterdir() if (p / "task.yaml").is_file()):
+            if folder.name in found and found[folder.name] != folder:
+                raise EurekaError(
+                    f"task '{folder.name}' is defined twice ({found[folder.name]} and {folder}); "
+                    "rename one of the folders."
+                )
+            found[folder.name] = folder
+    return dict(sorted(found.items()))
+
+
+def load_task(name: str, task_dirs=()) -> Task:
+    """Loads the task folder called ``name`` (environment built lazily on first use)."""
+    tasks = list_tasks(task_dirs)
+    if name not in tasks:
+        raise EurekaError(f"unknown task '{name}'; choose one of: {', '.join(tasks)}.")
+    return _load_folder(tasks[name])
+
+
+def _load_folder(path: Path) -> Task:
+    missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
+    if missing:
+        raise EurekaError(f"task folder {path} lacks {', '.join(missing)}; add them (see README).")
+    try:
+        spec: dict[str, Any] = yaml.safe_load((path / "task.yaml").read_text()) or {}
+    except yaml.YAMLError as e:
+        raise EurekaError(f"{path / 'task.yaml'} is not valid YAML ({e}); fix its syntax.") from e
+    absent = [k for k in REQUIRED_KEYS if k not in spec]
+    if absent:
+        raise EurekaError(f"{path / 'task.yaml'} lacks {', '.join(absent)}; add them.")
+    if spec.get("name", path.name) != path.name:
+        raise EurekaError(
+            f"{path / 'task.yaml'} says name '{spec['name']}' but its folder is '{path.name}'; "
+            "make them the same."
+        )
+    fitness = spec["fitness"]
+    if not isinstance(fitness, dict) or "input" not in fitness:
+        raise EurekaError(f"{path / 'task.yaml'}: fitness needs an 'input' (a reward input name).")
+    return Task(
+        name=path.name,
+        path=path,
+        description=str(spec["description"]),
+        simulator=str(spec.get("simulator", "MJX")),
+        episode_length=int(spec["episode_length"]),
+        fitness_input=str(fitness["input"]),
+        fitness_description=str(fitness.get("description", fitness["input"])),
+        env_config=dict(spec.get("env") or {}),
+        train=dict(spec.get("train") or {}),
+        target_fitness=spec.get("target_fitness"),
+    )

@@ -1,0 +1,53 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+from eureka_jax.compile_cache import enable_compilation_cache
+from eureka_jax.task import list_tasks, load_task
+
+enable_compilation_cache()
+REPO = Path(__file__).resolve().parents[1]
+TASK_NAMES = list(list_tasks())
+
+
+@pytest.fixture(scope="session")
+def tasks():
+    """Loaded tasks, shared so each environment is built once per test session."""
+    return {name: load_task(name) for name in TASK_NAMES}
+
+
+@pytest.fixture(scope="session")
+def rollouts(tasks):
+    """name -> (reward inputs, env outputs) of one random rollout ([steps=8, envs=4, ...]).
+
+    Compiled once per task per session: environment compiles dominate the suite's time.
+    """
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            rollout = tasks[name].random_rollout(jax.random.PRNGKey(0), 4, 8)
+            cache[name] = jax.device_get(rollout)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def transitions(rollouts):
+    """name -> reward inputs of the shared random rollout."""
+    return lambda name: rollouts(name)[0]
+
+
+def run_cli(*args, cwd=None, timeout=600):
+    """Runs the installed `eureka-jax` command as a user would, returning the finished process."""
+    exe = Path(sys.executable).with_name("eureka-jax")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [str(exe), *args], check=False, capture_output=True, text=True, cwd=cwd or REPO, env=env,
+        timeout=timeout,
+    )

@@ -1,0 +1,164 @@
+"""The checks that execute reward code; they run inside the worker process (sandbox.py).
+
+Each returns a plain dict so it crosses the process boundary: ``ok``, and either the
+program's ``components`` or a failure ``category``/``message``/``line``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.extend.core
+import jax.numpy as jnp
+import numpy as np
+
+from eureka_jax.reward.policy import Policy
+from eureka_jax.reward.sandbox import error_line, load_function
+
+
+def _fail(category, message, line=None):
+    return {"ok": False, "category": category, "message": message, "line": line}
+
+
+def _short(exc: BaseException, limit: int = 400) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    first = " ".join(text.splitlines()[:3])
+    return first if len(first) <= limit else first[:limit] + " ..."
+
+
+def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict,
+                  policy: Policy) -> dict:
+    """Executes, traces and probes one reward program.
+
+    Args:
+      source: the program (already parsed and checked against the policy).
+      entry: the reward function's name.
+      bound: the reward inputs the function takes, in argument order.
+      specs: input name -> (shape, dtype name), for one environment.
+      probe: input name -> array ``[N, *shape]`` of real transitions.
+      policy: limits (intermediate array size, forbidden primitives).
+    """
+    try:
+        fn = load_function(source, entry, policy)
+        abstract = {n: jax.ShapeDtypeStruct(tuple(specs[n][0]), specs[n][1]) for n in bound}
+
+        def call(inputs):
+            out = fn(**{n: inputs[n] for n in bound})
+            problem = _check_output_structure(out)
+            if problem:
+                raise _OutputProblem(problem)
+            return out
+
+        closed, (total_abs, parts_abs) = jax.make_jaxpr(call, return_shape=True)(abstract)
+    except _OutputProblem as e:
+        return _fail("output", str(e))
+    except MemoryError:
+        return _fail("resource", "the program ran out of memory while being executed; "
+                     "do not build large arrays or lists.")
+    except RecursionError as e:
+        return _fail("exception", "the program recursed too deeply; remove the recursion.",
+                     error_line(e))
+    except Exception as e:  # the LLM's code raised: that is the feedback
+        if "RESOURCE_EXHAUSTED" in str(e):
+            return _fail("resource", "the program allocated too much memory; use small arrays.")
+        return _fail("exception", f"the program raised {_short(e)}", error_line(e))
+
+    problem = _check_jaxpr(closed.jaxpr, policy)
+    if problem:
+        return _fail("resource", problem)
+
+    try:
+        total, parts = jax.jit(jax.vmap(call))({n: jnp.asarray(probe[n]) for n in bound})
+    except Exception as e:
+        return _fail("exception", f"the program raised on real inputs: {_short(e)}", error_line(e))
+    bad = _first_non_finite(np.asarray(total), {k: np.asarray(v) for k, v in parts.items()})
+    if bad:
+        name, index = bad
+        example = ", ".join(
+            f"{n}={_fmt(np.asarray(probe[n])[index])}" for n in bound if n != "action"
+        )
+        return _fail(
+            "non-finite",
+            f"the reward is NaN or infinite on real transitions: `{name}` at inputs "
+            f"({example}); guard divisions, logs and square roots (e.g. add a small epsilon, "
+            "use jnp.clip).",
+        )
+    return {"ok": True, "components": sorted(parts_abs), "total_dtype": str(total_abs.dtype)}
+
+
+def _fmt(value) -> str:
+    value = np.asarray(value)
+    return f"{float(value):.4g}" if value.ndim == 0 else np.array2string(value, precision=3)
+
+
+class _OutputProblem(Exception):
+    pass
+
+
+def _check_output_structure(out) -> str | None:
+    how = ("return `total, {\"name\": component, ...}` where total and each component are "
+           "float scalars (shape ()); reduce vectors with jnp.sum/jnp.mean")
+    if not (isinstance(out, tuple) and len(out) == 2):
+        kind = f"a tuple of {len(out)}" if isinstance(out, tuple) else type(out).__name__
+        return f"the function returned {kind}; {how}."
+    total, parts = out
+    if not isinstance(parts, dict):
+        return f"the second return value is a {type(parts).__name__}, not a dict; {how}."
+    if not hasattr(total, "shape"):
+        return f"the total is a {type(total).__name__}; {how}."
+    if total.shape != ():
+        return f"the total has shape {tuple(total.shape)}, not () (a scalar); {how}."
+    if not jnp.issubdtype(total.dtype, jnp.floating):
+        return f"the total has dtype {total.dtype}; make it a float (e.g. `* 1.0`)."
+    for key, value in parts.items():
+        if not isinstance(key, str):
+            return f"component key {key!r} is not a string; name components with strings."
+        if not hasattr(value, "shape") or isinstance(value, dict):
+            return f"component '{key}' is a {type(value).__name__}; {how}."
+        if value.shape != ():
+            return f"component '{key}' has shape {tuple(value.shape)}, not (); {how}."
+        if not jnp.issubdtype(value.dtype, jnp.floating):
+            return f"component '{key}' has dtype {value.dtype}; make it a float (e.g. `* 1.0`)."
+    return None
+
+
+def _sub_jaxprs(params):
+    for value in params.values():
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        for v in values:
+            if isinstance(v, jax.extend.core.ClosedJaxpr):
+                yield v.jaxpr
+            elif isinstance(v, jax.extend.core.Jaxpr):
+                yield v
+
+
+def _check_jaxpr(jaxpr, policy: Policy) -> str | None:
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name in policy.forbidden_primitives:
+            if name == "while":
+                return ("the program contains a loop whose length is only known at run time "
+                        "(lax.while_loop, or fori_loop with traced bounds); use a fixed "
+                        "number of iterations.")
+            return f"the program uses `{name}`, which is not allowed in rewards."
+        for var in eqn.outvars:
+            size = math.prod(getattr(var.aval, "shape", ()))
+            if size > policy.max_intermediate_elements:
+                return (f"the program builds an array of {size:,} elements (shape "
+                        f"{tuple(var.aval.shape)}) in `{name}`; the limit is "
+                        f"{policy.max_intermediate_elements:,}. Rewards of one environment "
+                        "need small arrays.")
+        for sub in _sub_jaxprs(eqn.params):
+            problem = _check_jaxpr(sub, policy)
+            if problem:
+                return problem
+    return None
+
+
+def _first_non_finite(total, parts):
+    for name, values in [("total", total), *parts.items()]:
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            return name, int(bad[0])
+    return None

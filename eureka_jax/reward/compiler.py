@@ -1,0 +1,168 @@
+"""Compile LLM reward source into a ``RewardFn`` the trainer can vmap and jit."""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import functools
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jax
+import numpy as np
+
+from eureka_jax.reward.errors import RewardError
+from eureka_jax.reward.extract import extract_code
+from eureka_jax.reward.policy import DEFAULT_POLICY, Policy, check_tree
+from eureka_jax.reward.sandbox import Worker, load_function
+
+PROBE_ENVS, PROBE_STEPS = 8, 16
+
+
+@dataclass(frozen=True, eq=False)
+class RewardFn:
+    """A checked reward program.
+
+    Call it on one environment's reward inputs (a dict with at least ``input_names``):
+    ``total, components = reward_fn(inputs)``; batch with ``jax.vmap``.
+
+    Attributes:
+      source: the extracted program text.
+      entry: the function's name.
+      input_names: the reward inputs it takes, in argument order.
+      component_names: the keys of its components dict, sorted.
+      compile_seconds: wall time of extraction, checks, tracing and probing.
+    """
+
+    source: str
+    entry: str
+    input_names: tuple[str, ...]
+    component_names: tuple[str, ...]
+    fn: Callable = field(repr=False)
+    compile_seconds: float = 0.0
+
+    def __call__(self, inputs: dict):
+        return self.fn(**{name: inputs[name] for name in self.input_names})
+
+
+@functools.cache
+def _worker(policy: Policy) -> Worker:
+    worker = Worker(policy)
+    atexit.register(worker.close)
+    return worker
+
+
+def _probe(task) -> dict:
+    cached = getattr(task, "_reward_probe", None)
+    if cached is None:
+        inputs = task.sample_transitions(jax.random.PRNGKey(0), PROBE_ENVS, PROBE_STEPS)
+        cached = {k: np.asarray(v).reshape(-1, *v.shape[2:]) for k, v in inputs.items()}
+        task._reward_probe = cached
+    return cached
+
+
+def parse_reward(source: str, entry: str = "compute_reward", policy: Policy = DEFAULT_POLICY):
+    """Static checks only (no execution): syntax, policy, entry point. Returns the entry node."""
+    if len(source) > policy.max_source_chars:
+        raise RewardError("resource", f"the program is {len(source):,} characters long; keep it "
+                          f"under {policy.max_source_chars:,}.")
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        text = (e.text or "").strip()
+        raise RewardError("syntax", f"line {e.lineno}: {e.msg}: `{text}`; fix the syntax.",
+                          e.lineno) from None
+    except (RecursionError, MemoryError, ValueError) as e:
+        raise RewardError("syntax", f"the program cannot be parsed ({type(e).__name__}); "
+                          "simplify deeply nested expressions.") from None
+    violations = check_tree(tree, policy)
+    if violations:
+        lines = source.splitlines()
+        shown = []
+        for v in violations[:5]:
+            code = lines[v.line - 1].strip() if 0 < v.line <= len(lines) else ""
+            shown.append(f"line {v.line}: {v.what}" + (f" (`{code}`)" if code else "")
+                         + (f"; {v.instead}" if v.instead else ""))
+        raise RewardError("forbidden", "; ".join(shown) + ".", violations[0].line)
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    entries = [n for n in defs if n.name == entry]
+    if not entries:
+        found = ", ".join(n.name for n in defs) or "none"
+        raise RewardError("extraction", f"no top-level function `{entry}` (functions found: "
+                          f"{found}); define `def {entry}(<reward inputs>)`.")
+    return entries[-1]
+
+
+def compile_reward(source: str, task, *, entry: str = "compute_reward",
+                   policy: Policy = DEFAULT_POLICY, extract: bool = True) -> RewardFn:
+    """Turns an LLM reply (or a reward file's text) into a checked ``RewardFn``.
+
+    Steps: extract the code from the reply; parse; check it against the policy; bind the
+    entry's arguments by name to the task's reward inputs; then, in a resource-limited
+    worker process with a wall-clock limit, execute it, trace it for one environment, check
+    the returned structure (``(total, {name: component})``, float scalars), inspect the traced
+    program (array sizes, no unbounded loops or callbacks), and run it on real transitions
+    (finite outputs). Only then is it executed here.
+
+    Args:
+      source: an LLM reply or plain Python source.
+      task: the ``Task`` whose reward inputs the function may take.
+      entry: the reward function's name.
+      policy: what the code may use, and the limits.
+      extract: look for code inside prose/Markdown first.
+
+    Returns:
+      The ``RewardFn``.
+
+    Raises:
+      RewardError: with ``.category`` and ``.message`` (written to be fed back to the LLM).
+    """
+    start = time.perf_counter()
+    code = extract_code(source, entry) if extract else source
+    node = parse_reward(code, entry, policy)
+    args = node.args
+    names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    with_defaults = set(names[len(names) - len(args.defaults):] if args.defaults else ())
+    with_defaults |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None}
+    specs = task.reward_input_specs
+    unknown = [n for n in names if n not in specs and n not in with_defaults]
+    if unknown:
+        raise RewardError(
+            "binding",
+            f"`{entry}` takes {', '.join(repr(n) for n in unknown)}, which "
+            f"{'is not a reward input' if len(unknown) == 1 else 'are not reward inputs'} of "
+            f"task '{task.name}'; valid names: {', '.join(specs)}.",
+            node.lineno,
+        )
+    bound = [n for n in names if n in specs]
+    request = {
+        "source": code,
+        "entry": entry,
+        "bound": bound,
+        "specs": {n: (tuple(s.shape), str(s.dtype)) for n, s in specs.items()},
+        "probe": {n: v for n, v in _probe(task).items() if n in bound},
+        "policy": policy,
+    }
+    result = _worker(policy).run(request, policy.trace_timeout_s)
+    if not result["ok"]:
+        raise RewardError(result["category"], _with_line(result, code), result["line"])
+    fn = load_function(code, entry, policy)
+    assert list(inspect.signature(fn).parameters)[: len(names)] == names
+    return RewardFn(
+        source=code,
+        entry=entry,
+        input_names=tuple(bound),
+        component_names=tuple(result["components"]),
+        fn=fn,
+        compile_seconds=time.perf_counter() - start,
+    )
+
+
+def _with_line(result: dict, code: str) -> str:
+    line = result.get("line")
+    lines = code.splitlines()
+    if line and 0 < line <= len(lines):
+        return f"line {line} (`{lines[line - 1].strip()}`): {result['message']}"
+    return result["message"]

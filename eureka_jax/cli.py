@@ -48,9 +48,62 @@ def cmd_show_task(cfg) -> None:
     print(load_task(cfg.task, cfg.task_dirs).context(), end="")
 
 
+def reward_sources(spec: str | None, task) -> list[tuple[str, str]]:
+    """``reward=PATH[,PATH...]`` (or ``human``/``sparse``) -> [(label, source)]."""
+    from pathlib import Path
+
+    if not spec:
+        raise EurekaError("no reward given; pass reward=PATH (or reward=human, reward=sparse).")
+    sources = []
+    for item in str(spec).split(","):
+        item = item.strip()
+        if item == "human":
+            sources.append(("human", task.human_reward_source))
+        elif item == "sparse":
+            sources.append(("sparse", task.sparse_reward_source))
+        else:
+            path = Path(item).expanduser()
+            if not path.is_file():
+                raise EurekaError(f"reward file '{item}' does not exist; give a path to a .py "
+                                  "file or a saved LLM reply, or human/sparse.")
+            sources.append((str(path), path.read_text()))
+    return sources
+
+
+def cmd_check_reward(cfg) -> int:
+    """Compiles reward file(s) for a task: components and probe values, or why rejected."""
+    import jax
+    import numpy as np
+
+    from eureka_jax.reward import RewardError, compile_reward
+    from eureka_jax.task import load_task
+
+    task = load_task(cfg.task, cfg.task_dirs)
+    rejected = 0
+    for label, source in reward_sources(cfg.reward, task):
+        try:
+            reward_fn = compile_reward(source, task)
+        except RewardError as e:
+            rejected += 1
+            print(f"{label}: REJECTED [{e.category}] {e.message}")
+            continue
+        total, parts = jax.vmap(reward_fn)(task.probe_inputs)
+        table = Table(title=f"{label}: accepted ({reward_fn.compile_seconds:.2f} s), "
+                      f"inputs {', '.join(reward_fn.input_names)}")
+        for column in ("term", "mean", "min", "max"):
+            table.add_column(column, justify="left" if column == "term" else "right")
+        for name, values in [("total", total), *sorted(parts.items())]:
+            v = np.asarray(values)
+            table.add_row(name, f"{v.mean():.4g}", f"{v.min():.4g}", f"{v.max():.4g}")
+        console.print(table)
+        print("(probe: 128 transitions under random actions)")
+    return 1 if rejected else 0
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "show-task": cmd_show_task,
+    "check-reward": cmd_check_reward,
 }
 
 USAGE = (
@@ -58,6 +111,7 @@ USAGE = (
     "subcommands:\n"
     + "\n".join(f"  {name:<12} {fn.__doc__.splitlines()[0]}" for name, fn in COMMANDS.items())
     + "\n\nexamples:\n  eureka-jax tasks\n  eureka-jax show-task task=cartpole\n"
+    "  eureka-jax check-reward task=cartpole reward=human\n"
 )
 
 
@@ -74,14 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        COMMANDS[command](load_config(overrides))
+        status = COMMANDS[command](load_config(overrides))
     except EurekaError as e:
         err_console.print(f"error: {e}", highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted.")
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

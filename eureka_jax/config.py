@@ -55,6 +55,9 @@ def _normalize(override: str) -> str:
     if top not in VALID_KEYS:
         raise EurekaError(f"unknown key '{bare}'; valid keys are: {', '.join(VALID_KEYS)}.")
     rest = bare[len(bare.split(".")[0]):]
+    if "," in value and value[:1] not in "[{'\"":
+        # Hydra reads a,b as a multirun sweep; for us it is one value (reward=a.py,b.py).
+        value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return f"{prefix}{top}{rest}={value}"
 
 

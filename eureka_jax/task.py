@@ -26,6 +26,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import yaml
 
 from eureka_jax.errors import EurekaError
@@ -33,6 +34,7 @@ from eureka_jax.errors import EurekaError
 BUILTIN_TASK_DIR = Path(__file__).resolve().parents[1] / "envs"
 REQUIRED_FILES = ("env.py", "task.yaml", "human_reward.py")
 REQUIRED_KEYS = ("description", "episode_length", "fitness")
+PROBE_ENVS, PROBE_STEPS = 8, 16
 
 
 @dataclass(eq=False)
@@ -108,6 +110,13 @@ class Task:
         ``done`` the environment returned, shaped ``[num_steps, num_envs, ...]``.
         """
         return _random_rollout(self.env, rng, num_envs, num_steps)
+
+    @functools.cached_property
+    def probe_inputs(self) -> dict:
+        """Reward inputs of 128 real transitions (8 envs x 16 random steps), flattened to
+        ``[128, *shape]`` numpy arrays; what reward programs are probed on."""
+        inputs = self.sample_transitions(jax.random.PRNGKey(0), PROBE_ENVS, PROBE_STEPS)
+        return {k: np.asarray(v).reshape(-1, *v.shape[2:]) for k, v in inputs.items()}
 
     def sample_transitions(self, rng: jax.Array, num_envs: int = 8, num_steps: int = 16):
         """Reward inputs of real transitions (``random_rollout``'s first output)."""

@@ -7,7 +7,7 @@ import jax
 import pytest
 
 from eureka_jax.compile_cache import enable_compilation_cache
-from eureka_jax.task import list_tasks, load_task
+from eureka_jax.task import PROBE_ENVS, PROBE_STEPS, list_tasks, load_task
 
 enable_compilation_cache()
 REPO = Path(__file__).resolve().parents[1]
@@ -22,15 +22,16 @@ def tasks():
 
 @pytest.fixture(scope="session")
 def rollouts(tasks):
-    """name -> (reward inputs, env outputs) of one random rollout ([steps=8, envs=4, ...]).
+    """name -> (reward inputs, env outputs) of one random rollout ([steps=16, envs=8, ...]).
 
-    Compiled once per task per session: environment compiles dominate the suite's time.
+    The same shapes and key as the reward compiler's probe, so one compile per task serves
+    both: environment compiles dominate the suite's time.
     """
     cache = {}
 
     def get(name):
         if name not in cache:
-            rollout = tasks[name].random_rollout(jax.random.PRNGKey(0), 4, 8)
+            rollout = tasks[name].random_rollout(jax.random.PRNGKey(0), PROBE_ENVS, PROBE_STEPS)
             cache[name] = jax.device_get(rollout)
         return cache[name]
 

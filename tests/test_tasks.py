@@ -1,6 +1,5 @@
 """Every task in the registry: builds, steps jitted and vmapped, and feeds finite reward inputs."""
 
-import inspect
 import shutil
 
 import jax
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from eureka_jax import EurekaError, list_tasks, load_task
+from eureka_jax.reward import compile_reward
 from tests.conftest import TASK_NAMES
 
 EXPECTED = {
@@ -30,7 +30,7 @@ def test_registry_has_the_zoo():
 def test_reset_step_vmapped_no_nan(tasks, rollouts, name):
     """8 jitted, vmapped steps of 4 envs under random actions (the shared rollout)."""
     _, steps = rollouts(name)
-    assert steps["obs"].shape[:2] == (8, 4)
+    assert steps["obs"].shape[:2] == (16, 8)
     assert np.isfinite(steps["obs"]).all()
     assert np.all(steps["reward"] == 0.0), "task envs are reward-free"
     assert set(np.unique(steps["done"])) <= {0.0, 1.0}
@@ -42,26 +42,24 @@ def test_reward_inputs_finite_and_documented(tasks, transitions, name):
     inputs = transitions(name)
     assert "action" in inputs
     assert task.fitness_input in inputs
-    assert inputs["action"].shape == (8, 4, task.env.action_size)
+    assert inputs["action"].shape == (16, 8, task.env.action_size)
     for key, spec in task.reward_input_specs.items():
-        assert inputs[key].shape == (8, 4, *spec.shape), key
+        assert inputs[key].shape == (16, 8, *spec.shape), key
         assert np.isfinite(inputs[key]).all(), f"{name}: reward input {key} is not finite"
         assert f"- {key}:" in task.reward_inputs_text()
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
-def test_human_reward_runs_on_real_transitions(tasks, transitions, name):
+def test_human_and_sparse_rewards_compile_and_run(tasks, transitions, name):
     task = tasks[name]
-    namespace = {}
-    exec(compile(task.human_reward_source, "human_reward.py", "exec"), namespace)
-    fn = namespace["compute_reward"]
-    args = list(inspect.signature(fn).parameters)
-    assert set(args) <= set(task.reward_input_names)
     inputs = transitions(name)
-    total, parts = jax.vmap(jax.vmap(lambda x: fn(**{a: x[a] for a in args})))(inputs)
-    assert total.shape == (8, 4)
-    assert np.isfinite(np.asarray(total)).all()
-    assert parts and all(v.shape == (8, 4) for v in parts.values())
+    for source in (task.human_reward_source, task.sparse_reward_source):
+        reward_fn = compile_reward(source, task)
+        assert set(reward_fn.input_names) <= set(task.reward_input_names)
+        total, parts = jax.vmap(jax.vmap(reward_fn))(inputs)
+        assert total.shape == (16, 8)
+        assert np.isfinite(np.asarray(total)).all()
+        assert set(parts) == set(reward_fn.component_names) and parts
 
 
 def test_unknown_task_lists_the_valid_ones():
@@ -90,7 +88,7 @@ def test_task_folder_errors_say_what_to_fix(tmp_path):
 
 def test_sparse_reward_is_the_fitness_signal(tasks):
     task = tasks["cartpole"]
-    namespace = {}
-    exec(task.sparse_reward_source, namespace)
-    total, parts = namespace["compute_reward"](alive=jnp.float32(1.0))
+    reward_fn = compile_reward(task.sparse_reward_source, task)
+    assert reward_fn.input_names == ("alive",)
+    total, parts = reward_fn({"alive": jnp.float32(1.0), "pole_angle": jnp.float32(0.1)})
     assert float(total) == 1.0 and list(parts) == ["alive"]

@@ -10,16 +10,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import jax
-import numpy as np
-
 from eureka_jax.reward.errors import RewardError
 from eureka_jax.reward.extract import extract_code
 from eureka_jax.reward.policy import DEFAULT_POLICY, Policy, check_tree
 from eureka_jax.reward.sandbox import Worker, load_function
-
-PROBE_ENVS, PROBE_STEPS = 8, 16
-
 
 @dataclass(frozen=True, eq=False)
 class RewardFn:
@@ -52,15 +46,6 @@ def _worker(policy: Policy) -> Worker:
     worker = Worker(policy)
     atexit.register(worker.close)
     return worker
-
-
-def _probe(task) -> dict:
-    cached = getattr(task, "_reward_probe", None)
-    if cached is None:
-        inputs = task.sample_transitions(jax.random.PRNGKey(0), PROBE_ENVS, PROBE_STEPS)
-        cached = {k: np.asarray(v).reshape(-1, *v.shape[2:]) for k, v in inputs.items()}
-        task._reward_probe = cached
-    return cached
 
 
 def parse_reward(source: str, entry: str = "compute_reward", policy: Policy = DEFAULT_POLICY):
@@ -142,7 +127,7 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
         "entry": entry,
         "bound": bound,
         "specs": {n: (tuple(s.shape), str(s.dtype)) for n, s in specs.items()},
-        "probe": {n: v for n, v in _probe(task).items() if n in bound},
+        "probe": {n: v for n, v in task.probe_inputs.items() if n in bound},
         "policy": policy,
     }
     result = _worker(policy).run(request, policy.trace_timeout_s)

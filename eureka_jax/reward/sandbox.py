@@ -9,6 +9,8 @@ then starts a new one. Only a program that passed there is ever executed in the 
 
 from __future__ import annotations
 
+import __future__
+
 import builtins
 import multiprocessing
 import os
@@ -18,6 +20,7 @@ import types
 from eureka_jax.reward.policy import DEFAULT_POLICY, Policy
 
 SOURCE_NAME = "<reward>"
+_LIBRARY_ROOTS = frozenset({"jax", "jaxlib", "numpy", "ml_dtypes", "opt_einsum", "scipy"})
 
 
 def _public(module, keep, policy: Policy, depth: int = 0):
@@ -59,10 +62,17 @@ def safe_globals(policy: Policy = DEFAULT_POLICY) -> dict:
     }
     modules = {k: v for k, v in modules.items() if k in policy.imports}
 
+    real_import = builtins.__import__
+
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level or name not in modules:
-            raise ImportError(f"importing {name} is not allowed")
-        return modules[name] if fromlist else modules[name.split(".")[0]]
+        if not level and name in modules:  # the reward's own `import` statements
+            return modules[name] if fromlist else modules[name.split(".")[0]]
+        # C code (numpy, jaxlib) imports through the current frame's builtins, which while
+        # reward code runs are these. Let library internals reach their own modules; the
+        # reward itself cannot call __import__ (rejected by the policy) nor see the result.
+        if not level and name.split(".")[0] in _LIBRARY_ROOTS:
+            return real_import(name, globals, locals, fromlist, level)
+        raise ImportError(f"importing {name} is not allowed")
 
     safe_builtins = {n: getattr(builtins, n) for n in policy.builtins if hasattr(builtins, n)}
     safe_builtins["print"] = lambda *args, **kwargs: None
@@ -73,7 +83,9 @@ def safe_globals(policy: Policy = DEFAULT_POLICY) -> dict:
 def load_function(source: str, entry: str, policy: Policy = DEFAULT_POLICY):
     """Executes (already checked) reward source in a restricted namespace; returns ``entry``."""
     namespace = safe_globals(policy)
-    exec(compile(source, SOURCE_NAME, "exec"), namespace)  # noqa: S102 - restricted namespace
+    # Annotations are never evaluated (PEP 563 flag), so `x: torch.Tensor` is harmless text.
+    code = compile(source, SOURCE_NAME, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True)
+    exec(code, namespace)  # noqa: S102 - restricted namespace, checked source
     return namespace[entry]
 
 

@@ -1,0 +1,346 @@
+"""Hostile and broken reward programs for the cartpole task, each with the category it must be
+rejected with. ``{MARKER}`` is replaced by a path that must not exist afterwards (the side
+effect an escape attempt tries to cause); ``evil_marker_mod`` is a module that would create
+that file if it were ever imported."""
+
+# (id, expected category, source)
+CORPUS = [
+    # ---- escapes: interpreter internals -------------------------------------------------
+    ("dunder_subclasses", "forbidden", """
+def compute_reward(pole_angle):
+    classes = ().__class__.__bases__[0].__subclasses__()
+    return pole_angle, {}
+"""),
+    ("getattr_save", "forbidden", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    getattr(jnp, "save")("{MARKER}", pole_angle)
+    return pole_angle, {}
+"""),
+    ("format_string_lookup", "forbidden", """
+def compute_reward(pole_angle):
+    leak = "{0.__class__.__init__.__globals__}".format(pole_angle)
+    return pole_angle, {}
+"""),
+    ("fstring_dunder", "forbidden", """
+def compute_reward(pole_angle):
+    leak = f"{pole_angle.__class__}"
+    return pole_angle, {}
+"""),
+    ("eval", "forbidden", """
+def compute_reward(pole_angle):
+    return eval("__import__('os').system('touch {MARKER}')"), {}
+"""),
+    ("exec", "forbidden", """
+exec("open('{MARKER}', 'w').write('x')")
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("dunder_import", "forbidden", """
+os = __import__("os")
+os.system("touch {MARKER}")
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("globals_builtins", "forbidden", """
+def compute_reward(pole_angle):
+    b = globals()["__builtins__"]
+    return pole_angle, {}
+"""),
+    ("type_escape", "forbidden", """
+def compute_reward(pole_angle):
+    t = type(pole_angle)
+    return pole_angle, {}
+"""),
+    ("vars_escape", "forbidden", """
+def compute_reward(pole_angle):
+    v = vars()
+    return pole_angle, {}
+"""),
+    ("class_def", "forbidden", """
+class Reward:
+    pass
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("global_statement", "forbidden", """
+COUNT = 0
+def compute_reward(pole_angle):
+    global COUNT
+    COUNT = COUNT + 1
+    return pole_angle, {}
+"""),
+    ("generator_frame", "forbidden", """
+def compute_reward(pole_angle):
+    gen = (i for i in range(3))
+    outer = gen.gi_frame.f_back.f_globals
+    return pole_angle, {}
+"""),
+    ("underscore_attribute", "forbidden", """
+import jax
+def compute_reward(pole_angle):
+    core = jax._src.core
+    return pole_angle, {}
+"""),
+    ("with_block", "forbidden", """
+def compute_reward(pole_angle):
+    with open("{MARKER}", "w") as f:
+        f.write("x")
+    return pole_angle, {}
+"""),
+    ("star_kwargs", "forbidden", """
+def compute_reward(**inputs):
+    return inputs["pole_angle"], {}
+"""),
+    # ---- escapes: filesystem, imports, callbacks ------------------------------------------
+    ("open_file", "forbidden", """
+def compute_reward(pole_angle):
+    open("{MARKER}", "w").write("escaped")
+    return pole_angle, {}
+"""),
+    ("jnp_save", "forbidden", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    jnp.save("{MARKER}", jnp.zeros(3))
+    return pole_angle, {}
+"""),
+    ("jnp_load", "forbidden", """
+import jax.numpy as jnp
+DATA = jnp.load("/etc/hostname")
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("tofile", "forbidden", """
+def compute_reward(pole_angle):
+    pole_angle.tofile("{MARKER}")
+    return pole_angle, {}
+"""),
+    ("import_os", "forbidden", """
+import os
+os.system("touch {MARKER}")
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("import_subprocess_from", "forbidden", """
+from subprocess import run
+run(["touch", "{MARKER}"])
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("import_marker_module", "forbidden", """
+import evil_marker_mod
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("from_marker_module", "forbidden", """
+from evil_marker_mod import anything
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("pure_callback", "forbidden", """
+import jax
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    out = jax.pure_callback(lambda x: x, jax.ShapeDtypeStruct((), jnp.float32), pole_angle)
+    return out, {}
+"""),
+    ("debug_callback", "forbidden", """
+import jax
+def compute_reward(pole_angle):
+    jax.debug.callback(lambda x: None, pole_angle)
+    return pole_angle, {}
+"""),
+    ("io_callback_import", "forbidden", """
+from jax.experimental import io_callback
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("jax_config", "forbidden", """
+import jax
+jax.config.update("jax_enable_x64", True)
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("torch_code", "forbidden", """
+import torch
+def compute_reward(pole_angle):
+    return torch.cos(pole_angle), {}
+"""),
+    ("numpy_import", "forbidden", """
+import numpy as np
+def compute_reward(pole_angle):
+    return np.cos(pole_angle), {}
+"""),
+    ("jax_numpy_save_via_jax", "forbidden", """
+import jax
+def compute_reward(pole_angle):
+    jax.numpy.save("{MARKER}", pole_angle)
+    return pole_angle, {}
+"""),
+    ("module_attribute_chain", "exception", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    np = jnp.linalg.np  # a real module would reach numpy, then the OS; the proxy has none
+    return np.cos(pole_angle), {}
+"""),
+    ("python_while", "forbidden", """
+def compute_reward(pole_angle):
+    while True:
+        pass
+    return pole_angle, {}
+"""),
+    # ---- hangs at trace time (C-level: only a process kill stops them) ---------------------
+    ("bigint_module_level", "timeout", """
+BIG = 7 ** 7 ** 9
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("bigint_in_function", "timeout", """
+def compute_reward(pole_angle):
+    n = 9 ** 9 ** 9
+    return pole_angle, {}
+"""),
+    ("factorial", "timeout", """
+import math
+def compute_reward(pole_angle):
+    k = math.factorial(10 ** 8)
+    return pole_angle, {}
+"""),
+    # ---- loops that could run unboundedly at run time ---------------------------------------
+    ("lax_while_loop", "forbidden", """
+import jax
+def compute_reward(pole_angle):
+    x = jax.lax.while_loop(lambda c: c < 1e30, lambda c: c * 1.0, pole_angle)
+    return x, {}
+"""),
+    ("fori_traced_bound", "resource", """
+import jax
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    n = (jnp.abs(pole_angle) * 1e9).astype(jnp.int32)
+    x = jax.lax.fori_loop(0, n, lambda i, c: c + 1.0, 0.0)
+    return x, {}
+"""),
+    # ---- memory bombs --------------------------------------------------------------------------
+    ("python_list_bomb", "resource", """
+BIG = [0.0] * (10 ** 11)
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("module_array_bomb", "resource", """
+import jax.numpy as jnp
+BIG = jnp.zeros((100000, 100000))
+def compute_reward(pole_angle):
+    return pole_angle, {}
+"""),
+    ("traced_array_bomb", "resource", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    big = jnp.ones((20000, 20000)) * pole_angle
+    return jnp.sum(big), {}
+"""),
+    ("traced_large_vector", "resource", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    return jnp.mean(jnp.arange(10 ** 7) * pole_angle), {}
+"""),
+    # ---- NaN / inf on real transitions --------------------------------------------------------
+    ("nan_log", "non-finite", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    return jnp.log(jnp.abs(pole_angle) - 1.0), {}
+"""),
+    ("inf_division", "non-finite", """
+def compute_reward(pole_angle):
+    return 1.0 / (pole_angle * 0.0), {}
+"""),
+    ("nan_component", "non-finite", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    bad = jnp.sqrt(-1.0 - pole_angle ** 2)
+    return pole_angle, {"bad": bad}
+"""),
+    # ---- wrong return structures ---------------------------------------------------------------
+    ("total_only", "output", """
+def compute_reward(pole_angle):
+    return pole_angle
+"""),
+    ("components_list", "output", """
+def compute_reward(pole_angle):
+    return pole_angle, [pole_angle]
+"""),
+    ("total_vector", "output", """
+def compute_reward(action):
+    return action * 2.0, {}
+"""),
+    ("component_vector", "output", """
+def compute_reward(pole_angle, action):
+    return pole_angle, {"effort": action ** 2}
+"""),
+    ("int_total", "output", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    return (pole_angle > 0).astype(jnp.int32), {}
+"""),
+    ("three_tuple", "output", """
+def compute_reward(pole_angle):
+    return pole_angle, {}, 1.0
+"""),
+    ("non_string_key", "output", """
+def compute_reward(pole_angle):
+    return pole_angle, {1: pole_angle}
+"""),
+    ("returns_none", "output", """
+def compute_reward(pole_angle):
+    x = pole_angle * 2.0
+"""),
+    ("python_float_total", "output", """
+def compute_reward(pole_angle):
+    return 1.0, {"x": pole_angle}
+"""),
+    # ---- binding ----------------------------------------------------------------------------------
+    ("unknown_input", "binding", """
+def compute_reward(pole_angel, action):
+    return pole_angel, {}
+"""),
+    ("self_argument", "binding", """
+def compute_reward(self, pole_angle):
+    return pole_angle, {}
+"""),
+    # ---- extraction / syntax -------------------------------------------------------------------
+    ("prose_only", "extraction", """
+The reward should encourage the pole to stay upright and the cart to stay centred. I would use
+a cosine of the angle and a small penalty on the action.
+"""),
+    ("wrong_function_name", "extraction", """
+```python
+def reward_function(pole_angle):
+    return pole_angle, {}
+```
+"""),
+    ("empty_reply", "extraction", ""),
+    ("syntax_missing_colon", "syntax", """
+def compute_reward(pole_angle)
+    return pole_angle, {}
+"""),
+    ("syntax_indentation", "syntax", """
+def compute_reward(pole_angle):
+return pole_angle, {}
+"""),
+    # ---- code that raises while traced -------------------------------------------------------
+    ("shape_mismatch", "exception", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    return jnp.sum(jnp.ones(3) @ jnp.ones(4)) * pole_angle, {}
+"""),
+    ("undefined_name", "exception", """
+def compute_reward(pole_angle):
+    return pole_angle * temperature, {}
+"""),
+    ("python_if_on_tracer", "exception", """
+def compute_reward(pole_angle):
+    if pole_angle > 0:
+        return pole_angle, {}
+    return -pole_angle, {}
+"""),
+]

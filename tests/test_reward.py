@@ -1,0 +1,189 @@
+"""The reward compiler: accepted forms, and a corpus of hostile or broken programs."""
+
+import sys
+import time
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from eureka_jax.reward import DEFAULT_POLICY, Policy, RewardError, compile_reward, extract_code
+from tests.reward_corpus import CORPUS
+
+# Short limits keep the corpus fast; the hangs in it run for minutes, so 4 s still tells them
+# apart from any legitimate program (those check in well under a second).
+TEST_POLICY = Policy(trace_timeout_s=4.0)
+
+
+@pytest.fixture(scope="session")
+def cartpole(tasks):
+    return tasks["cartpole"]
+
+
+@pytest.fixture(scope="session")
+def evil_module_marker(tmp_path_factory):
+    """A module on sys.path that creates a marker file if anything ever imports it."""
+    folder = tmp_path_factory.mktemp("evil")
+    marker = folder / "imported"
+    (folder / "evil_marker_mod.py").write_text(
+        f"open({str(marker)!r}, 'w').write('imported')\nanything = 1\n"
+    )
+    sys.path.insert(0, str(folder))
+    yield marker
+    sys.path.remove(str(folder))
+
+
+@pytest.mark.parametrize("case_id, category, source", CORPUS, ids=[c[0] for c in CORPUS])
+def test_corpus_is_rejected_with_its_category(
+    cartpole, evil_module_marker, tmp_path, case_id, category, source
+):
+    marker = tmp_path / "escaped"
+    with pytest.raises(RewardError) as info:
+        compile_reward(source.replace("{MARKER}", str(marker)), cartpole, policy=TEST_POLICY)
+    err = info.value
+    assert err.category == category, f"{case_id}: got [{err.category}] {err.message}"
+    assert err.message.strip()
+    assert not marker.exists(), f"{case_id}: its side effect happened"
+    assert not evil_module_marker.exists(), f"{case_id}: the marker module was imported"
+    assert "evil_marker_mod" not in sys.modules
+
+
+def test_corpus_size():
+    assert len(CORPUS) >= 40
+    assert {c[1] for c in CORPUS} >= {
+        "extraction", "syntax", "forbidden", "binding", "exception", "output", "non-finite",
+        "timeout", "resource",
+    }
+
+
+def test_messages_tell_the_llm_what_to_do(cartpole):
+    with pytest.raises(RewardError) as info:
+        compile_reward("def compute_reward(pole_angel):\n    return pole_angel, {}\n", cartpole)
+    assert "'pole_angel'" in info.value.message and "pole_angle" in info.value.message
+    with pytest.raises(RewardError) as info:
+        compile_reward("import torch\ndef compute_reward(pole_angle):\n    return 1, {}", cartpole)
+    assert "jax.numpy" in info.value.message and "line 1" in info.value.message
+    with pytest.raises(RewardError) as info:
+        compile_reward(
+            "def compute_reward(pole_angle):\n    x = 1.0\n    return x + undefined, {}\n",
+            cartpole,
+        )
+    assert info.value.line == 3 and "undefined" in info.value.message
+
+
+def test_worker_recovers_after_a_timeout(cartpole):
+    hang = "def compute_reward(pole_angle):\n    n = 9 ** 9 ** 9\n    return pole_angle, {}\n"
+    with pytest.raises(RewardError, match="longer than"):
+        compile_reward(hang, cartpole, policy=TEST_POLICY)
+    ok = compile_reward("def compute_reward(alive):\n    return alive, {}\n", cartpole,
+                        policy=TEST_POLICY)
+    assert ok.input_names == ("alive",)
+
+
+ACCEPTED = {
+    "fenced_with_helpers_and_constants": '''Here is a reward that keeps the pole upright.
+
+```python
+import jax
+import jax.numpy as jnp
+import math
+from typing import Dict, Tuple
+
+ANGLE_TEMPERATURE = 0.2
+
+def bounded(x: jnp.ndarray, temperature: float) -> jnp.ndarray:
+    return jnp.exp(-jnp.abs(x) / temperature)
+
+@jax.jit
+def compute_reward(pole_angle: jnp.ndarray, action: jnp.ndarray) -> Tuple[jnp.ndarray, Dict[str, jnp.ndarray]]:
+    upright = bounded(pole_angle, ANGLE_TEMPERATURE)
+    effort = -0.01 * jnp.sum(action ** 2) * math.pi / math.pi
+    return upright + effort, {"upright": upright, "effort": effort}
+```
+
+The first term rewards small angles; the second discourages large forces.''',
+    "several_blocks": '''First a helper:
+```python
+import jax.numpy as jnp
+
+def centred(x):
+    return 1.0 - jnp.tanh(jnp.abs(x))
+```
+Then the reward:
+```python
+def compute_reward(cart_position, pole_angle):
+    upright = jnp.cos(pole_angle)
+    centre = centred(cart_position)
+    return upright + centre, {"upright": upright, "centre": centre}
+```''',
+    "bare_fence": '''```
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    upright = jnp.cos(pole_angle)
+    return upright, {"upright": upright}
+```''',
+    "prose_then_code_no_fence": '''Sure. The reward is below.
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    upright = jnp.cos(pole_angle)
+    return upright, {"upright": upright}''',
+    "only_code": '''import jax.numpy as jnp
+
+def compute_reward(pole_angle, alive):
+    upright = jnp.cos(pole_angle)
+    return upright * alive, {"upright": upright, "alive": alive}
+''',
+    # Eureka's prompts ask for torch; annotations are never evaluated, so they are harmless.
+    "torch_annotations": '''```python
+import jax.numpy as jnp
+def compute_reward(pole_angle: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    upright = jnp.cos(pole_angle)
+    return upright, {"upright": upright}
+```''',
+    "lax_and_nn": '''```python
+import jax
+from jax import lax
+import jax.numpy as jnp
+def compute_reward(pole_angle, pole_angular_velocity):
+    calm = jax.nn.sigmoid(-jnp.abs(pole_angular_velocity))
+    upright = lax.cond(jnp.abs(pole_angle) < 0.1, lambda: 1.0, lambda: 0.0)
+    smooth = lax.fori_loop(0, 3, lambda i, c: c * 0.5, 1.0)
+    return upright + calm + smooth, {"upright": upright, "calm": calm, "smooth": smooth}
+```''',
+}
+
+
+@pytest.mark.parametrize("name", list(ACCEPTED))
+def test_accepted_forms(cartpole, name):
+    reward_fn = compile_reward(ACCEPTED[name], cartpole)
+    inputs = {k: jnp.asarray(v[0]) for k, v in cartpole.probe_inputs.items()}
+    total, parts = reward_fn(inputs)
+    assert total.shape == () and np.isfinite(float(total))
+    assert set(parts) == set(reward_fn.component_names)
+    assert "def compute_reward" in reward_fn.source
+
+
+def test_helpers_survive_and_values_are_right(cartpole):
+    reward_fn = compile_reward(ACCEPTED["fenced_with_helpers_and_constants"], cartpole)
+    assert reward_fn.input_names == ("pole_angle", "action")
+    assert reward_fn.component_names == ("effort", "upright")
+    total, parts = reward_fn({"pole_angle": jnp.float32(0.1), "action": jnp.array([0.5])})
+    assert float(parts["upright"]) == pytest.approx(np.exp(-0.5), rel=1e-6)
+    assert float(total) == pytest.approx(np.exp(-0.5) - 0.0025, rel=1e-6)
+
+
+def test_extract_keeps_everything_before_the_entry():
+    code = extract_code(ACCEPTED["several_blocks"])
+    assert "def centred" in code and "def compute_reward" in code
+    assert code.index("def centred") < code.index("def compute_reward")
+
+
+def test_corpus_runs_quickly_and_median_compile_is_small(cartpole):
+    """Not a timing assertion on CI noise: the corpus budget is the issue's 'well under a
+    minute', and a legitimate compile in seconds is what the search relies on."""
+    times = []
+    for source in ACCEPTED.values():
+        start = time.perf_counter()
+        compile_reward(source, cartpole)
+        times.append(time.perf_counter() - start)
+    assert np.median(times) < DEFAULT_POLICY.trace_timeout_s

@@ -59,7 +59,7 @@ def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict
     except RecursionError as e:
         return _fail("exception", "the program recursed too deeply; remove the recursion.",
                      error_line(e))
-    except Exception as e:  # the LLM's code raised: that is the feedback
+    except Exception as e:  # noqa: BLE001 - whatever the LLM code raised is its feedback
         if "RESOURCE_EXHAUSTED" in str(e):
             return _fail("resource", "the program allocated too much memory; use small arrays.")
         return _fail("exception", f"the program raised {_short(e)}", error_line(e))
@@ -70,7 +70,7 @@ def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict
 
     try:
         total, parts = jax.jit(jax.vmap(call))({n: jnp.asarray(probe[n]) for n in bound})
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - whatever the LLM code raised is its feedback
         return _fail("exception", f"the program raised on real inputs: {_short(e)}", error_line(e))
     bad = _first_non_finite(np.asarray(total), {k: np.asarray(v) for k, v in parts.items()})
     if bad:

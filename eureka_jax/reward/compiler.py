@@ -7,13 +7,14 @@ import atexit
 import functools
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from eureka_jax.reward.errors import RewardError
 from eureka_jax.reward.extract import extract_code
 from eureka_jax.reward.policy import DEFAULT_POLICY, Policy, check_tree
 from eureka_jax.reward.sandbox import Worker, load_function
+
 
 @dataclass(frozen=True, eq=False)
 class RewardFn:

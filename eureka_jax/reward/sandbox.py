@@ -8,7 +8,6 @@ then starts a new one. Only a program that passed there is ever executed in the 
 """
 
 from __future__ import annotations
-
 import __future__
 
 import builtins
@@ -46,7 +45,7 @@ def safe_globals(policy: Policy = DEFAULT_POLICY) -> dict:
     import jax
     import jax.numpy as jnp
 
-    everything = lambda name: True  # noqa: E731
+    everything = lambda name: True
     jnp_ns = _public(jnp, everything, policy)
     lax_ns = _public(jax.lax, everything, policy)
     nn_ns = _public(jax.nn, everything, policy)
@@ -116,7 +115,7 @@ def _worker_main(conn, memory_limit_bytes: int) -> None:
             return
         try:
             conn.send(check_program(**request))
-        except Exception:  # a bug of ours, not of the reward program: report it as such
+        except Exception:  # noqa: BLE001 - a bug of ours, not of the program: report it
             conn.send({"ok": False, "internal": traceback.format_exc()})
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import __future__
 
 import builtins
-import multiprocessing
 import os
 import traceback
 import types
@@ -98,8 +97,9 @@ def error_line(exc: BaseException) -> int | None:
 # Worker process
 
 
-def _worker_main(conn, memory_limit_bytes: int) -> None:
+def _worker_main(fd: int, memory_limit_bytes: int) -> None:
     import resource
+    from multiprocessing.connection import Connection
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
     import jax
@@ -107,6 +107,7 @@ def _worker_main(conn, memory_limit_bytes: int) -> None:
     jax.config.update("jax_platforms", "cpu")  # checks never take GPU memory from training
     from eureka_jax.reward.checks import check_program
 
+    conn = Connection(fd)
     conn.send("ready")
     while True:
         try:
@@ -115,12 +116,16 @@ def _worker_main(conn, memory_limit_bytes: int) -> None:
             return
         try:
             conn.send(check_program(**request))
-        except Exception:  # noqa: BLE001 - a bug of ours, not of the program: report it
+        except Exception:  # noqa: BLE001 - a bug of ours, not the program's: report it
             conn.send({"ok": False, "internal": traceback.format_exc()})
 
 
 class Worker:
-    """A long-lived checker process; killed and replaced when a program exceeds its limits."""
+    """A long-lived checker process; killed and replaced when a program exceeds its limits.
+
+    A plain subprocess (``python -m eureka_jax.reward.worker``) rather than multiprocessing's
+    spawn, which would re-run the user's main script in the child.
+    """
 
     STARTUP_TIMEOUT_S = 180.0
 
@@ -130,29 +135,28 @@ class Worker:
         self._conn = None
 
     def _start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        env_before = os.environ.get("JAX_PLATFORMS")
-        os.environ["JAX_PLATFORMS"] = "cpu"
-        try:
-            self._process = ctx.Process(
-                target=_worker_main, args=(child, self.policy.memory_limit_bytes), daemon=True
-            )
-            self._process.start()
-        finally:
-            if env_before is None:
-                os.environ.pop("JAX_PLATFORMS", None)
-            else:
-                os.environ["JAX_PLATFORMS"] = env_before
-        child.close()
-        self._conn = parent
-        if not parent.poll(self.STARTUP_TIMEOUT_S) or parent.recv() != "ready":
+        import socket
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "JAX_PLATFORMS": "cpu",
+               "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "eureka_jax.reward.worker", str(theirs.fileno()),
+             str(self.policy.memory_limit_bytes)],
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._conn = Connection(ours.detach())
+        if not self._conn.poll(self.STARTUP_TIMEOUT_S) or self._conn.recv() != "ready":
             self.close()
             raise RuntimeError("the reward checker process did not start")
 
     def run(self, request: dict, timeout_s: float) -> dict:
         """Sends one check to the worker; returns its answer or a timeout/resource failure."""
-        if self._process is None or not self._process.is_alive():
+        if self._process is None or self._process.poll() is not None:
             self._start()
         self._conn.send(request)
         try:
@@ -178,7 +182,7 @@ class Worker:
     def close(self) -> None:
         if self._process is not None:
             self._process.kill()
-            self._process.join(timeout=10)
+            self._process.wait(timeout=10)
         if self._conn is not None:
             self._conn.close()
         self._process = self._conn = None

@@ -1,0 +1,103 @@
+"""Training configuration: static shapes/counts (one compile each) and traced numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import flax
+import jax.numpy as jnp
+
+from eureka_jax.errors import EurekaError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Static PPO settings: everything that changes array shapes or loop lengths.
+
+    Changing any of these recompiles; the numbers in ``PPOHyperparams`` do not.
+
+    Attributes:
+      num_envs: parallel environments per (candidate, seed).
+      unroll_length: environment steps per env between two PPO updates.
+      num_updates: PPO updates per run; total env steps = num_updates * num_envs * unroll_length.
+      update_epochs: passes over each rollout.
+      num_minibatches: minibatches per pass (must divide num_envs).
+      num_checkpoints: points at which curves are recorded (must divide num_updates).
+      policy_hidden, value_hidden: MLP layer sizes.
+      normalize_observations: running mean/std observation normalisation (brax's).
+    """
+
+    num_envs: int = 64
+    unroll_length: int = 32
+    num_updates: int = 100
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    num_checkpoints: int = 20
+    policy_hidden: tuple[int, ...] = (64, 64)
+    value_hidden: tuple[int, ...] = (64, 64)
+    normalize_observations: bool = True
+
+    def __post_init__(self):
+        for name in ("num_envs", "unroll_length", "num_updates", "update_epochs",
+                     "num_minibatches", "num_checkpoints"):
+            if int(getattr(self, name)) < 1:
+                raise EurekaError(f"train.{name} must be a positive integer; got "
+                                  f"{getattr(self, name)}.")
+        if self.num_envs % self.num_minibatches:
+            raise EurekaError(
+                f"train.num_minibatches ({self.num_minibatches}) must divide train.num_envs "
+                f"({self.num_envs}); choose e.g. num_minibatches=4 with num_envs=64."
+            )
+        if self.num_updates % self.num_checkpoints:
+            raise EurekaError(
+                f"train.num_checkpoints ({self.num_checkpoints}) must divide train.num_updates "
+                f"({self.num_updates}); e.g. num_updates=100 with num_checkpoints=20."
+            )
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.unroll_length
+
+    @property
+    def total_env_steps(self) -> int:
+        return self.num_updates * self.steps_per_update
+
+
+@flax.struct.dataclass
+class PPOHyperparams:
+    """Numbers that vary between runs without recompiling (traced arrays)."""
+
+    learning_rate: jnp.ndarray = 3e-4
+    entropy_cost: jnp.ndarray = 1e-3
+    discounting: jnp.ndarray = 0.97
+    gae_lambda: jnp.ndarray = 0.95
+    clipping_epsilon: jnp.ndarray = 0.2
+    reward_scaling: jnp.ndarray = 1.0
+    max_grad_norm: jnp.ndarray = 0.5
+
+    @classmethod
+    def create(cls, **values) -> PPOHyperparams:
+        return cls(**{k: jnp.asarray(v, jnp.float32) for k, v in
+                      {**{f.name: f.default for f in dataclasses.fields(cls)}, **values}.items()})
+
+
+STATIC_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+TRACED_KEYS = tuple(f.name for f in dataclasses.fields(PPOHyperparams))
+
+
+def split_train_settings(settings: dict) -> tuple[TrainConfig, PPOHyperparams]:
+    """Splits a task's/user's ``train`` dict into the static config and traced numbers."""
+    unknown = sorted(set(settings) - set(STATIC_KEYS) - set(TRACED_KEYS))
+    if unknown:
+        raise EurekaError(
+            f"unknown training setting(s) {', '.join(unknown)}; valid: "
+            f"{', '.join(STATIC_KEYS + TRACED_KEYS)}."
+        )
+    static = {k: v for k, v in settings.items() if k in STATIC_KEYS}
+    for key in ("policy_hidden", "value_hidden"):
+        if key in static:
+            static[key] = tuple(int(x) for x in static[key])
+    return TrainConfig(**static), PPOHyperparams.create(
+        **{k: v for k, v in settings.items() if k in TRACED_KEYS}
+    )

@@ -100,10 +100,72 @@ def cmd_check_reward(cfg) -> int:
     return 1 if rejected else 0
 
 
+def training_settings(cfg, task):
+    """The task's PPO settings with the user's ``train.*`` and ``max_iterations`` on top."""
+    from eureka_jax.train import split_train_settings
+
+    settings = {**task.train, **dict(cfg.train)}
+    if cfg.max_iterations is not None:
+        settings["num_updates"] = int(cfg.max_iterations)
+        # keep checkpoints dividing the updates: the largest divisor <= the configured count
+        wanted = int(settings.get("num_checkpoints", 20))
+        settings["num_checkpoints"] = max(
+            d for d in range(1, min(wanted, settings["num_updates"]) + 1)
+            if settings["num_updates"] % d == 0
+        )
+    return split_train_settings(settings)
+
+
+def cmd_train(cfg) -> int:
+    """Trains reward file(s) batched (candidates x seeds): fitness per candidate and seed."""
+    import numpy as np
+
+    from eureka_jax.reward import RewardError, compile_reward
+    from eureka_jax.task import load_task
+    from eureka_jax.train import train_candidates
+
+    task = load_task(cfg.task, cfg.task_dirs)
+    config, hparams = training_settings(cfg, task)
+    labels, fns = [], []
+    for label, source in reward_sources(cfg.reward, task):
+        try:
+            fns.append(compile_reward(source, task))
+            labels.append(label)
+        except RewardError as e:
+            print(f"{label}: REJECTED [{e.category}] {e.message}")
+    if not fns:
+        raise EurekaError("no reward compiled; fix the rewards above (eureka-jax check-reward).")
+    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    print(f"training {len(fns)} candidate(s) x {len(seeds)} seed(s) on {task.name}: "
+          f"{config.total_env_steps:,} env steps each ({config.num_updates} updates x "
+          f"{config.num_envs} envs x {config.unroll_length} steps)", flush=True)
+    result = train_candidates(task, fns, config, hparams, seeds=seeds, labels=labels)
+    table = Table(title=f"{task.name}: fitness = {task.fitness_description} "
+                  "(best over checkpoints / final)")
+    table.add_column("reward", overflow="fold")
+    for s in seeds:
+        table.add_column(f"seed {s}", justify="right")
+    table.add_column("mean ± std (best)", justify="right")
+    table.add_column("status")
+    best, final = result.max_fitness(), result.final_fitness()
+    for k, label in enumerate(labels):
+        failed = result.curves.failed[k]
+        status = "ok" if not failed.any() else "failed (non-finite) at checkpoint " + ", ".join(
+            str(int(c)) for c in result.curves.failed_at[k] if c >= 0)
+        cells = [f"{best[k, i]:.3f} / {final[k, i]:.3f}" for i in range(len(seeds))]
+        table.add_row(label, *cells, f"{best[k].mean():.3f} ± {best[k].std():.3f}", status)
+    console.print(table)
+    print(f"compile {result.compile_seconds:.1f} s, run {result.run_seconds:.1f} s, "
+          f"{result.env_steps_per_second:,.0f} env steps/s "
+          f"({result.env_steps:,} steps in total)")
+    return 0 if np.isfinite(best).all() else 1
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "show-task": cmd_show_task,
     "check-reward": cmd_check_reward,
+    "train": cmd_train,
 }
 
 USAGE = (
@@ -112,6 +174,7 @@ USAGE = (
     + "\n".join(f"  {name:<12} {fn.__doc__.splitlines()[0]}" for name, fn in COMMANDS.items())
     + "\n\nexamples:\n  eureka-jax tasks\n  eureka-jax show-task task=cartpole\n"
     "  eureka-jax check-reward task=cartpole reward=human\n"
+    "  eureka-jax train task=cartpole reward=human,sparse seeds=2\n"
 )
 
 
@@ -128,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        status = COMMANDS[command](load_config(overrides))
+        cfg = load_config(overrides)
+        from eureka_jax.compile_cache import enable_compilation_cache
+
+        enable_compilation_cache()
+        status = COMMANDS[command](cfg)
     except EurekaError as e:
         err_console.print(f"error: {e}", highlight=False, markup=False)
         return 2

@@ -37,6 +37,7 @@ class Config:
     temperature: float = 1.0
     max_iterations: int | None = None
     reward: str | None = None
+    train: dict = field(default_factory=dict)
 
 
 VALID_KEYS = tuple(f.name for f in dataclasses.fields(Config))
@@ -55,6 +56,8 @@ def _normalize(override: str) -> str:
     if top not in VALID_KEYS:
         raise EurekaError(f"unknown key '{bare}'; valid keys are: {', '.join(VALID_KEYS)}.")
     rest = bare[len(bare.split(".")[0]):]
+    if top == "train" and rest and not prefix:
+        prefix = "++"  # train.KEY=VALUE adds to or overrides the task's own training settings
     if "," in value and value[:1] not in "[{'\"":
         # Hydra reads a,b as a multirun sweep; for us it is one value (reward=a.py,b.py).
         value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

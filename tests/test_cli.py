@@ -45,3 +45,36 @@ def test_user_errors_are_one_sentence(args, message):
     assert message in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_check_reward_accepts_baselines_and_rejects_with_category(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\ndef compute_reward(pole_angle):\n    return pole_angle, {}\n")
+    out = run_cli("check-reward", "task=cartpole", f"reward=human,sparse,{bad}")
+    assert out.returncode == 1, out.stderr
+    assert "human: accepted" in out.stdout and "sparse: accepted" in out.stdout
+    assert "upright" in out.stdout  # a component of the human reward, with probe values
+    assert f"{bad}: REJECTED [forbidden]" in out.stdout and "import os" in out.stdout
+
+
+def test_train_prints_fitness_per_candidate_and_seed(tmp_path):
+    reply = tmp_path / "reply.md"
+    reply.write_text(
+        "Try this:\n```python\nimport jax.numpy as jnp\n\n"
+        "def compute_reward(pole_angle):\n    upright = jnp.cos(pole_angle)\n"
+        "    return upright, {'upright': upright}\n```\n"
+    )
+    out = run_cli("train", "env=cartpole", f"reward=human,{reply}", "seeds=2",
+                  "max_iterations=2", "train.num_envs=8", "train.unroll_length=8",
+                  "train.num_minibatches=2")
+    assert out.returncode == 0, out.stderr
+    assert "training 2 candidate(s) x 2 seed(s)" in out.stdout
+    assert "seed 0" in out.stdout and "seed 1" in out.stdout
+    assert str(reply) in out.stdout and "human" in out.stdout
+    assert "compile" in out.stdout and "env steps/s" in out.stdout
+
+
+def test_train_settings_errors_are_one_sentence():
+    out = run_cli("train", "task=cartpole", "reward=human", "train.num_minibatches=7")
+    assert out.returncode == 2
+    assert "must divide train.num_envs" in out.stderr and "Traceback" not in out.stderr

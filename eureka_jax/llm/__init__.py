@@ -1,0 +1,1 @@
+"""Where reward programs come from: prompts, proposers (OpenAI-compatible, offline, replay)."""

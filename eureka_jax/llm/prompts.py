@@ -1,0 +1,64 @@
+"""Prompt templates (plain text files, our own words) and the messages built from them.
+
+The templates live in ``eureka_jax/llm/prompts/``; ``prompts_dir=PATH`` points at a folder of
+the user's with any of the same file names to override them one by one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eureka_jax.errors import EurekaError
+
+BUILTIN_DIR = Path(__file__).parent / "prompts"
+NAMES = ("system", "task", "output_rules", "policy_feedback", "execution_error", "output_tip")
+
+
+class Prompts:
+    """The set of templates in use.
+
+    Args:
+      override_dir: optional folder with ``<name>.txt`` files replacing the built-in ones.
+    """
+
+    def __init__(self, override_dir: str | None = None):
+        self.templates = {}
+        folder = Path(override_dir).expanduser() if override_dir else None
+        if folder is not None and not folder.is_dir():
+            raise EurekaError(f"prompts_dir '{override_dir}' is not a folder; give a folder of "
+                              f"template files named {', '.join(n + '.txt' for n in NAMES)}.")
+        for name in NAMES:
+            path = folder / f"{name}.txt" if folder and (folder / f"{name}.txt").is_file() \
+                else BUILTIN_DIR / f"{name}.txt"
+            self.templates[name] = path.read_text()
+
+    def _fill(self, name: str, **values) -> str:
+        text = self.templates[name]
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", str(value))
+        return text.strip() + "\n"
+
+    def initial(self, task) -> list[dict]:
+        """The first request: system message and the task (env source, description, inputs)."""
+        rules = self._fill("output_rules").strip()
+        return [
+            {"role": "system", "content": self._fill("system")},
+            {"role": "user", "content": self._fill("task", task_context=task.context(),
+                                                   output_rules=rules)},
+        ]
+
+    def feedback(self, task, code: str, reflection: str, training_summary: str) -> list[dict]:
+        """The next request after a round: the best program so far and its reflection."""
+        rules = self._fill("output_rules").strip()
+        text = self._fill("policy_feedback", code=code.strip(), reflection=reflection,
+                          training_summary=training_summary)
+        text += "\n" + self._fill("output_tip", output_rules=rules)
+        return self.initial(task) + [{"role": "user", "content": text}]
+
+    def execution_error(self, task, code: str, category: str, message: str) -> list[dict]:
+        """The next request when no program of a round could be used."""
+        rules = self._fill("output_rules").strip()
+        text = self._fill("execution_error", code=code.strip(), category=category,
+                          message=message)
+        text += "\n" + self._fill("output_tip", output_rules=rules)
+        return self.initial(task) + [{"role": "user", "content": text}]

@@ -1,0 +1,147 @@
+"""Record every request and reply to JSONL, and answer from such files without tokens.
+
+A reply is keyed by a hash of (model, messages, temperature, sample index). The sample index
+counts the replies given so far to the same (model, messages, temperature), so a search that
+asks the same question twice (a round re-sampled because nothing compiled) gets new replies
+the second time, on recording and on replay alike.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from eureka_jax.llm.openai_client import LLMError
+
+
+def _canonical(messages) -> str:
+    return json.dumps(messages, sort_keys=True, ensure_ascii=False)
+
+
+def request_key(model: str, messages: list[dict], temperature: float, sample_index: int) -> str:
+    payload = json.dumps([model, _canonical(messages), round(float(temperature), 6),
+                          int(sample_index)])
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+class _Counter:
+    def __init__(self):
+        self.seen: dict[str, int] = {}
+
+    def take(self, model, messages, temperature, n) -> list[int]:
+        h = hashlib.sha256(f"{model}|{temperature}|{_canonical(messages)}".encode()).hexdigest()
+        start = self.seen.get(h, 0)
+        self.seen[h] = start + n
+        return list(range(start, start + n))
+
+
+def append_jsonl(path: Path, records: list[dict]) -> None:
+    """Appends whole lines with one write and fsync, so a killed run leaves no partial line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class RecordingProposer:
+    """Wraps a proposer; appends every reply (with its request) to ``path``."""
+
+    def __init__(self, inner, path, model: str, temperature: float):
+        self.inner, self.path = inner, Path(path)
+        self.model, self.temperature = model, float(temperature)
+        self.counter = _Counter()
+
+    def propose(self, messages: list[dict], n: int) -> list[str]:
+        usage = getattr(self.inner, "usage", None)
+        before = usage.summary() if usage else None
+        replies = self.inner.propose(messages, n)
+        indices = self.counter.take(self.model, messages, self.temperature, len(replies))
+        after = usage.summary() if usage else None
+        call_usage = None
+        if before and after:
+            call_usage = {k: after[k] - before[k] for k in ("calls", "prompt_tokens",
+                                                            "completion_tokens")}
+        append_jsonl(self.path, [
+            {"key": request_key(self.model, messages, self.temperature, i), "model": self.model,
+             "temperature": self.temperature, "sample_index": i, "time": time.time(),
+             "usage": call_usage if j == 0 else None, "messages": messages, "reply": reply}
+            for j, (i, reply) in enumerate(zip(indices, replies))
+        ])
+        return replies
+
+
+class ReplayProposer:
+    """Answers from recorded JSONL files; never touches the network.
+
+    Args:
+      paths: JSONL files written by ``RecordingProposer``.
+      model, temperature: must match the recording (they are part of the key).
+    """
+
+    def __init__(self, paths, model: str, temperature: float):
+        self.model, self.temperature = model, float(temperature)
+        self.records: dict[str, dict] = {}
+        files = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+        if not files:
+            raise LLMError("llm=replay needs recorded files; pass replay=[PATH, ...].")
+        for path in files:
+            if not path.is_file():
+                raise LLMError(f"replay file {path} does not exist; give the llm.jsonl of a "
+                               "recorded run.")
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    self.records[record["key"]] = record
+        self.counter = _Counter()
+
+    def propose(self, messages: list[dict], n: int) -> list[str]:
+        replies = []
+        for i in self.counter.take(self.model, messages, self.temperature, n):
+            key = request_key(self.model, messages, self.temperature, i)
+            if key not in self.records:
+                raise LLMError(self._missing(key, messages, i))
+            replies.append(self.records[key]["reply"])
+        return replies
+
+    def _missing(self, key, messages, index) -> str:
+        if not self.records:
+            return f"no recorded reply for request {key}: the replay files are empty."
+        text = _canonical(messages)
+
+        def closeness(record):
+            return (record["model"] == self.model,
+                    record["temperature"] == self.temperature,
+                    difflib.SequenceMatcher(None, _canonical(record["messages"]), text,
+                                            autojunk=False).quick_ratio(),
+                    -abs(record["sample_index"] - index))
+
+        nearest = max(self.records.values(), key=closeness)
+        differences = []
+        if nearest["model"] != self.model:
+            differences.append(f"model {nearest['model']!r} vs {self.model!r}")
+        if nearest["temperature"] != self.temperature:
+            differences.append(f"temperature {nearest['temperature']} vs {self.temperature}")
+        if _canonical(nearest["messages"]) != text:
+            differences.append("messages differ"
+                               + _first_difference(nearest["messages"], messages))
+        if nearest["sample_index"] != index:
+            differences.append(f"sample {nearest['sample_index']} vs {index} (the recording "
+                               "has fewer samples of this request)")
+        return (f"replay has no reply for request {key} (sample {index}); nearest recorded is "
+                f"{nearest['key']} ({'; '.join(differences)}). Replay with the recorded "
+                "settings, or record this request with llm=openai.")
+
+
+def _first_difference(recorded, asked) -> str:
+    for i, (a, b) in enumerate(zip(recorded, asked)):
+        if a != b:
+            ca, cb = a.get("content", ""), b.get("content", "")
+            at = next((j for j, (x, y) in enumerate(zip(ca, cb)) if x != y), min(len(ca), len(cb)))
+            return f" from message {i} ({b.get('role')}), character {at}"
+    return f" in length ({len(recorded)} vs {len(asked)} messages)"

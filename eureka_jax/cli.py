@@ -161,11 +161,58 @@ def cmd_train(cfg) -> int:
     return 0 if np.isfinite(best).all() else 1
 
 
+def new_run_dir(cfg, task_name: str, kind: str):
+    """``runs/<task>/<kind>-<UTC timestamp>/`` (created)."""
+    import time
+    from pathlib import Path
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    path = Path(cfg.runs_dir).expanduser() / task_name / f"{kind}-{stamp}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = path.with_name(f"{kind}-{stamp}-{suffix}")
+    path.mkdir(parents=True)
+    return path
+
+
+def cmd_propose(cfg) -> int:
+    """Asks the proposer for `sample` reward programs for a task and compiles each."""
+    from eureka_jax.llm.factory import make_proposer
+    from eureka_jax.llm.prompts import Prompts
+    from eureka_jax.reward import RewardError, compile_reward
+    from eureka_jax.task import load_task
+
+    task = load_task(cfg.task, cfg.task_dirs)
+    run_dir = new_run_dir(cfg, task.name, "propose")
+    proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
+    messages = Prompts(cfg.prompts_dir).initial(task)
+    print(f"asking {kind} for {cfg.sample} reward program(s) for {task.name} ...", flush=True)
+    replies = proposer.propose(messages, cfg.sample)
+    accepted = 0
+    for i, reply in enumerate(replies):
+        try:
+            reward_fn = compile_reward(reply, task)
+        except RewardError as e:
+            print(f"--- sample {i}: REJECTED [{e.category}] {e.message}")
+            continue
+        accepted += 1
+        (run_dir / f"sample_{i}.py").write_text(reward_fn.source)
+        print(f"--- sample {i}: compiles; components {', '.join(reward_fn.component_names)}")
+        print(reward_fn.source)
+    tokens = (f"; tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
+              if usage.calls else "")
+    print(f"{accepted} of {len(replies)} compile; replies recorded in {run_dir / 'llm.jsonl'}"
+          + tokens)
+    return 0 if accepted else 1
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "show-task": cmd_show_task,
     "check-reward": cmd_check_reward,
     "train": cmd_train,
+    "propose": cmd_propose,
 }
 
 USAGE = (
@@ -175,6 +222,7 @@ USAGE = (
     + "\n\nexamples:\n  eureka-jax tasks\n  eureka-jax show-task task=cartpole\n"
     "  eureka-jax check-reward task=cartpole reward=human\n"
     "  eureka-jax train task=cartpole reward=human,sparse seeds=2\n"
+    "  eureka-jax propose task=cartpole sample=4 llm=offline\n"
 )
 
 

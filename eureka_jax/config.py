@@ -32,9 +32,19 @@ class Config:
     sample: int = 16
     seeds: int = 1
     num_eval: int = 5
-    llm: str = "offline"
+    llm: str = "auto"
     model: str = "gpt-4o"
     temperature: float = 1.0
+    base_url: str | None = None
+    api_key: str | None = None
+    max_retries: int = 5
+    request_timeout: float = 120.0
+    max_samples_per_request: int | None = None
+    replay: list[str] = field(default_factory=list)
+    prompts_dir: str | None = None
+    price_prompt_per_1k: float | None = None
+    price_completion_per_1k: float | None = None
+    runs_dir: str = "runs"
     max_iterations: int | None = None
     reward: str | None = None
     train: dict = field(default_factory=dict)

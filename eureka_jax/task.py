@@ -52,6 +52,8 @@ class Task:
       env_config: config overrides passed to ``make_env``.
       train: the task's default training budget and PPO hyperparameters.
       target_fitness: optional fitness at which a search may stop early.
+      goals: declared goal terms, ``[{"input": NAME, "want": "zero"|"high"|"low"}]``, read by
+        the offline proposer (an LLM reads the description instead).
     """
 
     name: str
@@ -64,6 +66,7 @@ class Task:
     env_config: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     target_fitness: float | None = None
+    goals: list = field(default_factory=list)
 
     @functools.cached_property
     def env_module(self):
@@ -263,4 +266,5 @@ def _load_folder(path: Path) -> Task:
         env_config=dict(spec.get("env") or {}),
         train=dict(spec.get("train") or {}),
         target_fitness=spec.get("target_fitness"),
+        goals=list(spec.get("goals") or []),
     )

@@ -78,3 +78,30 @@ def test_train_settings_errors_are_one_sentence():
     out = run_cli("train", "task=cartpole", "reward=human", "train.num_minibatches=7")
     assert out.returncode == 2
     assert "must divide train.num_envs" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_propose_offline_prints_compiling_programs(tmp_path):
+    out = run_cli("propose", "task=cartpole", "sample=4", "llm=offline", f"runs_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    assert "4 of 4 compile" in out.stdout
+    assert out.stdout.count("def compute_reward") == 4
+    assert len(list(tmp_path.glob("cartpole/propose-*/sample_*.py"))) == 4
+
+
+def test_propose_through_the_real_client_then_replay(tmp_path):
+    from tests.llm_server import ScriptedLLM
+    from tests.test_llm import REPLY
+
+    with ScriptedLLM([REPLY, "I cannot help with that."]) as server:
+        out = run_cli("propose", "task=cartpole", "sample=2", "llm=openai", "model=scripted",
+                      f"base_url={server.base_url}", "api_key=test", f"runs_dir={tmp_path}")
+        assert out.returncode == 0, out.stderr
+        assert len(server.requests) == 1 and server.requests[0]["n"] == 2
+        assert "cartpole" in server.requests[0]["messages"][1]["content"]
+    assert "1 of 2 compile" in out.stdout and "REJECTED [extraction]" in out.stdout
+    assert "tokens: 100 prompt + 100 completion" in out.stdout
+    recorded = next(tmp_path.glob("cartpole/propose-*/llm.jsonl"))
+    again = run_cli("propose", "task=cartpole", "sample=2", "llm=replay", "model=scripted",
+                    f"replay=[{recorded}]", f"runs_dir={tmp_path}")
+    assert again.returncode == 0, again.stderr
+    assert "1 of 2 compile" in again.stdout  # the server is gone: answered from the recording

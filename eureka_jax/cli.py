@@ -100,22 +100,6 @@ def cmd_check_reward(cfg) -> int:
     return 1 if rejected else 0
 
 
-def training_settings(cfg, task):
-    """The task's PPO settings with the user's ``train.*`` and ``max_iterations`` on top."""
-    from eureka_jax.train import split_train_settings
-
-    settings = {**task.train, **dict(cfg.train)}
-    if cfg.max_iterations is not None:
-        settings["num_updates"] = int(cfg.max_iterations)
-        # keep checkpoints dividing the updates: the largest divisor <= the configured count
-        wanted = int(settings.get("num_checkpoints", 20))
-        settings["num_checkpoints"] = max(
-            d for d in range(1, min(wanted, settings["num_updates"]) + 1)
-            if settings["num_updates"] % d == 0
-        )
-    return split_train_settings(settings)
-
-
 def cmd_train(cfg) -> int:
     """Trains reward file(s) batched (candidates x seeds): fitness per candidate and seed."""
     import numpy as np
@@ -123,6 +107,7 @@ def cmd_train(cfg) -> int:
     from eureka_jax.reward import RewardError, compile_reward
     from eureka_jax.task import load_task
     from eureka_jax.train import train_candidates
+    from eureka_jax.train.config import training_settings
 
     task = load_task(cfg.task, cfg.task_dirs)
     config, hparams = training_settings(cfg, task)
@@ -207,12 +192,136 @@ def cmd_propose(cfg) -> int:
     return 0 if accepted else 1
 
 
+def _human_feedback(cfg):
+    from pathlib import Path
+
+    def ask(round_name) -> str:
+        if cfg.feedback_file:
+            path = Path(cfg.feedback_file).expanduser()
+            return path.read_text() if path.is_file() else ""
+        if not sys.stdin.isatty():
+            raise EurekaError("feedback=human needs a terminal or feedback_file=PATH.")
+        return input(f"your feedback on round {round_name} (empty line: none): ")
+
+    return ask
+
+
+def _run_search_dir(cfg):
+    """(cfg, run_dir): a new run directory, or the one given by resume= with its config."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from eureka_jax.runs import atomic_write
+
+    if cfg.resume:
+        run_dir = Path(cfg.resume).expanduser()
+        if not (run_dir / "config.yaml").is_file():
+            raise EurekaError(f"{run_dir} is not a run directory (no config.yaml); give the "
+                              "folder a search printed when it started.")
+        saved = OmegaConf.load(run_dir / "config.yaml")
+        return saved, run_dir
+    run_dir = new_run_dir(cfg, cfg.task, "search")
+    atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
+    return cfg, run_dir
+
+
+def cmd_search(cfg) -> int:
+    """Runs the Eureka search (then the final evaluation and the report)."""
+    from eureka_jax.evaluate import evaluate
+    from eureka_jax.llm.factory import make_proposer
+    from eureka_jax.llm.prompts import Prompts
+    from eureka_jax.report import make_report
+    from eureka_jax.search import Search
+    from eureka_jax.task import load_task
+
+    cfg, run_dir = _run_search_dir(cfg)
+    task = load_task(cfg.task, cfg.task_dirs)
+    proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
+    print(f"search on {task.name} with llm={kind}: {cfg.iteration} rounds x {cfg.sample} "
+          f"samples x {cfg.seeds} seed(s); run directory {run_dir}", flush=True)
+    search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir),
+                    log=lambda line: print(line, flush=True),
+                    human_feedback=_human_feedback(cfg))
+    summary = search.run()
+    if summary["best"] is None:
+        raise EurekaError(f"no candidate trained in {cfg.iteration} rounds; see {run_dir} for "
+                          "the compile errors, or raise max_resample/sample.")
+    if cfg.num_eval > 0:
+        print(f"final evaluation: best, human and sparse rewards x {cfg.num_eval} seeds",
+              flush=True)
+        _print_evaluation(evaluate(cfg, task, summary["best"]["source"], run_dir, cfg.num_eval))
+    report = make_report(run_dir)
+    if usage.calls:
+        print(f"tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
+              + (f", estimated cost {usage.cost:.4f}" if usage.cost is not None else ""))
+    print(f"best reward: {run_dir / 'best_reward.py'}; report: {report}")
+    return 0
+
+
+def _print_evaluation(evaluation) -> None:
+    table = Table(title=f"final evaluation ({evaluation['num_eval']} seeds): "
+                  f"{evaluation['statistic']}")
+    table.add_column("reward")
+    table.add_column("mean ± std", justify="right")
+    for label, r in evaluation["rewards"].items():
+        table.add_row(label, f"{r['mean']:.3f} ± {r['std']:.3f}")
+    console.print(table)
+    hns = evaluation["human_normalized_score"]
+    print("human-normalized score: " + ("undefined (human = sparse)" if hns is None
+                                        else f"{hns:.3f}"))
+
+
+def _existing_run(cfg):
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    if not cfg.run:
+        raise EurekaError("give the run directory: run=runs/<task>/search-<time>.")
+    run_dir = Path(cfg.run).expanduser()
+    if not (run_dir / "summary.json").is_file():
+        raise EurekaError(f"{run_dir} has no summary.json; give a finished search's directory.")
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    return saved, run_dir
+
+
+def cmd_evaluate(cfg) -> int:
+    """Final evaluation of a run: best vs human vs sparse, num_eval seeds, normalized score."""
+    from eureka_jax.evaluate import evaluate
+    from eureka_jax.report import make_report
+    from eureka_jax.runs import read_json
+    from eureka_jax.task import load_task
+
+    saved, run_dir = _existing_run(cfg)
+    task = load_task(saved.task, saved.task_dirs)
+    best = read_json(run_dir / "summary.json")["best"]
+    if best is None:
+        raise EurekaError(f"{run_dir} has no best reward to evaluate.")
+    (run_dir / "evaluation_curves.npz").unlink(missing_ok=True)
+    _print_evaluation(evaluate(saved, task, best["source"], run_dir, cfg.num_eval))
+    make_report(run_dir)
+    return 0
+
+
+def cmd_report(cfg) -> int:
+    """Writes the plots and report.md of a run directory."""
+    from eureka_jax.report import make_report
+
+    _, run_dir = _existing_run(cfg)
+    print(f"report: {make_report(run_dir)}")
+    return 0
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "show-task": cmd_show_task,
     "check-reward": cmd_check_reward,
     "train": cmd_train,
     "propose": cmd_propose,
+    "search": cmd_search,
+    "evaluate": cmd_evaluate,
+    "report": cmd_report,
 }
 
 USAGE = (
@@ -223,6 +332,8 @@ USAGE = (
     "  eureka-jax check-reward task=cartpole reward=human\n"
     "  eureka-jax train task=cartpole reward=human,sparse seeds=2\n"
     "  eureka-jax propose task=cartpole sample=4 llm=offline\n"
+    "  eureka-jax search task=cartpole iteration=3 sample=8 llm=offline\n"
+    "  eureka-jax search --resume runs/cartpole/search-<time>\n"
 )
 
 
@@ -232,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0
     command, overrides = args[0], args[1:]
+    if "--resume" in overrides:  # eureka-jax search --resume DIR
+        i = overrides.index("--resume")
+        if i + 1 >= len(overrides):
+            err_console.print("error: --resume needs a run directory; write --resume DIR.")
+            return 2
+        overrides = overrides[:i] + [f"resume={overrides[i + 1]}"] + overrides[i + 2:]
     if command not in COMMANDS:
         err_console.print(
             f"error: unknown subcommand '{command}'; choose one of: {', '.join(COMMANDS)}.",

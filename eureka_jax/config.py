@@ -32,6 +32,14 @@ class Config:
     sample: int = 16
     seeds: int = 1
     num_eval: int = 5
+    select: str = "max"
+    context: str = "global"
+    init: str = "none"
+    feedback: str = "none"
+    feedback_file: str | None = None
+    max_resample: int = 3
+    resume: str | None = None
+    run: str | None = None
     llm: str = "auto"
     model: str = "gpt-4o"
     temperature: float = 1.0

@@ -8,7 +8,7 @@ import pytest
 from brax.training.agents.ppo.losses import compute_gae
 
 from eureka_jax.reward import RewardFn, compile_reward
-from eureka_jax.train import PPOHyperparams, TrainConfig, split_train_settings, train_candidates
+from eureka_jax.train import TrainConfig, split_train_settings, train_candidates
 from eureka_jax.train.ppo import _Episodes
 
 SHORT = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_checkpoints=2,

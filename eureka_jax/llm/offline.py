@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import zlib
 
 import numpy as np
 
@@ -44,6 +45,7 @@ class OfflineProposer:
 
     def __init__(self, task, seed: int = 0):
         self.task = task
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         specs = task.reward_input_specs
         self.goals = []
@@ -65,11 +67,18 @@ class OfflineProposer:
             elif name == "terminated":
                 self.extras.append({"input": name, "want": "low"})
         self.history: list[list[dict]] = []
+        self.asked: dict[int, int] = {}
         self.usage = None
 
     # ---- proposing ---------------------------------------------------------------------
 
     def propose(self, messages: list[dict], n: int) -> list[str]:
+        # Seeded by the request and how often it was asked: reproducible, and a repeated
+        # request (the best program did not change) gets new proposals.
+        digest = zlib.crc32(json.dumps(messages, sort_keys=True).encode())
+        asked = self.asked.get(digest, 0)
+        self.asked[digest] = asked + 1
+        self.rng = np.random.default_rng([self.seed, digest, asked])
         best = _genome_in(messages[-1]["content"]) if messages else None
         flat, dominant = _read_reflection(messages[-1]["content"]) if messages else ((), None)
         replies, seen = [], [best]

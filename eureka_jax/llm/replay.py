@@ -49,30 +49,53 @@ def append_jsonl(path: Path, records: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
+def _load(path: Path) -> dict[str, dict]:
+    records = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            records[record["key"]] = record
+    return records
+
+
 class RecordingProposer:
-    """Wraps a proposer; appends every reply (with its request) to ``path``."""
+    """Wraps a proposer; appends every reply (with its request) to ``path``.
+
+    Replies already in ``path`` (a resumed run) are answered from it without asking the
+    wrapped proposer, so a resumed run repeats no finished LLM call.
+    """
 
     def __init__(self, inner, path, model: str, temperature: float):
         self.inner, self.path = inner, Path(path)
         self.model, self.temperature = model, float(temperature)
         self.counter = _Counter()
+        self.recorded = _load(self.path) if self.path.is_file() else {}
 
     def propose(self, messages: list[dict], n: int) -> list[str]:
+        indices = self.counter.take(self.model, messages, self.temperature, n)
+        keys = [request_key(self.model, messages, self.temperature, i) for i in indices]
+        cached = [self.recorded[k]["reply"] for k in keys if k in self.recorded]
+        if len(cached) == n:
+            return cached
         usage = getattr(self.inner, "usage", None)
         before = usage.summary() if usage else None
-        replies = self.inner.propose(messages, n)
-        indices = self.counter.take(self.model, messages, self.temperature, len(replies))
+        fresh = self.inner.propose(messages, n - len(cached))
+        replies = cached + fresh
+        indices = indices[len(cached):len(cached) + len(fresh)]
+        replies_to_write = fresh
         after = usage.summary() if usage else None
         call_usage = None
         if before and after:
             call_usage = {k: after[k] - before[k] for k in ("calls", "prompt_tokens",
                                                             "completion_tokens")}
-        append_jsonl(self.path, [
+        records = [
             {"key": request_key(self.model, messages, self.temperature, i), "model": self.model,
              "temperature": self.temperature, "sample_index": i, "time": time.time(),
              "usage": call_usage if j == 0 else None, "messages": messages, "reply": reply}
-            for j, (i, reply) in enumerate(zip(indices, replies))
-        ])
+            for j, (i, reply) in enumerate(zip(indices, replies_to_write))
+        ]
+        append_jsonl(self.path, records)
+        self.recorded.update({r["key"]: r for r in records})
         return replies
 
 
@@ -94,10 +117,7 @@ class ReplayProposer:
             if not path.is_file():
                 raise LLMError(f"replay file {path} does not exist; give the llm.jsonl of a "
                                "recorded run.")
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    record = json.loads(line)
-                    self.records[record["key"]] = record
+            self.records.update(_load(path))
         self.counter = _Counter()
 
     def propose(self, messages: list[dict], n: int) -> list[str]:

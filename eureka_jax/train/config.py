@@ -101,3 +101,17 @@ def split_train_settings(settings: dict) -> tuple[TrainConfig, PPOHyperparams]:
     return TrainConfig(**static), PPOHyperparams.create(
         **{k: v for k, v in settings.items() if k in TRACED_KEYS}
     )
+
+
+def training_settings(cfg, task) -> tuple[TrainConfig, PPOHyperparams]:
+    """The task's PPO settings with the user's ``train.*`` and ``max_iterations`` on top."""
+    settings = {**task.train, **dict(cfg.train)}
+    if cfg.max_iterations is not None:
+        settings["num_updates"] = int(cfg.max_iterations)
+        # keep checkpoints dividing the updates: the largest divisor <= the configured count
+        wanted = int(settings.get("num_checkpoints", 20))
+        settings["num_checkpoints"] = max(
+            d for d in range(1, min(wanted, settings["num_updates"]) + 1)
+            if settings["num_updates"] % d == 0
+        )
+    return split_train_settings(settings)

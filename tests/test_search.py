@@ -1,0 +1,124 @@
+"""The search: reflection text, scores, and end-to-end runs of `eureka-jax search`."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eureka_jax.evaluate import human_normalized
+from eureka_jax.reflect import reflect
+from tests.conftest import REPO
+
+TINY = ["max_iterations=4", "train.num_envs=16", "train.unroll_length=16",
+        "train.num_minibatches=2", "seeds=1"]
+
+
+def test_reflection_on_handmade_curves():
+    c = 40
+    text = reflect(
+        fitness=np.linspace(0.0, 0.8, c),
+        episode_length=np.linspace(20, 400, c),
+        components={"upright": np.linspace(0.2, 0.9, c), "effort": np.full(c, -0.001),
+                    "bonus": np.full(c, 50.0) + np.linspace(0, 5, c)},
+        fitness_description="fraction of time upright", episode_limit=500,
+    )
+    lines = text.splitlines()
+    assert lines[0].startswith("Task score (fraction of time upright): values [0, ")
+    assert "max 0.8, mean 0.4, min 0" in lines[0]
+    assert len(lines[0].split("[")[1].split("]")[0].split(", ")) == 10  # ~10 values
+    assert "Episode length (limit 500)" in lines[1]
+    assert "- component 'upright': values [0.2," in text and "max 0.9" in text
+    assert "'effort' hardly changed" in text
+    assert "'bonus' is about" in text and "drowns them out" in text
+    assert "stayed at zero" not in text
+    zero = reflect(np.zeros(5), np.full(5, 10.0), {"x": np.linspace(0, 1, 5)}, "score", 100)
+    assert "The task score stayed at zero" in zero
+
+
+def test_human_normalized_score():
+    assert human_normalized(0.9, 0.8, 0.2) == pytest.approx(7 / 6)
+    assert human_normalized(0.2, 0.8, 0.2) == 0.0
+    assert human_normalized(0.5, 0.3, 0.3) is None
+
+
+def _cli(*args):
+    exe = Path(sys.executable).with_name("eureka-jax")
+    return [str(exe), *args]
+
+
+def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
+    feedback = tmp_path / "notes.txt"
+    feedback.write_text("Please keep the cart near the centre.")
+    out = subprocess.run(
+        _cli("search", "task=cartpole", "iteration=2", "sample=3", "llm=offline", "init=human",
+             "feedback=human", f"feedback_file={feedback}", "num_eval=2",
+             f"runs_dir={tmp_path / 'runs'}", *TINY),
+        capture_output=True, text=True, cwd=REPO, timeout=900, check=False,
+    )
+    assert out.returncode == 0, out.stderr + out.stdout
+    run = next((tmp_path / "runs" / "cartpole").glob("search-*"))
+    for name in ("config.yaml", "llm.jsonl", "summary.json", "evaluation.json", "report.md",
+                 "fitness.png", "best_reward.py", "iter_init/round.json",
+                 "iter_00/round.json", "iter_00/curves.npz", "iter_00/attempt_0/prompt.json"):
+        assert (run / name).is_file(), name
+    summary = json.loads((run / "summary.json").read_text())
+    rounds = summary["rounds"]
+    assert len(rounds) >= 1 and all(r["status"] == "trained" for r in rounds)
+    assert summary["best"]["fitness"] == pytest.approx(max(r["best_fitness"] for r in rounds))
+    # the first proposal round is told about the human reward and its training
+    first_prompt = json.loads((run / "iter_00/attempt_0/prompt.json").read_text())
+    assert "cart_still" in first_prompt[-1]["content"]
+    assert "Task score (mean episode length" in first_prompt[-1]["content"]
+    assert "Please keep the cart near the centre." in first_prompt[-1]["content"]
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    assert set(evaluation["rewards"]) == {"best", "human", "sparse"}
+    assert len(evaluation["rewards"]["best"]["fitness_per_seed"]) == 2
+    assert "Human-normalized score" in (run / "report.md").read_text()
+    assert "final evaluation (2 seeds)" in out.stdout
+
+
+def test_killed_search_resumes_without_repeating_llm_calls_or_training(tmp_path):
+    from tests.llm_server import ScriptedLLM
+
+    programs = [
+        "```python\nimport jax.numpy as jnp\ndef compute_reward(pole_angle, alive):\n"
+        f"    upright = jnp.exp(-jnp.abs(pole_angle) / {t})\n"
+        "    return upright + alive, {'upright': upright, 'alive': alive}\n```"
+        for t in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
+    ]
+    with ScriptedLLM(programs) as server:
+        args = _cli("search", "task=cartpole", "iteration=3", "sample=2", "llm=openai",
+                    "model=scripted", f"base_url={server.base_url}", "api_key=test",
+                    "num_eval=0", f"runs_dir={tmp_path}", *TINY)
+        proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.time() + 600
+        first_round = None
+        while time.time() < deadline and proc.poll() is None:
+            found = list(tmp_path.glob("cartpole/search-*/iter_00/round.json"))
+            if found:
+                first_round = found[0]
+                break
+            time.sleep(0.5)
+        assert first_round is not None, proc.communicate()[1]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        run = first_round.parents[1]
+        requests_before = len(server.requests)
+        curves_mtime = (run / "iter_00/curves.npz").stat().st_mtime_ns
+        out = subprocess.run(_cli("search", "--resume", str(run)), capture_output=True,
+                             text=True, cwd=REPO, timeout=900, check=False)
+        assert out.returncode == 0, out.stderr + out.stdout
+        summary = json.loads((run / "summary.json").read_text())
+        asked = sum(1 for line in (run / "llm.jsonl").read_text().splitlines() if line)
+    assert (run / "iter_00/curves.npz").stat().st_mtime_ns == curves_mtime  # not retrained
+    keys = [json.loads(line)["key"] for line in (run / "llm.jsonl").read_text().splitlines()]
+    assert len(keys) == len(set(keys)), "an LLM reply was requested twice"
+    rounds_done = len(summary["rounds"])
+    assert len(server.requests) == rounds_done  # one request per round, none repeated
+    assert requests_before <= len(server.requests) and asked == 2 * rounds_done

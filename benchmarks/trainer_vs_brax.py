@@ -101,10 +101,10 @@ def bench_brax(args):
     ours_sps = ours.env_steps_per_second
     brax_sps = config.total_env_steps / brax_train
     rows = [
-        f"| eureka-jax (1 candidate x 1 seed) | {ours.compile_seconds:.1f} | "
-        f"{ours.run_seconds:.1f} | {ours_sps:,.0f} | {ours_fit:.3f} |",
-        f"| brax ppo.train | {total - brax_train:.1f} (compile + first eval) | "
-        f"{brax_train:.1f} | {brax_sps:,.0f} | {brax_fit:.3f} |",
+        (f"| eureka-jax (1 candidate x 1 seed) | {ours.compile_seconds:.1f} | "
+         f"{ours.run_seconds:.1f} | {ours_sps:,.0f} | {ours_fit:.3f} |"),
+        (f"| brax ppo.train | {total - brax_train:.1f} (compile + first eval) | "
+         f"{brax_train:.1f} | {brax_sps:,.0f} | {brax_fit:.3f} |"),
     ]
     write(
         "trainer_vs_brax.md",

@@ -52,11 +52,13 @@ def make_report(run_dir: Path) -> Path:
         lines.append(f"| {r['name']} | {r['status']} | {n} | {fit} |")
     if summary.get("best"):
         b = summary["best"]
-        lines += ["", f"Best reward: round {b['iteration']}, candidate {b['candidate']}, "
-                  f"fitness {b['fitness']:.3f}", "", "```python", b["source"].rstrip(), "```"]
+        title = (f"Best reward: round {b['iteration']}, candidate {b['candidate']}, "
+                 f"fitness {b['fitness']:.3f}")
+        lines += ["", title, "", "```python", b["source"].rstrip(), "```"]
     if evaluation:
-        lines += ["", f"## Final evaluation ({evaluation['num_eval']} seeds, "
-                  f"{evaluation['statistic']})", "", "| reward | mean ± std |", "| --- | ---: |"]
+        heading = (f"## Final evaluation ({evaluation['num_eval']} seeds, "
+                   f"{evaluation['statistic']})")
+        lines += ["", heading, "", "| reward | mean ± std |", "| --- | ---: |"]
         for label, r in evaluation["rewards"].items():
             lines.append(f"| {label} | {r['mean']:.3f} ± {r['std']:.3f} |")
         hns = evaluation["human_normalized_score"]

@@ -198,12 +198,12 @@ def make_train(task, config: TrainConfig, reward_fns):
         normalizer = running_statistics.init_state(specs.Array((obs_size,), jnp.dtype("float32")))
         opt_state = optimizer.init(params)
         first = reset_pool(key_env)
-        carry = dict(
-            params=params, normalizer=normalizer, opt_state=opt_state, env_state=first,
-            pool=first, steps=jnp.zeros(config.num_envs),
-            episodes=_Episodes.zeros(config.num_envs, num_components),
-            nonfinite=jnp.array(False),
-        )
+        carry = {
+            "params": params, "normalizer": normalizer, "opt_state": opt_state,
+            "env_state": first, "pool": first, "steps": jnp.zeros(config.num_envs),
+            "episodes": _Episodes.zeros(config.num_envs, num_components),
+            "nonfinite": jnp.array(False),
+        }
 
         def env_step(c, key):
             key_act, = jax.random.split(key, 1)

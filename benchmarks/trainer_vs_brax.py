@@ -96,7 +96,7 @@ def bench_brax(args):
     total = time.perf_counter() - start
     # Brax compiles its training step on first use, after the first evaluation; the second
     # half of training (between the 2nd and 3rd evaluation) is compiled already.
-    (t1, _, _), (t2, s2, _), (t3, s3, metrics) = calls[-3:]
+    _, (t2, s2, _), (t3, s3, metrics) = calls[-3:]
     brax_sps = (s3 - s2) / (t3 - t2)
     brax_train = config.total_env_steps / brax_sps
     brax_fit = float(metrics["eval/avg_episode_length"]) / task.episode_length

@@ -166,14 +166,24 @@ class MjxTaskEnv(mjx_env.MjxEnv):
 
     Subclasses build an ``mujoco.MjModel`` and call ``super().__init__(config, overrides,
     mj_model)``; config needs ``ctrl_dt``, ``sim_dt`` and ``impl`` (``"jax"`` runs on CPU and
-    GPU; ``"warp"`` is GPU-only).
+    GPU; ``"warp"`` is GPU-only). Optional solver keys, applied after the overrides:
+    ``iterations``, ``ls_iterations``, and ``brax_solver`` (Newton without Euler damping, the
+    settings Brax uses for its MJX backend).
     """
 
     def __init__(self, config, config_overrides, mj_model):
         super().__init__(config, config_overrides)
-        import mujoco  # noqa: F401  (kept local: only MJX envs need the model type)
+        import mujoco
         from mujoco import mjx
 
+        c = self._config
+        if c.get("brax_solver"):
+            mj_model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
+            mj_model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP
+        if "iterations" in c:
+            mj_model.opt.iterations = c.iterations
+        if "ls_iterations" in c:
+            mj_model.opt.ls_iterations = c.ls_iterations
         self._mj_model = mj_model
         self._mj_model.opt.timestep = self.sim_dt
         self._mjx_model = mjx.put_model(self._mj_model, impl=self._config.impl)
@@ -184,6 +194,14 @@ class MjxTaskEnv(mjx_env.MjxEnv):
 
         data = mjx_env.make_data(self._mj_model, qpos=qpos, qvel=qvel, impl=self._config.impl)
         return mjx.forward(self._mjx_model, data)
+
+    def random_data(self, rng, noise: float):
+        """Data at the model's rest pose and zero velocity, each jittered by U(-noise, noise)."""
+        rng_pos, rng_vel = jax.random.split(rng)
+        m = self._mj_model
+        qpos = m.qpos0 + jax.random.uniform(rng_pos, (m.nq,), minval=-noise, maxval=noise)
+        qvel = jax.random.uniform(rng_vel, (m.nv,), minval=-noise, maxval=noise)
+        return self.make_data(qpos, qvel)
 
     def physics_step(self, data, action):
         """Advances ``ctrl_dt`` seconds with ``action`` clipped to the actuator range [-1, 1]."""

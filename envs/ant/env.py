@@ -19,7 +19,8 @@ HEALTHY_Z_RANGE = (0.2, 1.0)  # m, torso height outside this range terminates
 def default_config() -> config_dict.ConfigDict:
     # Solver settings as Brax uses for its MJX backend.
     return config_dict.create(
-        ctrl_dt=0.05, sim_dt=0.01, impl="jax", reset_noise=0.1, iterations=1, ls_iterations=4
+        ctrl_dt=0.05, sim_dt=0.01, impl="jax", reset_noise=0.1,
+        brax_solver=True, iterations=1, ls_iterations=4,
     )
 
 
@@ -28,22 +29,12 @@ class Ant(MjxTaskEnv):
 
     def __init__(self, config=None, config_overrides=None):
         model = mujoco.MjModel.from_xml_path(brax_asset("ant.xml"))
-        config = config or default_config()
-        model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
-        model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP
-        model.opt.iterations = config.iterations
-        model.opt.ls_iterations = config.ls_iterations
-        super().__init__(config, config_overrides, model)
+        super().__init__(config or default_config(), config_overrides, model)
         self._torso = model.body("torso").id
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
-        rng, rng_pos, rng_vel = jax.random.split(rng, 3)
-        noise = self._config.reset_noise
-        qpos = self._mj_model.qpos0 + jax.random.uniform(
-            rng_pos, (self._mj_model.nq,), minval=-noise, maxval=noise
-        )
-        qvel = noise * jax.random.normal(rng_vel, (self._mj_model.nv,))
-        data = self.make_data(qpos, qvel)
+        rng, rng_init = jax.random.split(rng)
+        data = self.random_data(rng_init, self._config.reset_noise)
         obs = jnp.concatenate([data.qpos[2:], data.qvel])
         return mjx_env.State(data, obs, jnp.zeros(()), jnp.zeros(()), {}, {"rng": rng})
 

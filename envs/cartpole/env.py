@@ -50,11 +50,8 @@ class Cartpole(MjxTaskEnv):
         super().__init__(config or default_config(), config_overrides, model)
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
-        rng, rng_pos, rng_vel = jax.random.split(rng, 3)
-        noise = self._config.reset_noise
-        qpos = jax.random.uniform(rng_pos, (2,), minval=-noise, maxval=noise)
-        qvel = jax.random.uniform(rng_vel, (2,), minval=-noise, maxval=noise)
-        data = self.make_data(qpos, qvel)
+        rng, rng_init = jax.random.split(rng)
+        data = self.random_data(rng_init, self._config.reset_noise)
         obs = jnp.concatenate([data.qpos, data.qvel])
         return mjx_env.State(data, obs, jnp.zeros(()), jnp.zeros(()), {}, {"rng": rng})
 

@@ -29,11 +29,8 @@ class DoublePendulum(MjxTaskEnv):
         self._tip = model.site("tip").id
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
-        rng, rng_pos, rng_vel = jax.random.split(rng, 3)
-        noise = self._config.reset_noise
-        qpos = jax.random.uniform(rng_pos, (3,), minval=-noise, maxval=noise)
-        qvel = jax.random.uniform(rng_vel, (3,), minval=-noise, maxval=noise)
-        data = self.make_data(qpos, qvel)
+        rng, rng_init = jax.random.split(rng)
+        data = self.random_data(rng_init, self._config.reset_noise)
         return mjx_env.State(data, self._obs(data), jnp.zeros(()), jnp.zeros(()), {}, {"rng": rng})
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:

@@ -18,7 +18,8 @@ HEALTHY_Z_RANGE = (1.0, 2.0)  # m, torso height outside this range terminates
 def default_config() -> config_dict.ConfigDict:
     # Solver settings as Brax uses for its MJX backend.
     return config_dict.create(
-        ctrl_dt=0.015, sim_dt=0.003, impl="jax", reset_noise=0.01, iterations=1, ls_iterations=4
+        ctrl_dt=0.015, sim_dt=0.003, impl="jax", reset_noise=0.01,
+        brax_solver=True, iterations=1, ls_iterations=4,
     )
 
 
@@ -27,24 +28,14 @@ class Humanoid(MjxTaskEnv):
 
     def __init__(self, config=None, config_overrides=None):
         model = mujoco.MjModel.from_xml_path(brax_asset("humanoid.xml"))
-        config = config or default_config()
-        model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
-        model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP
-        model.opt.iterations = config.iterations
-        model.opt.ls_iterations = config.ls_iterations
-        super().__init__(config, config_overrides, model)
+        super().__init__(config or default_config(), config_overrides, model)
         self._torso = model.body("torso").id
         self._ctrl_low = jnp.asarray(model.actuator_ctrlrange[:, 0])
         self._ctrl_high = jnp.asarray(model.actuator_ctrlrange[:, 1])
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
-        rng, rng_pos, rng_vel = jax.random.split(rng, 3)
-        noise = self._config.reset_noise
-        qpos = self._mj_model.qpos0 + jax.random.uniform(
-            rng_pos, (self._mj_model.nq,), minval=-noise, maxval=noise
-        )
-        qvel = jax.random.uniform(rng_vel, (self._mj_model.nv,), minval=-noise, maxval=noise)
-        data = self.make_data(qpos, qvel)
+        rng, rng_init = jax.random.split(rng)
+        data = self.random_data(rng_init, self._config.reset_noise)
         return mjx_env.State(data, self._obs(data), jnp.zeros(()), jnp.zeros(()), {}, {"rng": rng})
 
     def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:

@@ -49,16 +49,15 @@ class Prompts:
 
     def feedback(self, task, code: str, reflection: str, training_summary: str) -> list[dict]:
         """The next request after a round: the best program so far and its reflection."""
-        rules = self._fill("output_rules").strip()
-        text = self._fill("policy_feedback", code=code.strip(), reflection=reflection,
-                          training_summary=training_summary)
-        text += "\n" + self._fill("output_tip", output_rules=rules)
-        return self.initial(task) + [{"role": "user", "content": text}]
+        return self._follow_up(task, self._fill(
+            "policy_feedback", code=code.strip(), reflection=reflection,
+            training_summary=training_summary))
 
     def execution_error(self, task, code: str, category: str, message: str) -> list[dict]:
         """The next request when no program of a round could be used."""
-        rules = self._fill("output_rules").strip()
-        text = self._fill("execution_error", code=code.strip(), category=category,
-                          message=message)
-        text += "\n" + self._fill("output_tip", output_rules=rules)
-        return self.initial(task) + [{"role": "user", "content": text}]
+        return self._follow_up(task, self._fill(
+            "execution_error", code=code.strip(), category=category, message=message))
+
+    def _follow_up(self, task, text: str) -> list[dict]:
+        tip = self._fill("output_tip", output_rules=self._fill("output_rules").strip())
+        return self.initial(task) + [{"role": "user", "content": text + "\n" + tip}]

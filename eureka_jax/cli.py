@@ -226,6 +226,53 @@ def _run_search_dir(cfg):
     return cfg, run_dir
 
 
+class SearchView:
+    """A rich live view of a search in a terminal; plain progress lines otherwise."""
+
+    def __init__(self, usage):
+        self.usage, self.search, self.lines, self.live = usage, None, [], None
+
+    def __enter__(self):
+        if console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=console, refresh_per_second=4)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def log(self, line: str) -> None:
+        self.lines = (self.lines + [line])[-8:]
+        if self.live is None:
+            print(line, flush=True)
+        else:
+            self.live.update(self._render())
+
+    def _render(self):
+        from rich.console import Group
+        from rich.text import Text
+
+        status = self.search.status if self.search else {}
+        table = Table(show_header=False, box=None)
+        sps = status.get("env_steps_per_s")
+        best = status.get("best")
+        for key, value in (
+            ("round", status.get("round", "-")),
+            ("now", status.get("phase", "starting")),
+            ("candidates", f"{status.get('proposed', 0)} proposed, "
+                           f"{status.get('compiled', 0)} compiled, {status.get('failed', 0)} failed"),
+            ("training", "-" if sps is None else f"{sps:,.0f} env steps/s (last round)"),
+            ("best fitness", "-" if best is None else f"{best:.3f}"),
+            ("tokens", f"{self.usage.prompt_tokens} prompt + {self.usage.completion_tokens} "
+                       "completion"),
+        ):
+            table.add_row(Text(key, style="bold"), str(value))
+        return Group(table, Text("\n".join(self.lines), style="dim"))
+
+
 def cmd_search(cfg) -> int:
     """Runs the Eureka search (then the final evaluation and the report)."""
     from eureka_jax.evaluate import evaluate
@@ -240,10 +287,12 @@ def cmd_search(cfg) -> int:
     proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
     print(f"search on {task.name} with llm={kind}: {cfg.iteration} rounds x {cfg.sample} "
           f"samples x {cfg.seeds} seed(s); run directory {run_dir}", flush=True)
-    search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir),
-                    log=lambda line: print(line, flush=True),
+    view = SearchView(usage)
+    search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir), log=view.log,
                     human_feedback=_human_feedback(cfg))
-    summary = search.run()
+    view.search = search
+    with view:
+        summary = search.run()
     if summary["best"] is None:
         raise EurekaError(f"no candidate trained in {cfg.iteration} rounds; see {run_dir} for "
                           "the compile errors, or raise max_resample/sample.")

@@ -31,11 +31,12 @@ def make_report(run_dir: Path) -> Path:
         running = max(running, max(scores, default=-np.inf))
         best_so_far.append(running)
         xs.append(i + 1)
-    ax.plot(xs, best_so_far, color="tab:red", label="best so far")
+    ax.plot(xs, best_so_far, color="tab:red", marker="o", label="best so far")
     if evaluation:
         for label, color in (("human", "tab:green"), ("sparse", "tab:gray")):
             ax.axhline(evaluation["rewards"][label]["mean"], color=color, linestyle="--",
                        label=f"{label} (evaluation mean)")
+    ax.set_xticks(xs)
     ax.set_xlabel("round")
     ax.set_ylabel("task fitness")
     ax.set_title(f"{summary['task']}: candidates per round")
@@ -43,6 +44,9 @@ def make_report(run_dir: Path) -> Path:
     fig.tight_layout()
     fig.savefig(run_dir / "fitness.png", dpi=100)
     plt.close(fig)
+
+    components = _plot_best_components(run_dir, summary, plt)
+    _write_tensorboard(run_dir, summary, evaluation)
 
     lines = [f"# Eureka search on {summary['task']}", "", "![fitness](fitness.png)", "",
              "| round | status | candidates | best fitness |", "| --- | --- | ---: | ---: |"]
@@ -55,6 +59,8 @@ def make_report(run_dir: Path) -> Path:
         title = (f"Best reward: round {b['iteration']}, candidate {b['candidate']}, "
                  f"fitness {b['fitness']:.3f}")
         lines += ["", title, "", "```python", b["source"].rstrip(), "```"]
+        if components:
+            lines += ["", "![components](components.png)"]
     if evaluation:
         heading = (f"## Final evaluation ({evaluation['num_eval']} seeds, "
                    f"{evaluation['statistic']})")
@@ -68,3 +74,68 @@ def make_report(run_dir: Path) -> Path:
     report = run_dir / "report.md"
     atomic_write(report, "\n".join(lines) + "\n")
     return report
+
+
+def _best_curves(run_dir: Path, summary: dict):
+    """(names, fitness [S, C], components [S, C, M], env_steps [C]) of the best candidate."""
+    from eureka_jax.search import load_result
+
+    best = summary.get("best")
+    if not best:
+        return None
+    name = "iter_init" if best["iteration"] == "init" else f"iter_{int(best['iteration']):02d}"
+    decision = read_json(run_dir / name / "round.json")
+    result = load_result(run_dir / name / "curves.npz")
+    k = decision["candidates"].index(best["candidate"])
+    c = result.curves
+    return result.component_names[k], c.fitness[k], c.components[k], c.env_steps[k, 0]
+
+
+def _plot_best_components(run_dir: Path, summary: dict, plt) -> bool:
+    curves = _best_curves(run_dir, summary)
+    if curves is None:
+        return False
+    names, fitness, components, steps = curves
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    axes[0].plot(steps, fitness.mean(0), color="tab:red")
+    axes[0].set_title("best reward: task fitness")
+    for j, name in enumerate(names):
+        axes[1].plot(steps, components[:, :, j].mean(0), label=name)
+    axes[1].set_title("best reward: components (per-step mean)")
+    axes[1].legend(fontsize=7)
+    for ax in axes:
+        ax.set_xlabel("env steps")
+    fig.tight_layout()
+    fig.savefig(run_dir / "components.png", dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _write_tensorboard(run_dir: Path, summary: dict, evaluation) -> None:
+    """Scalars for TensorBoard (``tensorboard --logdir RUN_DIR/tensorboard``)."""
+    import shutil
+
+    from tensorboardX import SummaryWriter
+
+    folder = run_dir / "tensorboard"
+    shutil.rmtree(folder, ignore_errors=True)  # written anew from the run's files
+    with SummaryWriter(str(folder)) as writer:
+        running = -np.inf
+        for i, r in enumerate(x for x in summary["rounds"] if x.get("scores")):
+            scores = [s for s in r["scores"] if s is not None]
+            if scores:
+                running = max(running, max(scores))
+                writer.add_scalar("search/round_best_fitness", max(scores), i)
+                writer.add_scalar("search/best_fitness_so_far", running, i)
+                writer.add_scalar("search/candidates_trained", len(scores), i)
+        curves = _best_curves(run_dir, summary)
+        if curves is not None:
+            names, fitness, components, steps = curves
+            for c, step in enumerate(steps):
+                writer.add_scalar("best/fitness", float(fitness[:, c].mean()), int(step))
+                for j, name in enumerate(names):
+                    writer.add_scalar(f"best/{name}", float(components[:, c, j].mean()),
+                                      int(step))
+        if evaluation:
+            for label, r in evaluation["rewards"].items():
+                writer.add_scalar(f"evaluation/{label}", r["mean"], 0)

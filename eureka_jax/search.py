@@ -96,6 +96,9 @@ class Search:
                  human_feedback: Callable[[int], str] | None = None):
         self.cfg, self.task, self.run_dir = cfg, task, Path(run_dir)
         self.proposer, self.prompts, self.log = proposer, prompts, log
+        # What a live view shows; updated before every log line.
+        self.status = {"round": "-", "phase": "starting", "proposed": 0, "compiled": 0,
+                       "failed": 0, "env_steps_per_s": None, "best": None}
         self.human_feedback = human_feedback
         self.config, self.hparams = training_settings(cfg, task)
         self.seeds = [cfg.seed + i for i in range(cfg.seeds)]
@@ -114,6 +117,8 @@ class Search:
             # without the network and keeps its per-request sample count right, so a repeated
             # prompt later in the run still gets new samples.
             write_json(adir / "prompt.json", messages)
+            self.status["phase"] = f"proposing (attempt {attempt})"
+            self.log(f"  asking for {self.cfg.sample} candidates (attempt {attempt})")
             replies = self.proposer.propose(messages, self.cfg.sample)
             write_json(adir / "replies.json", replies)
             fns, first_error = [], None
@@ -129,6 +134,9 @@ class Search:
                     write_json(adir / f"candidate_{i:02d}.json",
                                {"ok": False, "category": e.category, "message": e.message})
                     first_error = first_error or (reply, e)
+            self.status.update(proposed=self.status["proposed"] + len(replies),
+                               compiled=self.status["compiled"] + len(fns),
+                               failed=self.status["failed"] + len(replies) - len(fns))
             self.log(f"  attempt {attempt}: {len(fns)} of {len(replies)} candidates compile")
             if fns:
                 return fns, attempt
@@ -151,10 +159,16 @@ class Search:
             write_json(rdir / "round.json", decision)
             return decision
         labels = [f"{name}/candidate_{i:02d}" for i, _ in compiled]
+        self.status["phase"] = f"training {len(compiled)} x {len(self.seeds)} (one program)"
+        self.log(f"  training {len(compiled)} candidate(s) x {len(self.seeds)} seed(s), "
+                 f"{self.config.total_env_steps:,} env steps each")
         result = train_or_load(rdir / "curves.npz", self.task, [f for _, f in compiled],
                                self.config, self.hparams, self.seeds, labels)
         scores = score(result, self.cfg.select)
         k = int(np.argmax(scores))
+        self.status["env_steps_per_s"] = result.env_steps_per_second
+        self.log(f"  trained: compile {result.compile_seconds:.1f} s, run "
+                 f"{result.run_seconds:.1f} s, {result.env_steps_per_second:,.0f} env steps/s")
         decision = {
             "name": name,
             "status": "trained",
@@ -197,6 +211,7 @@ class Search:
             raise EurekaError(f"init={cfg.init} is not known; use init=none or init=human.")
         for it in range(cfg.iteration):
             name = f"iter_{it:02d}"
+            self.status.update(round=f"{it + 1}/{cfg.iteration}", phase="starting")
             self.log(f"round {it + 1}/{cfg.iteration}")
             d = self._round(name, messages)
             history.append(d)
@@ -207,6 +222,7 @@ class Search:
                               d["reflection"])
             if best is None or round_best.fitness > best.fitness:
                 best = round_best
+            self.status.update(best=best.fitness, phase="done")
             self.log(f"  round best {round_best.fitness:.3f} (candidate "
                      f"{round_best.index}); best so far {best.fitness:.3f} (round {best.iteration})")
             messages = self._next_messages(round_best if cfg.context == "round" else best, d, it)

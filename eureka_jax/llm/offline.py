@@ -92,6 +92,13 @@ class OfflineProposer:
             replies.append(f"```python\n{self.render(genome)}```")
         return replies
 
+    def replayed(self, messages: list[dict], replies: list[str]) -> None:
+        """Updates the proposer's state for replies answered from a recording (resume), so
+        that it continues exactly as if it had proposed them itself."""
+        digest = zlib.crc32(json.dumps(messages, sort_keys=True).encode())
+        self.asked[digest] = self.asked.get(digest, 0) + 1
+        self.history.extend(g for g in map(_genome_in, replies) if g)
+
     def _term(self, base: dict) -> dict:
         return {
             "input": base["input"],

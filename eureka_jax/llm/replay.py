@@ -75,6 +75,8 @@ class RecordingProposer:
         indices = self.counter.take(self.model, messages, self.temperature, n)
         keys = [request_key(self.model, messages, self.temperature, i) for i in indices]
         cached = [self.recorded[k]["reply"] for k in keys if k in self.recorded]
+        if cached and hasattr(self.inner, "replayed"):
+            self.inner.replayed(messages, cached)  # keep a stateful proposer's state as if asked
         if len(cached) == n:
             return cached
         usage = getattr(self.inner, "usage", None)

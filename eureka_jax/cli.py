@@ -259,15 +259,16 @@ class SearchView:
         table = Table(show_header=False, box=None)
         sps = status.get("env_steps_per_s")
         best = status.get("best")
+        candidates = (f"{status.get('proposed', 0)} proposed, {status.get('compiled', 0)} "
+                      f"compiled, {status.get('failed', 0)} failed")
+        tokens = f"{self.usage.prompt_tokens} prompt + {self.usage.completion_tokens} completion"
         for key, value in (
             ("round", status.get("round", "-")),
             ("now", status.get("phase", "starting")),
-            ("candidates", f"{status.get('proposed', 0)} proposed, "
-                           f"{status.get('compiled', 0)} compiled, {status.get('failed', 0)} failed"),
+            ("candidates", candidates),
             ("training", "-" if sps is None else f"{sps:,.0f} env steps/s (last round)"),
             ("best fitness", "-" if best is None else f"{best:.3f}"),
-            ("tokens", f"{self.usage.prompt_tokens} prompt + {self.usage.completion_tokens} "
-                       "completion"),
+            ("tokens", tokens),
         ):
             table.add_row(Text(key, style="bold"), str(value))
         return Group(table, Text("\n".join(self.lines), style="dim"))

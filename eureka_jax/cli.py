@@ -286,8 +286,11 @@ def cmd_search(cfg) -> int:
     cfg, run_dir = _run_search_dir(cfg)
     task = load_task(cfg.task, cfg.task_dirs)
     proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
+    import jax
+
     print(f"search on {task.name} with llm={kind}: {cfg.iteration} rounds x {cfg.sample} "
-          f"samples x {cfg.seeds} seed(s); run directory {run_dir}", flush=True)
+          f"samples x {cfg.seeds} seed(s) on {len(jax.devices())} {jax.default_backend()} "
+          f"device(s); run directory {run_dir}", flush=True)
     view = SearchView(usage)
     search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir), log=view.log,
                     human_feedback=_human_feedback(cfg))
@@ -363,6 +366,34 @@ def cmd_report(cfg) -> int:
     return 0
 
 
+def cmd_doctor(cfg) -> int:
+    """Shows the JAX devices, the mesh a search would use, versions and the compile cache."""
+    from importlib import metadata
+
+    import jax
+
+    from eureka_jax.compile_cache import enable_compilation_cache
+    from eureka_jax.train.batch import device_layout
+
+    table = Table(title="eureka-jax doctor", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    devices = jax.devices()
+    table.add_row("devices", ", ".join(f"{d.platform}:{d.id} ({d.device_kind})" for d in devices))
+    table.add_row("processes", f"{jax.process_count()} (this is process {jax.process_index()})")
+    runs = cfg.sample * cfg.seeds
+    layout = device_layout(runs, devices)
+    table.add_row("mesh", f"1-D mesh 'runs' over {layout['devices']} device(s): sample x seeds = "
+                  f"{runs} runs -> {layout['padded_slots']} slots, {layout['per_device']} per "
+                  "device")
+    table.add_row("versions", ", ".join(
+        f"{p} {metadata.version(p)}" for p in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "brax",
+                                               "playground", "openai")))
+    table.add_row("compile cache", str(enable_compilation_cache()))
+    console.print(table)
+    return 0
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "show-task": cmd_show_task,
@@ -372,6 +403,7 @@ COMMANDS = {
     "search": cmd_search,
     "evaluate": cmd_evaluate,
     "report": cmd_report,
+    "doctor": cmd_doctor,
 }
 
 USAGE = (

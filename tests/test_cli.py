@@ -105,3 +105,9 @@ def test_propose_through_the_real_client_then_replay(tmp_path):
                     f"replay=[{recorded}]", f"runs_dir={tmp_path}")
     assert again.returncode == 0, again.stderr
     assert "1 of 2 compile" in again.stdout  # the server is gone: answered from the recording
+
+
+def test_doctor_shows_devices_and_mesh():
+    out = run_cli("doctor", "sample=6", "seeds=1")
+    assert out.returncode == 0, out.stderr
+    assert "cpu:0" in out.stdout and "1-D mesh 'runs'" in out.stdout and "6 runs" in out.stdout

@@ -381,11 +381,10 @@ def cmd_doctor(cfg) -> int:
     devices = jax.devices()
     table.add_row("devices", ", ".join(f"{d.platform}:{d.id} ({d.device_kind})" for d in devices))
     table.add_row("processes", f"{jax.process_count()} (this is process {jax.process_index()})")
-    runs = cfg.sample * cfg.seeds
-    layout = device_layout(runs, devices)
-    table.add_row("mesh", f"1-D mesh 'runs' over {layout['devices']} device(s): sample x seeds = "
-                  f"{runs} runs -> {layout['padded_slots']} slots, {layout['per_device']} per "
-                  "device")
+    layout = device_layout(cfg.sample, devices)
+    table.add_row("mesh", f"1-D mesh 'candidates' over {layout['devices']} device(s): "
+                  f"sample={cfg.sample} candidates -> {layout['padded_candidates']} slots, "
+                  f"{layout['per_device']} per device, each with its {cfg.seeds} seed(s)")
     table.add_row("versions", ", ".join(
         f"{p} {metadata.version(p)}" for p in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "brax",
                                                "playground", "openai")))

@@ -110,4 +110,5 @@ def test_propose_through_the_real_client_then_replay(tmp_path):
 def test_doctor_shows_devices_and_mesh():
     out = run_cli("doctor", "sample=6", "seeds=1")
     assert out.returncode == 0, out.stderr
-    assert "cpu:0" in out.stdout and "1-D mesh 'runs'" in out.stdout and "6 runs" in out.stdout
+    assert "cpu:0" in out.stdout and "1-D mesh 'candidates'" in out.stdout
+    assert "sample=6 candidates -> 6 slots" in out.stdout

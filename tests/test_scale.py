@@ -24,11 +24,11 @@ fns = [compile_reward(task.human_reward_source, task), compile_reward(task.spars
 config = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_checkpoints=2,
                      policy_hidden=(32, 32), value_hidden=(32, 32))
 out = {}
-for name, k, seeds in (("padded", 3, [0, 1]),):  # 6 runs on 4 devices: padded to 8
+for name, k, seeds in (("padded", 3, [0, 1]),):  # 3 candidates on 4 devices: padded to 4
     one = train_candidates(task, fns[:k], config, seeds=seeds, devices=jax.devices()[:1])
     four = train_candidates(task, fns[:k], config, seeds=seeds)
     out[name] = {
-        "layout": device_layout(k * len(seeds)),
+        "layout": device_layout(k),
         "fitness_close": bool(np.allclose(one.curves.fitness, four.curves.fitness, rtol=1e-5, atol=1e-6)),
         "return_close": bool(np.allclose(one.curves.episode_return, four.curves.episode_return, rtol=1e-4, atol=1e-5)),
         "params_close": all(np.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in
@@ -47,6 +47,7 @@ def test_four_devices_match_one_device_including_padding():
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.split("RESULT ", 1)[1])
     padded = result["padded"]
-    assert padded["layout"] == {"devices": 4, "slots": 6, "padded_slots": 8, "per_device": 2}
-    assert padded["shape"] == [3, 2, 2]  # the 2 padding runs are dropped
+    assert padded["layout"] == {"devices": 4, "candidates": 3, "padded_candidates": 4,
+                                "per_device": 1}
+    assert padded["shape"] == [3, 2, 2]  # the padding candidate is dropped
     assert padded["fitness_close"] and padded["return_close"] and padded["params_close"], padded

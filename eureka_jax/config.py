@@ -69,11 +69,11 @@ def _normalize(override: str) -> str:
     key, value = override.split("=", 1)
     prefix = key[: len(key) - len(key.lstrip("+~"))]
     bare = key[len(prefix):]
-    top = bare.split(".")[0]
-    top = ALIASES.get(top, top)
+    head, dot, tail = bare.partition(".")
+    top = ALIASES.get(head, head)
     if top not in VALID_KEYS:
         raise EurekaError(f"unknown key '{bare}'; valid keys are: {', '.join(VALID_KEYS)}.")
-    rest = bare[len(bare.split(".")[0]):]
+    rest = dot + tail
     if top == "train" and rest and not prefix:
         prefix = "++"  # train.KEY=VALUE adds to or overrides the task's own training settings
     if "," in value and value[:1] not in "[{'\"":

@@ -67,7 +67,7 @@ def reflect(fitness, episode_length, components: dict, fitness_description: str,
     return "\n".join(lines) + "\n"
 
 
-def reflect_candidate(result, k: int, task, select: str = "max") -> str:
+def reflect_candidate(result, k: int, task) -> str:
     """Reflection of candidate ``k`` of a ``BatchResult`` (curves averaged over seeds)."""
     curves = result.curves
     names = result.component_names[k]

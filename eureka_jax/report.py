@@ -45,8 +45,9 @@ def make_report(run_dir: Path) -> Path:
     fig.savefig(run_dir / "fitness.png", dpi=100)
     plt.close(fig)
 
-    components = _plot_best_components(run_dir, summary, plt)
-    _write_tensorboard(run_dir, summary, evaluation)
+    best_curves = _best_curves(run_dir, summary)
+    components = _plot_best_components(run_dir, best_curves, plt)
+    _write_tensorboard(run_dir, summary, evaluation, best_curves)
 
     lines = [f"# Eureka search on {summary['task']}", "", "![fitness](fitness.png)", "",
              "| round | status | candidates | best fitness |", "| --- | --- | ---: | ---: |"]
@@ -91,8 +92,7 @@ def _best_curves(run_dir: Path, summary: dict):
     return result.component_names[k], c.fitness[k], c.components[k], c.env_steps[k, 0]
 
 
-def _plot_best_components(run_dir: Path, summary: dict, plt) -> bool:
-    curves = _best_curves(run_dir, summary)
+def _plot_best_components(run_dir: Path, curves, plt) -> bool:
     if curves is None:
         return False
     names, fitness, components, steps = curves
@@ -111,7 +111,7 @@ def _plot_best_components(run_dir: Path, summary: dict, plt) -> bool:
     return True
 
 
-def _write_tensorboard(run_dir: Path, summary: dict, evaluation) -> None:
+def _write_tensorboard(run_dir: Path, summary: dict, evaluation, curves) -> None:
     """Scalars for TensorBoard (``tensorboard --logdir RUN_DIR/tensorboard``)."""
     import shutil
 
@@ -128,7 +128,6 @@ def _write_tensorboard(run_dir: Path, summary: dict, evaluation) -> None:
                 writer.add_scalar("search/round_best_fitness", max(scores), i)
                 writer.add_scalar("search/best_fitness_so_far", running, i)
                 writer.add_scalar("search/candidates_trained", len(scores), i)
-        curves = _best_curves(run_dir, summary)
         if curves is not None:
             names, fitness, components, steps = curves
             for c, step in enumerate(steps):

@@ -73,7 +73,7 @@ def train_or_load(path: Path, task, reward_fns, config, hparams, seeds, labels) 
     return result
 
 
-def _summary_text(result: BatchResult, k: int, config) -> str:
+def _summary_text(result: BatchResult, config) -> str:
     return (f"{config.total_env_steps:,} environment steps per run, "
             f"{len(result.seeds)} seed(s), task score averaged over seeds")
 
@@ -179,8 +179,8 @@ class Search:
             "best_candidate": compiled[k][0],
             "best_fitness": float(scores[k]) if np.isfinite(scores[k]) else None,
             "best_source": compiled[k][1].source,
-            "reflection": reflect_candidate(result, k, self.task, self.cfg.select),
-            "summary": _summary_text(result, k, self.config),
+            "reflection": reflect_candidate(result, k, self.task),
+            "summary": _summary_text(result, self.config),
             "compile_seconds": result.compile_seconds,
             "run_seconds": result.run_seconds,
         }

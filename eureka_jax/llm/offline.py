@@ -68,7 +68,6 @@ class OfflineProposer:
                 self.extras.append({"input": name, "want": "low"})
         self.history: list[list[dict]] = []
         self.asked: dict[int, int] = {}
-        self.usage = None
 
     # ---- proposing ---------------------------------------------------------------------
 

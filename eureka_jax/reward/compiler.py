@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import atexit
 import functools
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,7 +134,6 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
     if not result["ok"]:
         raise RewardError(result["category"], _with_line(result, code), result["line"])
     fn = load_function(code, entry, policy)
-    assert list(inspect.signature(fn).parameters)[: len(names)] == names
     return RewardFn(
         source=code,
         entry=entry,

@@ -183,6 +183,12 @@ def compute_reward(pole_angle):
     np = jnp.linalg.np  # a real module would reach numpy, then the OS; the proxy has none
     return np.cos(pole_angle), {}
 """),
+    ("monkeypatch_jax_class", "forbidden", """
+import jax.numpy as jnp
+jnp.ndarray.mean = None
+def compute_reward(pole_angle):
+    return pole_angle * 1.0, {}
+"""),
     ("python_while", "forbidden", """
 def compute_reward(pole_angle):
     while True:

@@ -46,6 +46,7 @@ def test_corpus_is_rejected_with_its_category(
     assert not marker.exists(), f"{case_id}: its side effect happened"
     assert not evil_module_marker.exists(), f"{case_id}: the marker module was imported"
     assert "evil_marker_mod" not in sys.modules
+    assert callable(jnp.ndarray.mean), f"{case_id}: a jax class was monkeypatched"
 
 
 def test_corpus_size():

@@ -157,7 +157,11 @@ def check_tree(tree: ast.AST, policy: Policy = DEFAULT_POLICY) -> list[Violation
                 add(node, f"the name `{node.id}` is not allowed",
                     "use jax.numpy functions and plain arithmetic")
         elif isinstance(node, ast.Attribute):
-            if node.attr.startswith("_"):
+            if isinstance(node.ctx, (ast.Store, ast.Del)):
+                # would rebind attributes of shared objects (jax classes, module proxies)
+                add(node, f"assigning or deleting an attribute (`.{node.attr}`) is not allowed",
+                    "compute new values in local variables")
+            elif node.attr.startswith("_"):
                 add(node, f"attribute `.{node.attr}` is not allowed (no `_` attributes)")
             elif node.attr in policy.forbidden_attributes:
                 add(node, f"attribute `.{node.attr}` is not allowed",

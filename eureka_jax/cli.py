@@ -290,7 +290,8 @@ def cmd_search(cfg) -> int:
 
     print(f"search on {task.name} with llm={kind}: {cfg.iteration} rounds x {cfg.sample} "
           f"samples x {cfg.seeds} seed(s) on {len(jax.devices())} {jax.default_backend()} "
-          f"device(s); run directory {run_dir}", flush=True)
+          f"device(s) in {jax.process_count()} process(es); run directory {run_dir}",
+          flush=True)
     view = SearchView(usage)
     search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir), log=view.log,
                     human_feedback=_human_feedback(cfg))
@@ -418,6 +419,30 @@ USAGE = (
 )
 
 
+TRAINING_COMMANDS = ("train", "search", "evaluate")
+
+
+def _run(command: str, cfg) -> int:
+    """Runs a subcommand; with ``distributed.*`` set, process 0 runs it and the other
+    processes train the batches it hands them (see ``eureka_jax.distributed``)."""
+    from eureka_jax import distributed
+
+    if not distributed.initialize(cfg):
+        return COMMANDS[command](cfg)
+    import jax
+
+    if not distributed.is_leader():
+        if command not in TRAINING_COMMANDS:
+            return COMMANDS[command](cfg)
+        jobs = distributed.serve(cfg)
+        print(f"process {jax.process_index()}: trained {jobs} batch(es) for process 0; done.")
+        return 0
+    try:
+        return COMMANDS[command](cfg)
+    finally:
+        distributed.finish()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -441,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         from eureka_jax.compile_cache import enable_compilation_cache
 
         enable_compilation_cache()
-        status = COMMANDS[command](cfg)
+        status = _run(command, cfg)
     except EurekaError as e:
         err_console.print(f"error: {e}", highlight=False, markup=False)
         return 2

@@ -22,6 +22,18 @@ ALIASES = {"env": "task"}
 
 
 @dataclass
+class DistributedConfig:
+    """``distributed.*``: joining several processes/hosts with ``jax.distributed``."""
+
+    coordinator: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
+    auto: bool = False
+    initialization_timeout: int = 300
+    job_timeout: float = 86400.0
+
+
+@dataclass
 class Config:
     """The typed schema of ``configs/config.yaml`` (see that file for what each key does)."""
 
@@ -56,6 +68,7 @@ class Config:
     max_iterations: int | None = None
     reward: str | None = None
     train: dict = field(default_factory=dict)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
 
 VALID_KEYS = tuple(f.name for f in dataclasses.fields(Config))

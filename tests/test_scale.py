@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -51,3 +52,74 @@ def test_four_devices_match_one_device_including_padding():
                                 "per_device": 1}
     assert padded["shape"] == [3, 2, 2]  # the padding candidate is dropped
     assert padded["fitness_close"] and padded["return_close"] and padded["params_close"], padded
+
+
+SEARCH = ["search", "task=cartpole", "iteration=1", "sample=3", "num_eval=0", "llm=offline",
+          "max_iterations=4", "train.num_envs=16", "train.unroll_length=8",
+          "train.num_checkpoints=2", "train.policy_hidden=[32,32]", "train.value_hidden=[32,32]"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_on_localhost_match_one_process(tmp_path):
+    """Two `eureka-jax search` processes joined by jax.distributed (gloo collectives on CPU):
+    process 0 proposes and writes the run, process 1 only trains its share of the candidates
+    (3 candidates on 2 devices: padded); the curves equal a one-process training of the same
+    candidates."""
+    import jax
+    import numpy as np
+
+    from eureka_jax import load_task
+    from eureka_jax.config import load_config
+    from eureka_jax.reward import compile_reward
+    from eureka_jax.search import load_result
+    from eureka_jax.train import train_candidates
+    from eureka_jax.train.config import training_settings
+
+    exe = Path(sys.executable).with_name("eureka-jax")
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    procs = []
+    for pid in (1, 0):
+        runs = tmp_path / f"runs{pid}"
+        procs.append(subprocess.Popen(
+            [str(exe), *SEARCH, f"runs_dir={runs}", f"distributed.coordinator=127.0.0.1:{port}",
+             "distributed.num_processes=2", f"distributed.process_id={pid}"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    worker, leader = outputs
+    assert procs[1].returncode == 0, leader[-3000:]
+    assert procs[0].returncode == 0, worker[-3000:]
+    assert "2 cpu device(s) in 2 process(es)" in leader
+    assert "process 1: trained 1 batch(es) for process 0" in worker
+    assert not (tmp_path / "runs1").exists()  # only process 0 writes a run directory
+
+    (round_dir,) = (tmp_path / "runs0").glob("cartpole/search-*/iter_00")
+    two = load_result(round_dir / "curves.npz")
+    task = load_task("cartpole")
+    sources = [p.read_text() for p in sorted(round_dir.glob("attempt_*/candidate_*.py"))]
+    assert len(sources) == len(two.labels) == 3
+    config, hparams = training_settings(load_config(SEARCH[1:]), task)
+    one = train_candidates(task, [compile_reward(s, task) for s in sources], config, hparams,
+                           seeds=two.seeds, devices=jax.devices()[:1])
+    np.testing.assert_allclose(one.curves.fitness, two.curves.fitness, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(one.curves.episode_return, two.curves.episode_return,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_distributed_settings_errors_are_one_sentence():
+    from tests.conftest import run_cli
+
+    out = run_cli("train", "task=cartpole", "reward=human", "distributed.coordinator=127.0.0.1:1")
+    assert out.returncode == 2
+    assert "distributed.num_processes and distributed.process_id" in out.stderr
+    out = run_cli("train", "task=cartpole", "reward=human", "distributed.coordinator=127.0.0.1:1",
+                  "distributed.num_processes=2", "distributed.process_id=2")
+    assert out.returncode == 2 and "outside 0..1" in out.stderr

@@ -83,12 +83,15 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
       hparams: traced PPO numbers (defaults if None).
       seeds: the S seeds, shared by all candidates.
       labels: names for the candidates in tables.
-      devices: the devices to shard over (all of ``jax.devices()`` if None).
+      devices: the devices to shard over (all of ``jax.devices()`` if None: with
+        ``jax.distributed``, the devices of every process).
 
     Returns:
       A ``BatchResult``; compile time is measured apart from run time.
     """
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    from eureka_jax import distributed
 
     hparams = hparams if hparams is not None else PPOHyperparams.create()
     seeds = [int(s) for s in seeds]
@@ -99,6 +102,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     spread = NamedSharding(mesh, PartitionSpec("candidates"))
     replicated = NamedSharding(mesh, PartitionSpec())
 
+    # with several processes, the leader first hands the same job to the others (no-op otherwise)
+    distributed.announce(task, reward_fns, config, hparams, seeds, labels)
     pad = layout["padded_candidates"] - k
     keys = seed_keys(seeds, k + pad)
     candidates = jnp.concatenate([jnp.arange(k, dtype=jnp.int32), jnp.zeros(pad, jnp.int32)])
@@ -108,8 +113,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         jax.vmap(jax.vmap(train, in_axes=(0, None, None)), in_axes=(0, 0, None)),
         in_shardings=(spread, spread, replicated), out_shardings=spread,
     )
-    args = (jax.device_put(keys, spread), jax.device_put(candidates, spread),
-            jax.device_put(hparams, replicated))
+    args = (distributed.global_array(keys, spread), distributed.global_array(candidates, spread),
+            jax.tree.map(lambda x: distributed.global_array(x, replicated), hparams))
     start = time.perf_counter()
     compiled = batched.lower(*args).compile()
     compile_seconds = time.perf_counter() - start
@@ -120,8 +125,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         labels=list(labels) if labels else [f"candidate {i}" for i in range(k)],
         component_names=[fn.component_names for fn in reward_fns],
         seeds=seeds,
-        curves=jax.tree.map(lambda x: np.asarray(x)[:k], out.curves),
-        params=jax.tree.map(lambda x: x[:k], out.params),
+        curves=jax.tree.map(lambda x: distributed.to_host(x)[:k], out.curves),
+        params=jax.tree.map(lambda x: distributed.to_host(x)[:k], out.params),
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
         env_steps=config.total_env_steps * k * len(seeds),

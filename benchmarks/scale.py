@@ -29,11 +29,13 @@ CHILD = r"""
 import json, sys, resource
 import jax
 args = json.loads(sys.argv[1])
+from eureka_jax import distributed
+from eureka_jax.config import load_config
 if args["processes"] > 1:
-    jax.distributed.initialize(coordinator_address=args["coordinator"],
-                               num_processes=args["processes"], process_id=args["process_id"])
-    from eureka_jax import distributed
-    distributed._place_mjx_models_locally()
+    distributed.initialize(load_config([
+        f"distributed.coordinator={args['coordinator']}",
+        f"distributed.num_processes={args['processes']}",
+        f"distributed.process_id={args['process_id']}"]))
 from eureka_jax.compile_cache import enable_compilation_cache
 from eureka_jax.reward import compile_reward
 from eureka_jax.task import load_task
@@ -43,8 +45,13 @@ enable_compilation_cache()
 task = load_task("cartpole")
 settings = {**task.train, "num_updates": args["updates"], "num_checkpoints": 10}
 config, hparams = split_train_settings(settings)
+if args["processes"] > 1 and jax.process_index() > 0:  # trains what process 0 hands out
+    distributed.serve()
+    sys.exit(0)
 fns = [compile_reward(s, task) for s in typical_cartpole_rewards(args["candidates"])]
 r = train_candidates(task, fns, config, hparams, seeds=list(range(args["seeds"])))
+if args["processes"] > 1:
+    distributed.finish()
 print("RESULT " + json.dumps({
     "devices": len(jax.devices()), "compile_s": r.compile_seconds, "run_s": r.run_seconds,
     "steps_per_s": r.env_steps_per_second, "fitness": float(r.max_fitness().mean()),
@@ -82,8 +89,11 @@ def main() -> None:
         port = s.getsockname()[1]
     procs = [_run({**base, "processes": 2, "process_id": pid,
                    "coordinator": f"127.0.0.1:{port}"}, {"XLA_FLAGS": ""}) for pid in (0, 1)]
-    results = [_result(p) for p in procs]
-    rows.append(("2 processes (jax.distributed, gloo), 1 device each", results[0]))
+    leader = _result(procs[0])
+    out, err = procs[1].communicate(timeout=600)
+    if procs[1].returncode != 0:
+        raise SystemExit(f"process 1 failed:\n{err[-3000:]}")
+    rows.append(("2 processes (jax.distributed, gloo), 1 device each", leader))
     print(rows[-1], flush=True)
 
     steps = a.updates * 64 * 32 * a.candidates * a.seeds

@@ -7,6 +7,7 @@ traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -394,6 +395,40 @@ def cmd_doctor(cfg) -> int:
     return 0
 
 
+def cmd_curriculum(cfg) -> int:
+    """Runs a curriculum (e.g. name=pen_spinning): each stage fine-tunes the previous one."""
+    from eureka_jax.curriculum import JaxBackend, list_curricula, load_curriculum, run_curriculum
+
+    if not cfg.name:
+        raise EurekaError("say which curriculum: name=NAME (one of: "
+                          f"{', '.join(list_curricula())}) or name=PATH.yaml.")
+    curriculum = load_curriculum(cfg.name)
+    if cfg.backend == "jax":
+        backend = JaxBackend(cfg)
+    elif cfg.backend == "isaacgym":
+        from eureka_jax.bridges.isaacgym import IsaacGymBackend
+
+        backend = IsaacGymBackend(cfg)
+    else:
+        raise EurekaError(f"backend={cfg.backend} is not known; use backend=jax or "
+                          "backend=isaacgym.")
+    run_dir = (Path(cfg.resume).expanduser() if cfg.resume
+               else new_run_dir(cfg, curriculum.name, "curriculum"))
+    print(f"curriculum {curriculum.name} ({len(curriculum.stages)} stages, backend="
+          f"{cfg.backend}, {cfg.seeds} seed(s)); run directory {run_dir}", flush=True)
+    summary = run_curriculum(curriculum, backend, run_dir, reward=cfg.reward)
+    table = Table(title=f"curriculum {curriculum.name}: fitness per seed (best over checkpoints)")
+    for column in ("stage", "task", "reward", "started from", "fitness"):
+        table.add_column(column, overflow="fold")
+    for r in summary["stages"]:
+        table.add_row(f"{r['stage']} {r['name']}", r["task"], r["reward"],
+                      f"stage {r['stage'] - 1}" if r["init_from"] else "scratch",
+                      ", ".join(f"{f:.3f}" for f in r["fitness_per_seed"]))
+    console.print(table)
+    print(f"summary: {run_dir / 'curriculum.json'}")
+    return 0
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "show-task": cmd_show_task,
@@ -403,6 +438,7 @@ COMMANDS = {
     "search": cmd_search,
     "evaluate": cmd_evaluate,
     "report": cmd_report,
+    "curriculum": cmd_curriculum,
     "doctor": cmd_doctor,
 }
 
@@ -416,10 +452,11 @@ USAGE = (
     "  eureka-jax propose task=cartpole sample=4 llm=offline\n"
     "  eureka-jax search task=cartpole iteration=3 sample=8 llm=offline\n"
     "  eureka-jax search --resume runs/cartpole/search-<time>\n"
+    "  eureka-jax curriculum name=pen_spinning\n"
 )
 
 
-TRAINING_COMMANDS = ("train", "search", "evaluate")
+TRAINING_COMMANDS = ("train", "search", "evaluate", "curriculum")
 
 
 def _run(command: str, cfg) -> int:
@@ -434,7 +471,7 @@ def _run(command: str, cfg) -> int:
     if not distributed.is_leader():
         if command not in TRAINING_COMMANDS:
             return COMMANDS[command](cfg)
-        jobs = distributed.serve(cfg)
+        jobs = distributed.serve(cfg.task_dirs, float(cfg.distributed.job_timeout))
         print(f"process {jax.process_index()}: trained {jobs} batch(es) for process 0; done.")
         return 0
     try:

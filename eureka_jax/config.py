@@ -68,6 +68,8 @@ class Config:
     max_iterations: int | None = None
     reward: str | None = None
     train: dict = field(default_factory=dict)
+    name: str | None = None
+    backend: str = "jax"
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
 

@@ -174,8 +174,12 @@ def finish() -> None:
         _client().key_value_set(f"{_PREFIX}/job/{_state['jobs']}", json.dumps({"kind": "stop"}))
 
 
-def serve(cfg, job_timeout_s: float | None = None) -> int:
+def serve(task_dirs=(), job_timeout_s: float = 86400.0) -> int:
     """Non-leader processes: train every job the leader posts until it says stop.
+
+    Args:
+      task_dirs: extra task folders (as the leader's ``task_dirs``).
+      job_timeout_s: how long to wait for the leader's next job.
 
     Returns the number of jobs trained.
     """
@@ -184,7 +188,7 @@ def serve(cfg, job_timeout_s: float | None = None) -> int:
     from eureka_jax.train.batch import train_candidates
     from eureka_jax.train.config import PPOHyperparams, TrainConfig
 
-    timeout = float(job_timeout_s or settings(cfg)["job_timeout"])
+    timeout = float(job_timeout_s)
     pid, tasks, done = jax.process_index(), {}, 0
     _state["serving"] = True
     try:
@@ -194,7 +198,7 @@ def serve(cfg, job_timeout_s: float | None = None) -> int:
                 return done
             try:  # whatever goes wrong here is reported to the leader, which would wait otherwise
                 if job["task"] not in tasks:
-                    tasks[job["task"]] = load_task(job["task"], cfg.task_dirs)
+                    tasks[job["task"]] = load_task(job["task"], task_dirs)
                 task = tasks[job["task"]]
                 fns = [compile_reward(src, task, entry=entry, extract=False)
                        for src, entry in zip(job["sources"], job["entries"])]

@@ -11,8 +11,10 @@ Fitness is what "success" means independently of any reward: a per-step signal (
 reward inputs, named by ``fitness.input``) summed over an episode and divided by the maximum
 episode length. For a survival task the signal is 1 per step survived, so fitness is the
 episode-length fraction; for locomotion it is forward velocity, so fitness is the mean velocity
-over the full horizon with time after a fall counting as 0. The sparse baseline reward is
-that same signal used as the reward.
+over the full horizon with time after a fall counting as 0. With ``fitness.aggregate: sum``
+the episode's sum is not divided: a count, e.g. the consecutive successes of the Shadow Hand
+tasks (as in Eureka's ShadowHand fitness). The sparse baseline reward is that same signal used
+as the reward.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Task:
       env_config: config overrides passed to ``make_env``.
       train: the task's default training budget and PPO hyperparameters.
       target_fitness: optional fitness at which a search may stop early.
+      fitness_aggregate: "mean" (the signal summed over an episode / the maximum length) or
+        "sum" (the signal summed over an episode: a count, e.g. consecutive successes).
       goals: declared goal terms, ``[{"input": NAME, "want": "zero"|"high"|"low"}]``, read by
         the offline proposer (an LLM reads the description instead).
     """
@@ -67,6 +71,7 @@ class Task:
     train: dict = field(default_factory=dict)
     target_fitness: float | None = None
     goals: list = field(default_factory=list)
+    fitness_aggregate: str = "mean"
 
     @functools.cached_property
     def env_module(self):
@@ -131,8 +136,9 @@ class Task:
         upstream = getattr(self.env, "upstream_source", None)
         if upstream is None:
             return own
+        label = getattr(self.env, "upstream_label", None) or getattr(self.env, "playground_env", "")
         return (
-            f"# ---- upstream environment ({self.env.playground_env}), reward code removed ----\n"
+            f"# ---- upstream environment ({label}), reward code removed ----\n"
             f"{upstream()}\n# ---- task adapter: {self.name}/env.py ----\n{own}"
         )
 
@@ -255,6 +261,10 @@ def _load_folder(path: Path) -> Task:
     fitness = spec["fitness"]
     if not isinstance(fitness, dict) or "input" not in fitness:
         raise EurekaError(f"{path / 'task.yaml'}: fitness needs an 'input' (a reward input name).")
+    aggregate = str(fitness.get("aggregate", "mean"))
+    if aggregate not in ("mean", "sum"):
+        raise EurekaError(f"{path / 'task.yaml'}: fitness.aggregate is '{aggregate}'; use 'mean' "
+                          "(per-step average over the maximum episode length) or 'sum' (a count).")
     return Task(
         name=path.name,
         path=path,
@@ -267,4 +277,5 @@ def _load_folder(path: Path) -> Task:
         train=dict(spec.get("train") or {}),
         target_fitness=spec.get("target_fitness"),
         goals=list(spec.get("goals") or []),
+        fitness_aggregate=aggregate,
     )

@@ -19,6 +19,9 @@ EXPECTED = {
     "humanoid",
     "acrobot_swingup",
     "cheetah_run",
+    "shadow_hand_block",
+    "shadow_hand_pen",
+    "shadow_hand_spin",
 }
 
 

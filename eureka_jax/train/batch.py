@@ -67,7 +67,7 @@ def device_layout(num_candidates: int, devices=None) -> dict:
 
 
 def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperparams | None = None,
-                     seeds=(0,), labels=None, devices=None) -> BatchResult:
+                     seeds=(0,), labels=None, devices=None, init_params=None) -> BatchResult:
     """Trains every reward candidate with every seed in one ``jit(vmap(vmap(train)))`` call.
 
     The candidate axis is sharded over ``devices`` with a 1-D ``jax.sharding.Mesh``; each
@@ -83,6 +83,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
       hparams: traced PPO numbers (defaults if None).
       seeds: the S seeds, shared by all candidates.
       labels: names for the candidates in tables.
+      init_params: parameters to start from, leaves [K, S, ...] (a ``BatchResult.params``
+        of the same network sizes and observation size): fine-tuning. None: fresh networks.
       devices: the devices to shard over (all of ``jax.devices()`` if None: with
         ``jax.distributed``, the devices of every process).
 
@@ -109,12 +111,21 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     candidates = jnp.concatenate([jnp.arange(k, dtype=jnp.int32), jnp.zeros(pad, jnp.int32)])
 
     train = make_train(task, config, reward_fns)
-    batched = jax.jit(
-        jax.vmap(jax.vmap(train, in_axes=(0, None, None)), in_axes=(0, 0, None)),
-        in_shardings=(spread, spread, replicated), out_shardings=spread,
-    )
     args = (distributed.global_array(keys, spread), distributed.global_array(candidates, spread),
             jax.tree.map(lambda x: distributed.global_array(x, replicated), hparams))
+    if init_params is None:
+        batched = jax.jit(
+            jax.vmap(jax.vmap(train, in_axes=(0, None, None)), in_axes=(0, 0, None)),
+            in_shardings=(spread, spread, replicated), out_shardings=spread,
+        )
+    else:
+        init = _check_init(init_params, k, len(seeds), train)
+        init = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[:1], pad, 0)]), init)
+        batched = jax.jit(
+            jax.vmap(jax.vmap(train, in_axes=(0, None, None, 0)), in_axes=(0, 0, None, 0)),
+            in_shardings=(spread, spread, replicated, spread), out_shardings=spread,
+        )
+        args = (*args, jax.tree.map(lambda x: distributed.global_array(x, spread), init))
     start = time.perf_counter()
     compiled = batched.lower(*args).compile()
     compile_seconds = time.perf_counter() - start
@@ -131,3 +142,51 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         run_seconds=run_seconds,
         env_steps=config.total_env_steps * k * len(seeds),
     )
+
+
+def _check_init(init_params, k: int, s: int, train):
+    """``init_params`` as numpy leaves [K, S, ...], checked against the networks ``train``
+    builds; a mismatch is one sentence saying what differs."""
+    from eureka_jax.errors import EurekaError
+
+    expected = jax.eval_shape(train.initial_params, jax.random.PRNGKey(0))
+    init = jax.tree.map(np.asarray, init_params)
+    exp_leaves, exp_tree = jax.tree.flatten(expected)
+    leaves, tree = jax.tree.flatten(init)
+    if tree != exp_tree or any(a.shape != (k, s, *b.shape) for a, b in zip(leaves, exp_leaves)):
+        got = [a.shape for a in leaves]
+        want = [(k, s, *b.shape) for b in exp_leaves]
+        raise EurekaError(
+            "the parameters to start from do not fit this training: expected leaves of shapes "
+            f"{want[:4]}... (candidates x seeds x network), got {got[:4]}...; fine-tune with the "
+            "same observation size, policy_hidden/value_hidden and candidates x seeds.")
+    return init
+
+
+def save_params(path, params) -> None:
+    """Writes ``BatchResult.params`` (leaves [K, S, ...]) as msgpack, atomically."""
+    from flax import serialization
+
+    from eureka_jax.runs import atomic_write
+
+    atomic_write(path, serialization.msgpack_serialize(
+        serialization.to_state_dict(jax.tree.map(np.asarray, params))))
+
+
+def load_params(path, task, config: TrainConfig, reward_fns, num_seeds: int):
+    """Reads parameters saved by ``save_params`` for a training of ``task`` with ``config``;
+    a file that does not fit (other network sizes or observation size) is a clear error."""
+    from flax import serialization
+
+    from eureka_jax.errors import EurekaError
+
+    train = make_train(task, config, reward_fns)
+    template = jax.eval_shape(train.initial_params, jax.random.PRNGKey(0))
+    template = jax.tree.map(lambda x: np.zeros((len(reward_fns), num_seeds, *x.shape), x.dtype),
+                            template)
+    state = serialization.msgpack_restore(path.read_bytes())
+    try:
+        return serialization.from_state_dict(template, state)
+    except (ValueError, KeyError) as e:
+        raise EurekaError(f"{path} does not hold parameters for this training ({e}); start "
+                          "from a checkpoint of the same observation size and network sizes.") from e

@@ -103,9 +103,10 @@ def split_train_settings(settings: dict) -> tuple[TrainConfig, PPOHyperparams]:
     )
 
 
-def training_settings(cfg, task) -> tuple[TrainConfig, PPOHyperparams]:
-    """The task's PPO settings with the user's ``train.*`` and ``max_iterations`` on top."""
-    settings = {**task.train, **dict(cfg.train)}
+def training_settings(cfg, task, extra: dict | None = None) -> tuple[TrainConfig, PPOHyperparams]:
+    """The task's PPO settings, then ``extra`` (e.g. a curriculum stage's), then the user's
+    ``train.*`` and ``max_iterations`` on top."""
+    settings = {**task.train, **(extra or {}), **dict(cfg.train)}
     if cfg.max_iterations is not None:
         settings["num_updates"] = int(cfg.max_iterations)
         # keep checkpoints dividing the updates: the largest divisor <= the configured count

@@ -84,10 +84,10 @@ class _Episodes:
         c = jnp.zeros((num_envs, num_components))
         return cls(z, z, z, c, z, z, z, c, jnp.zeros(num_envs, bool))
 
-    def add(self, reward, fitness, comps, done, max_length):
+    def add(self, reward, fitness, comps, done, fitness_divisor):
         ret, fit = self.ret + reward, self.fit + fitness
         length, comp_sums = self.length + 1, self.comps + comps
-        fit_norm = fit / max_length
+        fit_norm = fit / fitness_divisor
         comp_means = comp_sums / length[:, None]
         d = done.astype(bool)
         return _Episodes(
@@ -102,11 +102,11 @@ class _Episodes:
             has_last=self.has_last | d,
         )
 
-    def summary(self, max_length):
+    def summary(self, fitness_divisor):
         h = self.has_last
         safe_len = jnp.maximum(self.length, 1.0)
         return (
-            jnp.mean(jnp.where(h, self.last_fit, self.fit / max_length)),
+            jnp.mean(jnp.where(h, self.last_fit, self.fit / fitness_divisor)),
             jnp.mean(jnp.where(h, self.last_ret, self.ret)),
             jnp.mean(jnp.where(h, self.last_length, self.length)),
             jnp.mean(jnp.where(h[:, None], self.last_comps, self.comps / safe_len[:, None]), 0),
@@ -148,10 +148,15 @@ def make_train(task, config: TrainConfig, reward_fns):
       reward_fns: the candidates' ``RewardFn``s, indexed by ``candidate``.
 
     Returns:
-      ``train(rng, candidate, hparams) -> TrainOutput``; pure and jittable.
+      ``train(rng, candidate, hparams, init=None) -> TrainOutput``; pure and jittable.
+      ``init``: (normalizer, policy, value) parameters to start from, in the layout of
+      ``TrainOutput.params`` (fine-tuning, e.g. a curriculum's next stage); None starts
+      from freshly initialised networks.
     """
     env = task.env
     max_length = float(task.episode_length)
+    # fitness per episode: the signal's sum / max length ("mean"), or its sum ("sum": counts)
+    fitness_divisor = max_length if task.fitness_aggregate == "mean" else 1.0
     num_components = max([len(fn.component_names) for fn in reward_fns] + [0])
     rewards = reward_switch(reward_fns, num_components)
     obs_size = env.observation_size
@@ -173,7 +178,7 @@ def make_train(task, config: TrainConfig, reward_fns):
     def reset_pool(rng):
         return jax.vmap(env.reset)(jax.random.split(rng, config.num_envs))
 
-    def train(rng, candidate, hparams: PPOHyperparams) -> TrainOutput:
+    def train(rng, candidate, hparams: PPOHyperparams, init=None) -> TrainOutput:
         optimizer = optax.chain(
             optax.clip_by_global_norm(hparams.max_grad_norm),
             optax.inject_hyperparams(optax.adam)(learning_rate=hparams.learning_rate),
@@ -196,6 +201,9 @@ def make_train(task, config: TrainConfig, reward_fns):
             value=network.value_network.init(key_value),
         )
         normalizer = running_statistics.init_state(specs.Array((obs_size,), jnp.dtype("float32")))
+        if init is not None:
+            normalizer = init[0]
+            params = ppo_losses.PPONetworkParams(policy=init[1], value=init[2])
         opt_state = optimizer.init(params)
         first = reset_pool(key_env)
         carry = {
@@ -227,7 +235,7 @@ def make_train(task, config: TrainConfig, reward_fns):
                 extras={"policy_extras": extras, "state_extras": {"truncation": truncated}},
             )
             episodes = c["episodes"].add(total, inputs[task.fitness_input], comps, done,
-                                         max_length)
+                                         fitness_divisor)
             reset = jax.tree.map(
                 lambda p, s: jnp.where(jnp.reshape(done > 0, (-1,) + (1,) * (s.ndim - 1)), p, s),
                 c["pool"], nxt,
@@ -278,7 +286,7 @@ def make_train(task, config: TrainConfig, reward_fns):
             # a reset per step: some resets, e.g. cheetah's, simulate hundreds of steps).
             c = dict(c, pool=reset_pool(key_pool))
             c, _ = jax.lax.scan(update, c, jax.random.split(key_updates, updates_per_checkpoint))
-            fit, ret, length, comps = c["episodes"].summary(max_length)
+            fit, ret, length, comps = c["episodes"].summary(fitness_divisor)
             return c, (fit, ret, length, comps, c["nonfinite"])
 
         carry, (fit, ret, length, comps, nonfinite) = jax.lax.scan(
@@ -294,4 +302,11 @@ def make_train(task, config: TrainConfig, reward_fns):
         params = (carry["normalizer"], carry["params"].policy, carry["params"].value)
         return TrainOutput(curves=curves, params=params)
 
+    def initial_params(key):
+        """Fresh (normalizer, policy, value) parameters: the layout ``init`` must have."""
+        key_policy, key_value = jax.random.split(key)
+        return (running_statistics.init_state(specs.Array((obs_size,), jnp.dtype("float32"))),
+                network.policy_network.init(key_policy), network.value_network.init(key_value))
+
+    train.initial_params = initial_params
     return train

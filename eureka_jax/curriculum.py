@@ -1,0 +1,235 @@
+"""Curricula: train a reward on one task, then fine-tune the policy on the next.
+
+A curriculum is a YAML file in ``configs/curriculum/`` (pen spinning: reorient a pen, then
+spin it). The runner is backend-agnostic: it resolves each stage's reward, hands the previous
+stage's checkpoint to the next, records every stage in the run directory as it finishes and
+skips finished stages on resume. A backend trains one stage: ``JaxBackend`` here (MJX tasks,
+the batched trainer), ``eureka_jax.bridges.isaacgym`` for IsaacGymEnvs.
+
+Stage keys:
+  name: a label; task: our task folder; isaacgym_task: the IsaacGymEnvs task (bridge);
+  reward: human | sparse | same (the previous stage's) | a reward file path | a search run
+    directory (its best_reward.py);
+  init: none | previous (start from the previous stage's final parameters);
+  train: PPO settings for this stage (over the task's own; ``train.*`` on the command line
+    applies to every stage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+
+from eureka_jax.errors import EurekaError
+from eureka_jax.runs import atomic_write, read_json, write_json
+
+CURRICULUM_DIR = Path(__file__).resolve().parents[1] / "configs" / "curriculum"
+STAGE_KEYS = {"name", "task", "isaacgym_task", "reward", "init", "train", "isaacgym"}
+
+
+@dataclass
+class Stage:
+    name: str
+    task: str
+    reward: str = "human"
+    init: str = "none"
+    train: dict = field(default_factory=dict)
+    isaacgym_task: str | None = None
+    isaacgym: dict = field(default_factory=dict)
+
+
+@dataclass
+class Curriculum:
+    name: str
+    description: str
+    stages: list[Stage]
+
+
+def list_curricula() -> list[str]:
+    return sorted(p.stem for p in CURRICULUM_DIR.glob("*.yaml"))
+
+
+def parse_curriculum(spec: dict, where: str = "curriculum") -> Curriculum:
+    """Checks a curriculum dict; every problem is one sentence naming the stage and key."""
+    stages = spec.get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise EurekaError(f"{where}: 'stages' must be a non-empty list of stages.")
+    out = []
+    for i, raw in enumerate(stages):
+        label = f"{where}: stage {i + 1}"
+        if not isinstance(raw, dict) or "task" not in raw:
+            raise EurekaError(f"{label} needs at least a 'task'.")
+        unknown = sorted(set(raw) - STAGE_KEYS)
+        if unknown:
+            raise EurekaError(f"{label} has unknown key(s) {', '.join(unknown)}; valid: "
+                              f"{', '.join(sorted(STAGE_KEYS))}.")
+        stage = Stage(name=str(raw.get("name", f"stage{i + 1}")), task=str(raw["task"]),
+                      reward=str(raw.get("reward", "human")), init=str(raw.get("init", "none")),
+                      train=dict(raw.get("train") or {}),
+                      isaacgym_task=raw.get("isaacgym_task"),
+                      isaacgym=dict(raw.get("isaacgym") or {}))
+        if stage.init not in ("none", "previous"):
+            raise EurekaError(f"{label}: init is '{stage.init}'; use none or previous.")
+        if i == 0 and (stage.init == "previous" or stage.reward == "same"):
+            raise EurekaError(f"{label} is the first stage: it has no previous stage for "
+                              "init: previous or reward: same.")
+        out.append(stage)
+    return Curriculum(name=str(spec.get("name", where)),
+                      description=str(spec.get("description", "")), stages=out)
+
+
+def load_curriculum(name: str) -> Curriculum:
+    path = Path(name)
+    if not path.is_file():
+        path = CURRICULUM_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise EurekaError(f"unknown curriculum '{name}'; choose one of: "
+                          f"{', '.join(list_curricula())}, or give a YAML file path.")
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise EurekaError(f"{path} is not valid YAML ({e}); fix its syntax.") from e
+    return parse_curriculum(spec, str(path))
+
+
+def resolve_reward(spec: str, previous: str | None, human: Callable[[], str],
+                   sparse: Callable[[], str]) -> str:
+    """A stage's reward source from its ``reward`` spec."""
+    if spec == "same":
+        return previous
+    if spec == "human":
+        return human()
+    if spec == "sparse":
+        return sparse()
+    path = Path(spec).expanduser()
+    if path.is_dir() and (path / "best_reward.py").is_file():
+        return (path / "best_reward.py").read_text()
+    if path.is_file():
+        return path.read_text()
+    raise EurekaError(f"reward '{spec}' is neither human, sparse, same, a reward file nor a "
+                      "search run directory with best_reward.py.")
+
+
+@dataclass
+class StageOutcome:
+    """What a backend reports for a trained stage."""
+
+    checkpoint: str  # a path, handed to the next stage's backend call as ``init``
+    fitness: list[float]  # per seed, best over checkpoints
+    final_fitness: list[float]
+    details: dict = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    def task_rewards(self, stage: Stage) -> tuple[Callable[[], str], Callable[[], str]]:
+        """(human, sparse) reward-source getters for the stage's task."""
+
+    def train_stage(self, stage: Stage, reward_source: str, init: str | None,
+                    stage_dir: Path) -> StageOutcome:
+        """Trains one stage, starting from checkpoint ``init`` (None: from scratch)."""
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def run_curriculum(curriculum: Curriculum, backend: Backend, run_dir: Path, reward: str | None = None,
+                   log: Callable[[str], None] = print) -> dict:
+    """Runs the stages in order; a finished stage (its ``stage.json``) is read back, not rerun.
+
+    Args:
+      reward: overrides the first stage's reward spec (e.g. a search's best reward).
+
+    Returns the summary (also written to ``run_dir/curriculum.json``).
+    """
+    run_dir = Path(run_dir)
+    previous_source, previous_checkpoint, records = None, None, []
+    for i, stage in enumerate(curriculum.stages):
+        sdir = run_dir / f"stage_{i + 1}_{stage.name}"
+        if (sdir / "stage.json").is_file():
+            record = read_json(sdir / "stage.json")
+            log(f"stage {i + 1} ({stage.name}) finished before; read back")
+        else:
+            spec = reward if (i == 0 and reward) else stage.reward
+            human, sparse = backend.task_rewards(stage)
+            source = resolve_reward(spec, previous_source, human, sparse)
+            init = previous_checkpoint if stage.init == "previous" else None
+            log(f"stage {i + 1}/{len(curriculum.stages)} ({stage.name}): {stage.task}, reward "
+                f"{spec}, " + (f"starting from {init}" if init else "from scratch"))
+            atomic_write(sdir / "reward.py", source)
+            outcome = backend.train_stage(stage, source, init, sdir)
+            record = {
+                "stage": i + 1, "name": stage.name, "task": stage.task, "reward": spec,
+                "init_from": init, "init_digest": _digest(init) if init else None,
+                "checkpoint": outcome.checkpoint, "checkpoint_digest": _digest(outcome.checkpoint),
+                "fitness_per_seed": outcome.fitness, "final_fitness_per_seed": outcome.final_fitness,
+                **outcome.details,
+            }
+            write_json(sdir / "stage.json", record)
+            log("  fitness (best over checkpoints) per seed: "
+                + ", ".join(f"{f:.3f}" for f in outcome.fitness))
+        previous_source = (sdir / "reward.py").read_text()
+        previous_checkpoint = record["checkpoint"]
+        records.append(record)
+    summary = {"curriculum": curriculum.name, "run_dir": str(run_dir), "stages": records}
+    write_json(run_dir / "curriculum.json", summary)
+    return summary
+
+
+class JaxBackend:
+    """Trains stages on our MJX tasks with the batched trainer (one candidate x S seeds);
+    checkpoints are the final parameters of every seed (msgpack), and seed s of a stage starts
+    from seed s of the previous one."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self._tasks = {}
+
+    def _task(self, name):
+        from eureka_jax.task import load_task
+
+        if name not in self._tasks:
+            self._tasks[name] = load_task(name, self.cfg.task_dirs)
+        return self._tasks[name]
+
+    def task_rewards(self, stage):
+        task = self._task(stage.task)
+        return (lambda: task.human_reward_source), (lambda: task.sparse_reward_source)
+
+    def train_stage(self, stage, reward_source, init, stage_dir):
+        from eureka_jax.reward import RewardError, compile_reward
+        from eureka_jax.train import train_candidates
+        from eureka_jax.train.batch import load_params, save_params
+        from eureka_jax.train.config import training_settings
+
+        task = self._task(stage.task)
+        try:
+            fn = compile_reward(reward_source, task)
+        except RewardError as e:
+            raise EurekaError(f"stage {stage.name}: the reward does not compile on {task.name} "
+                              f"[{e.category}]: {e.message}") from e
+        config, hparams = training_settings(self.cfg, task, stage.train)
+        seeds = [self.cfg.seed + i for i in range(self.cfg.seeds)]
+        init_params = None
+        if init is not None:
+            init_params = load_params(Path(init), task, config, [fn], len(seeds))
+        result = train_candidates(task, [fn], config, hparams, seeds=seeds,
+                                  labels=[stage.name], init_params=init_params)
+        checkpoint = Path(stage_dir) / "params.msgpack"
+        save_params(checkpoint, result.params)
+        from eureka_jax.search import _save_result
+
+        _save_result(Path(stage_dir) / "curves.npz", result)
+        return StageOutcome(
+            checkpoint=str(checkpoint),
+            fitness=[float(x) for x in result.max_fitness()[0]],
+            final_fitness=[float(x) for x in result.final_fitness()[0]],
+            details={"env_steps_per_run": config.total_env_steps,
+                     "compile_seconds": result.compile_seconds,
+                     "run_seconds": result.run_seconds, "seeds": seeds},
+        )

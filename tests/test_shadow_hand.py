@@ -1,0 +1,160 @@
+"""Shadow Hand tasks: goal logic on constructed orientations and states, and the pen-spinning
+curriculum end to end with a tiny budget (stage 2 must start from stage 1's parameters)."""
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from brax import math as bmath
+from flax import serialization
+
+from eureka_jax.curriculum import load_curriculum, parse_curriculum
+from eureka_jax.errors import EurekaError
+from eureka_jax.shadow_hand import advance_goal, axis_distance, quat_distance
+from eureka_jax.task import list_tasks
+from tests.conftest import run_cli
+
+X, Y, Z = jnp.eye(3)
+
+
+def rot(axis, angle):
+    return bmath.quat_rot_axis(axis, angle)
+
+
+def test_block_distance_is_the_rotation_angle():
+    q = rot(Y, 0.3)
+    assert float(quat_distance(q, q)) == pytest.approx(0.0, abs=1e-3)
+    assert float(quat_distance(bmath.quat_mul(rot(X, 0.5), q), q)) == pytest.approx(0.5, abs=1e-4)
+    assert float(quat_distance(-q, q)) == pytest.approx(0.0, abs=1e-3)  # same rotation
+
+
+def test_pen_distance_ignores_roll_and_which_end_is_which():
+    q = rot(Y, 0.7)
+    assert float(axis_distance(bmath.quat_mul(q, rot(Z, 1.3)), q)) < 1e-3  # roll about the pen
+    assert float(axis_distance(bmath.quat_mul(q, rot(X, math.pi)), q)) < 1e-3  # ends swapped
+    tilted = bmath.quat_mul(q, rot(X, 0.4))
+    assert float(axis_distance(tilted, q)) == pytest.approx(0.4, abs=1e-4)
+    # the block distance does see the flip the pen ignores
+    assert float(quat_distance(bmath.quat_mul(q, rot(X, math.pi)), q)) == pytest.approx(math.pi,
+                                                                                     abs=1e-3)
+
+
+def test_goal_advances_only_on_success():
+    goal, key = rot(X, 0.2), jax.random.PRNGKey(3)
+    spun = advance_goal(goal, jnp.ones(()), key, "spin", math.pi / 4, (0.0, 0.0, 1.0))
+    np.testing.assert_allclose(spun, bmath.quat_mul(rot(Z, math.pi / 4), goal), atol=1e-6)
+    assert float(quat_distance(spun, goal)) == pytest.approx(math.pi / 4, abs=1e-4)
+    np.testing.assert_array_equal(
+        advance_goal(goal, jnp.zeros(()), key, "spin", math.pi / 4, (0, 0, 1)), goal)
+    new = advance_goal(goal, jnp.ones(()), key, "random", 0.0, (0, 0, 1))
+    assert float(jnp.linalg.norm(new)) == pytest.approx(1.0, abs=1e-5)
+    assert float(quat_distance(new, goal)) > 1e-2
+    np.testing.assert_array_equal(advance_goal(goal, jnp.zeros(()), key, "random", 0.0, (0, 0, 1)),
+                                  goal)
+
+
+def test_pen_step_detects_success_symmetrically_and_moves_the_goal(tasks):
+    """Two pens: env 0's goal is its own orientation with the ends swapped (a success for a
+    symmetric pen), env 1's goal is tilted 90 degrees (no success)."""
+    env = tasks["shadow_hand_pen"].env
+    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), 2))
+    pen = jax.vmap(env.object_quat)(state.data)
+    goals = jnp.stack([bmath.quat_mul(pen[0], rot(X, math.pi)),
+                       bmath.quat_mul(pen[1], rot(X, math.pi / 2))])
+    info = dict(state.info, goal_quat=goals)
+    nxt = jax.jit(jax.vmap(env.step))(state.replace(info=info), jnp.zeros((2, env.action_size)))
+    np.testing.assert_array_equal(nxt.info["success"], [1.0, 0.0])
+    np.testing.assert_array_equal(nxt.info["successes"], [1.0, 0.0])
+    assert float(quat_distance(nxt.info["goal_quat"][0], goals[0])) > 1e-2  # a new goal
+    np.testing.assert_array_equal(nxt.info["goal_quat"][1], goals[1])  # unchanged
+    inputs = jax.vmap(env.reward_inputs)(state.replace(info=info), jnp.zeros((2, 20)), nxt)
+    np.testing.assert_array_equal(inputs["success"], [1.0, 0.0])
+    np.testing.assert_allclose(inputs["goal_quat"], goals)  # the goal the step aimed at
+    assert float(inputs["rot_dist"][1]) == pytest.approx(math.pi / 2, abs=0.1)
+
+
+def test_spin_goal_starts_one_increment_ahead(tasks, transitions):
+    env = tasks["shadow_hand_spin"].env
+    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(1), 4))
+    pen = jax.vmap(env.object_quat)(state.data)
+    ahead = jax.vmap(lambda q: bmath.quat_mul(rot(Z, env._config.spin_increment), q))(pen)
+    np.testing.assert_allclose(jax.vmap(quat_distance)(state.info["goal_quat"], ahead), 0.0,
+                               atol=2e-3)
+
+
+def test_the_three_tasks_are_listed_with_a_count_fitness():
+    out = run_cli("tasks")
+    assert out.returncode == 0, out.stderr
+    for name in ("shadow_hand_block", "shadow_hand_pen", "shadow_hand_spin"):
+        assert name in out.stdout
+    assert {"shadow_hand_block", "shadow_hand_pen", "shadow_hand_spin"} <= set(list_tasks())
+
+
+def test_pen_spinning_curriculum_is_declared():
+    c = load_curriculum("pen_spinning")
+    assert [s.task for s in c.stages] == ["shadow_hand_pen", "shadow_hand_spin"]
+    assert [s.init for s in c.stages] == ["none", "previous"]
+    assert c.stages[1].reward == "same"
+    assert [s.isaacgym_task for s in c.stages] == ["ShadowHandPen", "ShadowHandSpin"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"stages": []}, "non-empty list"),
+    ({"stages": [{"task": "shadow_hand_pen", "init": "previous"}]}, "no previous stage"),
+    ({"stages": [{"task": "shadow_hand_pen", "epochs": 3}]}, "unknown key(s) epochs"),
+    ({"stages": [{"task": "a"}, {"task": "b", "init": "last"}]}, "use none or previous"),
+])
+def test_curriculum_errors_are_one_sentence(spec, message):
+    with pytest.raises(EurekaError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_curriculum(spec)
+
+
+TINY = ["seeds=2", "max_iterations=2", "train.num_envs=8", "train.unroll_length=4",
+        "train.num_minibatches=2", "train.update_epochs=1", "train.num_checkpoints=2",
+        "train.policy_hidden=[32,32]", "train.value_hidden=[32,32]"]
+
+
+def test_pen_spinning_runs_both_stages_and_hands_parameters_over(tmp_path):
+    """The pen-spinning stages with a tiny budget; stage 2 trains with learning rate 0, so its
+    final policy and value networks must be exactly stage 1's: the hand-off, made visible."""
+    spec = tmp_path / "pen_spinning_frozen.yaml"
+    spec.write_text(
+        "name: pen_spinning_frozen\nstages:\n"
+        "  - {name: reorient, task: shadow_hand_pen, reward: human}\n"
+        "  - {name: spin, task: shadow_hand_spin, reward: same, init: previous,\n"
+        "     train: {learning_rate: 0.0}}\n")
+    out = run_cli("curriculum", f"name={spec}", f"runs_dir={tmp_path / 'runs'}", *TINY,
+                  timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "pen_spinning_frozen").iterdir()
+    summary = json.loads((run_dir / "curriculum.json").read_text())
+    first, second = summary["stages"]
+    assert (first["task"], second["task"]) == ("shadow_hand_pen", "shadow_hand_spin")
+    assert first["init_from"] is None
+    assert second["init_from"] == first["checkpoint"]
+    assert second["init_digest"] == first["checkpoint_digest"]
+    assert (run_dir / "stage_2_spin" / "reward.py").read_text() == \
+        (run_dir / "stage_1_reorient" / "reward.py").read_text()
+    assert len(first["fitness_per_seed"]) == 2 and "stage 1" in out.stdout
+
+    def load(stage):
+        return serialization.msgpack_restore((run_dir / stage / "params.msgpack").read_bytes())
+
+    one, two = load("stage_1_reorient"), load("stage_2_spin")
+    for net in ("1", "2"):  # policy, value: unchanged with learning rate 0
+        for a, b in zip(jax.tree.leaves(one[net]), jax.tree.leaves(two[net])):
+            np.testing.assert_array_equal(a, b)
+    def count(params):  # brax keeps the observation count as two 32-bit halves
+        c = params["0"]["count"]
+        return np.asarray(c["hi"], np.float64) * 2.0**32 + np.asarray(c["lo"], np.float64)
+
+    # the observation statistics kept counting from stage 1's: twice the steps by the end
+    np.testing.assert_array_equal(count(two), 2 * count(one))
+
+    # resume: both stages are read back, nothing is trained again
+    again = run_cli("curriculum", f"name={spec}", f"resume={run_dir}", *TINY, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("finished before; read back") == 2

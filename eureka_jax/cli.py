@@ -285,7 +285,19 @@ def cmd_search(cfg) -> int:
     from eureka_jax.task import load_task
 
     cfg, run_dir = _run_search_dir(cfg)
-    task = load_task(cfg.task, cfg.task_dirs)
+    trainer = None
+    if cfg.backend == "isaacgym":
+        from eureka_jax.bridges.isaacgym import IsaacGymBackend, load_isaacgym_task
+
+        task = load_isaacgym_task(cfg.task, cfg.isaacgym.isaacgymenvs)
+        backend = IsaacGymBackend(cfg, run_dir / "isaacgym")
+        backend.check_installed()  # before any LLM call
+        trainer = backend.train_candidates
+    elif cfg.backend == "jax":
+        task = load_task(cfg.task, cfg.task_dirs)
+    else:
+        raise EurekaError(f"backend={cfg.backend} is not known; use backend=jax or "
+                          "backend=isaacgym.")
     proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
     import jax
 
@@ -295,14 +307,17 @@ def cmd_search(cfg) -> int:
           flush=True)
     view = SearchView(usage)
     search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir), log=view.log,
-                    human_feedback=_human_feedback(cfg))
+                    human_feedback=_human_feedback(cfg), trainer=trainer)
     view.search = search
     with view:
         summary = search.run()
     if summary["best"] is None:
         raise EurekaError(f"no candidate trained in {cfg.iteration} rounds; see {run_dir} for "
                           "the compile errors, or raise max_resample/sample.")
-    if cfg.num_eval > 0:
+    if cfg.num_eval > 0 and cfg.backend == "isaacgym":
+        print("final evaluation: not run on Isaac Gym yet; train the best reward with more "
+              "seeds through `eureka-jax curriculum backend=isaacgym` or IsaacGymEnvs itself.")
+    elif cfg.num_eval > 0:
         print(f"final evaluation: best, human and sparse rewards x {cfg.num_eval} seeds",
               flush=True)
         _print_evaluation(evaluate(cfg, task, summary["best"]["source"], run_dir, cfg.num_eval))
@@ -369,7 +384,7 @@ def cmd_report(cfg) -> int:
 
 
 def cmd_doctor(cfg) -> int:
-    """Shows the JAX devices, the mesh a search would use, versions and the compile cache."""
+    """Shows devices, the mesh a search would use, versions, cache and usable backends."""
     from importlib import metadata
 
     import jax
@@ -391,8 +406,36 @@ def cmd_doctor(cfg) -> int:
         f"{p} {metadata.version(p)}" for p in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "brax",
                                                "playground", "openai")))
     table.add_row("compile cache", str(enable_compilation_cache()))
+    for name, status in backend_status(cfg):
+        table.add_row(name, status)
     console.print(table)
     return 0
+
+
+def backend_status(cfg) -> list[tuple[str, str]]:
+    """Which training backends are usable here and, for each missing piece, how to install it."""
+    import importlib.util
+    from importlib import metadata
+
+    import jax
+
+    from eureka_jax.bridges.isaacgym import INSTALL_STEPS, IsaacGymBackend
+
+    rows = [("backend jax", f"usable: {len(jax.devices())} {jax.default_backend()} device(s)")]
+    if importlib.util.find_spec("torch") is None:
+        rows.append(("torch (bridge)", 'missing; install with: pip install -e ".[torch]"'))
+    else:
+        rows.append(("torch (bridge)", f"{metadata.version('torch')} (only the Isaac Gym bridge "
+                                       "uses it)"))
+    try:
+        exe = IsaacGymBackend(cfg).check_installed()
+        rows.append(("backend isaacgym", f"usable: {exe} imports isaacgym and isaacgymenvs"))
+    except EurekaError as e:
+        rows.append(("backend isaacgym", f"not usable: {e}"))
+    envs = cfg.isaacgym.isaacgymenvs
+    rows.append(("IsaacGymEnvs source", envs if envs else
+                 "not set (isaacgym.isaacgymenvs=...; needed for task context); " + INSTALL_STEPS))
+    return rows
 
 
 def cmd_curriculum(cfg) -> int:
@@ -406,9 +449,9 @@ def cmd_curriculum(cfg) -> int:
     if cfg.backend == "jax":
         backend = JaxBackend(cfg)
     elif cfg.backend == "isaacgym":
-        from eureka_jax.bridges.isaacgym import IsaacGymBackend
+        from eureka_jax.bridges.isaacgym import IsaacGymCurriculumBackend
 
-        backend = IsaacGymBackend(cfg)
+        backend = IsaacGymCurriculumBackend(cfg)
     else:
         raise EurekaError(f"backend={cfg.backend} is not known; use backend=jax or "
                           "backend=isaacgym.")

@@ -34,6 +34,19 @@ class DistributedConfig:
 
 
 @dataclass
+class IsaacGymConfig:
+    """``isaacgym.*``: the Isaac Gym bridge (backend=isaacgym)."""
+
+    python: str | None = None
+    isaacgymenvs: str | None = None
+    gpus: list[int] = field(default_factory=lambda: [0])
+    per_gpu: int = 1
+    max_iterations: int = 3000
+    num_envs: int | None = None
+    timeout: float = 86400.0
+
+
+@dataclass
 class Config:
     """The typed schema of ``configs/config.yaml`` (see that file for what each key does)."""
 
@@ -71,6 +84,7 @@ class Config:
     name: str | None = None
     backend: str = "jax"
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    isaacgym: IsaacGymConfig = field(default_factory=IsaacGymConfig)
 
 
 VALID_KEYS = tuple(f.name for f in dataclasses.fields(Config))

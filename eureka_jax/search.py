@@ -50,6 +50,7 @@ def _save_result(path: Path, result: BatchResult) -> None:
         "labels": result.labels, "component_names": result.component_names,
         "seeds": result.seeds, "compile_seconds": result.compile_seconds,
         "run_seconds": result.run_seconds, "env_steps": result.env_steps,
+        "errors": {str(k): v for k, v in getattr(result, "errors", {}).items()},
     })
 
 
@@ -64,11 +65,14 @@ def load_result(path: Path) -> BatchResult:
     )
 
 
-def train_or_load(path: Path, task, reward_fns, config, hparams, seeds, labels) -> BatchResult:
-    """Trains and saves, or reads back a saved result (resume)."""
+def train_or_load(path: Path, task, reward_fns, config, hparams, seeds, labels,
+                  trainer=None) -> BatchResult:
+    """Trains (with ``trainer``, the batched JAX trainer by default) and saves, or reads back
+    a saved result (resume)."""
     if path.is_file() and path.with_suffix(".json").is_file():
         return load_result(path)
-    result = train_candidates(task, reward_fns, config, hparams, seeds=seeds, labels=labels)
+    result = (trainer or train_candidates)(task, reward_fns, config, hparams, seeds=seeds,
+                                           labels=labels)
     _save_result(path, result)
     return result
 
@@ -93,8 +97,9 @@ class Search:
 
     def __init__(self, cfg, task, run_dir: Path, proposer, prompts,
                  log: Callable[[str], None] = print,
-                 human_feedback: Callable[[int], str] | None = None):
+                 human_feedback: Callable[[int], str] | None = None, trainer=None):
         self.cfg, self.task, self.run_dir = cfg, task, Path(run_dir)
+        self.trainer = trainer  # None: the batched JAX trainer; else e.g. the Isaac Gym backend
         self.proposer, self.prompts, self.log = proposer, prompts, log
         # What a live view shows; updated before every log line.
         self.status = {"round": "-", "phase": "starting", "proposed": 0, "compiled": 0,
@@ -163,8 +168,9 @@ class Search:
         self.log(f"  training {len(compiled)} candidate(s) x {len(self.seeds)} seed(s), "
                  f"{self.config.total_env_steps:,} env steps each")
         result = train_or_load(rdir / "curves.npz", self.task, [f for _, f in compiled],
-                               self.config, self.hparams, self.seeds, labels)
+                               self.config, self.hparams, self.seeds, labels, self.trainer)
         scores = score(result, self.cfg.select)
+        errors = read_json((rdir / "curves.npz").with_suffix(".json")).get("errors", {})
         k = int(np.argmax(scores))
         self.status["env_steps_per_s"] = result.env_steps_per_second
         self.log(f"  trained: compile {result.compile_seconds:.1f} s, run "
@@ -183,7 +189,12 @@ class Search:
             "summary": _summary_text(result, self.config),
             "compile_seconds": result.compile_seconds,
             "run_seconds": result.run_seconds,
+            # trainings that crashed (Isaac Gym backend): candidate index -> traceback tail
+            "errors": {str(compiled[int(i)][0]): text for i, text in errors.items()},
         }
+        if decision["best_fitness"] is None and errors:
+            first = next(iter(errors))
+            decision["error_source"] = compiled[int(first)][1].source
         write_json(rdir / "round.json", decision)
         return decision
 
@@ -216,6 +227,10 @@ class Search:
             d = self._round(name, messages)
             history.append(d)
             if d["status"] != "trained" or d["best_fitness"] is None:
+                if d.get("errors"):  # every training crashed: show the LLM why
+                    error = next(iter(d["errors"].values()))
+                    messages = self.prompts.execution_error(
+                        task, d["error_source"], "exception", "training crashed:\n" + error)
                 self.log(f"  {d['status']}; the next round asks again")
                 continue
             round_best = Best(d["best_source"], d["best_fitness"], it, d["best_candidate"],

@@ -1,0 +1,1 @@
+"""Bridges to simulators outside JAX (optional extras)."""

@@ -1,0 +1,373 @@
+"""Isaac Gym as a training backend: tasks, command lines, GPU slots, runs, curves.
+
+Each (candidate, seed) is one IsaacGymEnvs training (rl_games) in a subprocess of the user's
+Isaac Gym interpreter (``isaacgym.python``), running our entry script with the checked reward.
+Runs are spread over ``isaacgym.gpus`` with ``isaacgym.per_gpu`` at a time on each; their
+TensorBoard scalars are read back into the JAX trainer's ``TrainingCurves``, and a crash is
+reported with the end of its traceback as the candidate's execution feedback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from eureka_jax.errors import EurekaError
+
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+TASK_SPECS = Path(__file__).resolve().parents[3] / "configs" / "isaacgym"
+
+INSTALL_STEPS = (
+    "install Isaac Gym Preview 4 (download from https://developer.nvidia.com/isaac-gym, then "
+    "`pip install -e isaacgym/python` in a Python 3.8 environment), IsaacGymEnvs (`git clone "
+    "https://github.com/isaac-sim/IsaacGymEnvs && pip install -e IsaacGymEnvs`) and "
+    "`pip install jax==0.4.13 jaxlib==0.4.13` into that environment, then pass its interpreter "
+    "as isaacgym.python=/path/to/python3.8 (see docs/isaacgym.md)")
+
+
+# ---- tasks --------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class IsaacGymTask:
+    """An IsaacGymEnvs task as the search sees it (``configs/isaacgym/<name>.yaml``): the
+    reward inputs (task attributes, per-env shapes) the compiler checks rewards against, the
+    description, and the context built from the task file."""
+
+    name: str
+    task_class: str
+    description: str
+    inputs: dict
+    task_file: str
+    class_name: str | None = None
+    overrides: list = field(default_factory=list)
+    success_attr: str = "consecutive_successes"
+    fitness_description: str = "consecutive successes (IsaacGymEnvs' success metric)"
+    episode_length: int = 600
+    target_fitness: float | None = None
+    isaacgymenvs: str | None = None
+    goals: list = field(default_factory=list)
+    fitness_input: str = "consecutive_successes"
+    train: dict = field(default_factory=dict)
+    fitness_aggregate: str = "mean"
+
+    @functools.cached_property
+    def reward_input_specs(self) -> dict:
+        import jax
+        import jax.numpy as jnp
+
+        return {n: jax.ShapeDtypeStruct(tuple(s), jnp.float32) for n, s in self.inputs.items()}
+
+    @property
+    def reward_input_names(self):
+        return tuple(self.inputs)
+
+    @functools.cached_property
+    def probe_inputs(self) -> dict:
+        """128 random per-env inputs (unit quaternions where the name says rot/quat): the
+        probe a candidate must survive with finite outputs, as for MJX tasks."""
+        rng = np.random.default_rng(0)
+        out = {}
+        for name, shape in self.inputs.items():
+            x = rng.normal(size=(128, *shape)).astype(np.float32)
+            if ("rot" in name or "quat" in name) and tuple(shape)[-1:] == (4,):
+                x /= np.linalg.norm(x, axis=-1, keepdims=True)
+            out[name] = x
+        return out
+
+    def task_path(self) -> Path:
+        root = self.isaacgymenvs
+        if not root:
+            raise EurekaError(f"task {self.name} needs IsaacGymEnvs' source for its context: "
+                              "set isaacgym.isaacgymenvs=/path/to/IsaacGymEnvs/isaacgymenvs; "
+                              + INSTALL_STEPS + ".")
+        path = Path(root).expanduser() / self.task_file
+        if not path.is_file():
+            raise EurekaError(f"{path} does not exist; isaacgym.isaacgymenvs must be the "
+                              "isaacgymenvs package folder (it holds tasks/ and train.py).")
+        return path
+
+    def context(self) -> str:
+        from eureka_jax.bridges.isaacgym.context import build_context, context_text
+
+        ctx = build_context(self.task_path(), self.class_name)
+        specs = {n: (s, "float32") for n, s in self.inputs.items()}
+        return f"Task: {self.description.strip()}\n\n" + context_text(ctx, specs)
+
+    @property
+    def human_reward_source(self) -> str:
+        raise EurekaError(f"{self.name}: the human reward is IsaacGymEnvs' own (torch) reward; "
+                          "init=human is for MJX tasks.")
+
+
+def list_isaacgym_tasks() -> list[str]:
+    return sorted(p.stem for p in TASK_SPECS.glob("*.yaml"))
+
+
+def load_isaacgym_task(name: str, isaacgymenvs: str | None = None) -> IsaacGymTask:
+    path = TASK_SPECS / f"{name}.yaml"
+    if not path.is_file():
+        raise EurekaError(f"unknown Isaac Gym task '{name}'; choose one of: "
+                          f"{', '.join(list_isaacgym_tasks())} (configs/isaacgym/).")
+    spec = yaml.safe_load(path.read_text()) or {}
+    spec["inputs"] = {k: list(v) for k, v in spec["inputs"].items()}
+    return IsaacGymTask(name=name, isaacgymenvs=isaacgymenvs, **spec)
+
+
+# ---- one training's command line, and where it runs -----------------------------------
+
+
+@dataclass
+class Job:
+    label: str
+    candidate: int
+    seed: int
+    reward_json: Path
+    run_dir: Path
+    gpu: int | None = None
+
+
+def assign_gpus(jobs: list[Job], gpus: list[int], per_gpu: int) -> list[list[Job]]:
+    """Waves of at most ``len(gpus) * per_gpu`` concurrent jobs; inside a wave, jobs go round
+    robin over the GPUs so that each GPU runs at most ``per_gpu`` of them."""
+    if not gpus or per_gpu < 1:
+        raise EurekaError("isaacgym.gpus must list at least one GPU and isaacgym.per_gpu must be "
+                          ">= 1.")
+    width = len(gpus) * per_gpu
+    waves = []
+    for start in range(0, len(jobs), width):
+        wave = jobs[start:start + width]
+        for i, job in enumerate(wave):
+            job.gpu = gpus[i % len(gpus)]
+        waves.append(wave)
+    return waves
+
+
+def command_line(job: Job, task: IsaacGymTask, python: str, max_iterations: int,
+                 num_envs: int | None = None) -> tuple[list[str], dict]:
+    """(argv, environment) of one training. The GPU is chosen with CUDA_VISIBLE_DEVICES, so
+    inside the process it is always cuda:0."""
+    argv = [python, str(RUNTIME_DIR / "eureka_ig_train.py"), str(job.reward_json), task.task_class,
+            "headless=True", "sim_device=cuda:0", "rl_device=cuda:0", "graphics_device_id=0",
+            f"seed={job.seed}", f"max_iterations={max_iterations}",
+            f"experiment={job.label.replace('/', '_')}_seed{job.seed}",
+            f"hydra.run.dir={job.run_dir}", *task.overrides]
+    if num_envs:
+        argv.append(f"num_envs={num_envs}")
+    env = {
+        "CUDA_VISIBLE_DEVICES": str(job.gpu),
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # leave the GPU memory to Isaac Gym
+        "PYTHONPATH": str(RUNTIME_DIR),  # our runtime only: never the rest of eureka_jax
+    }
+    return argv, env
+
+
+def reward_spec(fn, task: IsaacGymTask) -> dict:
+    """What the runtime needs of a compiled reward (the JSON beside each run)."""
+    return {"source": fn.source, "entry": fn.entry, "input_names": list(fn.input_names),
+            "component_names": list(fn.component_names), "task_class": task.task_class,
+            "success_attr": task.success_attr}
+
+
+def traceback_tail(text: str, lines: int = 25) -> str:
+    """The end of a crashed run's output, from its last traceback when there is one."""
+    start = text.rfind("Traceback (most recent call last)")
+    tail = text[start:] if start >= 0 else text
+    return "\n".join(tail.strip().splitlines()[-lines:])
+
+
+# ---- the backend --------------------------------------------------------------------------
+
+
+class IsaacGymBackend:
+    """``train_candidates`` with the JAX trainer's signature and result, on Isaac Gym."""
+
+    def __init__(self, cfg, work_dir: Path | None = None):
+        self.cfg = cfg
+        self.ig = cfg.isaacgym
+        self.work_dir = Path(work_dir) if work_dir else None
+
+    def check_installed(self) -> str:
+        python = self.ig.python
+        if not python:
+            raise EurekaError("backend=isaacgym needs the Isaac Gym interpreter: " + INSTALL_STEPS
+                              + ".")
+        exe = shutil.which(python) or (python if Path(python).is_file() else None)
+        if exe is None:
+            raise EurekaError(f"isaacgym.python={python} is not an executable; " + INSTALL_STEPS
+                              + ".")
+        probe = subprocess.run([exe, "-c", "import isaacgym, isaacgymenvs, torch, jax"],
+                               capture_output=True, text=True, timeout=300, check=False)
+        if probe.returncode != 0:
+            raise EurekaError(f"{exe} cannot import isaacgym, isaacgymenvs, torch and jax "
+                              f"({traceback_tail(probe.stderr, 1)}); " + INSTALL_STEPS + ".")
+        return exe
+
+    def train_candidates(self, task, reward_fns, config, hparams=None, seeds=(0,), labels=None,
+                         devices=None, init_params=None):
+        from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
+        from eureka_jax.train.batch import BatchResult
+        from eureka_jax.train.ppo import TrainingCurves
+
+        python = self.check_installed()
+        labels = list(labels) if labels else [f"candidate {i}" for i in range(len(reward_fns))]
+        root = self.work_dir or Path(self.cfg.runs_dir) / task.name / "isaacgym"
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        jobs = []
+        for k, fn in enumerate(reward_fns):
+            for s in seeds:
+                run_dir = root / stamp / f"{labels[k].replace('/', '_')}_seed{s}"
+                run_dir.mkdir(parents=True, exist_ok=True)
+                spec = run_dir / "reward.json"
+                spec.write_text(json.dumps(reward_spec(fn, task)))
+                jobs.append(Job(labels[k], k, int(s), spec, run_dir))
+        max_iterations = int(self.cfg.max_iterations or self.ig.max_iterations)
+        start = time.perf_counter()
+        outputs = {}
+        for wave in assign_gpus(jobs, list(self.ig.gpus), int(self.ig.per_gpu)):
+            procs = []
+            for job in wave:
+                argv, env = command_line(job, task, python, max_iterations, self.ig.num_envs)
+                log = open(job.run_dir / "output.log", "w")  # noqa: SIM115 (closed after wait)
+                procs.append((job, log, subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env},
+                    cwd=job.run_dir)))
+            for job, log, proc in procs:
+                code = proc.wait(timeout=float(self.ig.timeout))
+                log.close()
+                outputs[(job.candidate, job.seed)] = (code, (job.run_dir / "output.log").read_text())
+        run_seconds = time.perf_counter() - start
+        c = config.num_checkpoints
+        per_run, errors = [], {}
+        for job in jobs:
+            code, text = outputs[(job.candidate, job.seed)]
+            if code == 0:
+                curves = curves_from_scalars(read_scalars(job.run_dir), c,
+                                             reward_fns[job.candidate].component_names)
+            else:
+                errors[job.candidate] = traceback_tail(text)
+                m = len(reward_fns[job.candidate].component_names)
+                nan = np.full(c, np.nan, np.float32)
+                curves = TrainingCurves(fitness=nan, episode_return=nan, episode_length=nan,
+                                        components=np.full((c, m), np.nan, np.float32),
+                                        env_steps=nan, failed=np.array(True),
+                                        failed_at=np.array(0))
+            per_run.append(curves)
+        m = max([len(fn.component_names) for fn in reward_fns] + [0])
+        stacked = _stack(per_run, len(reward_fns), len(seeds), m)
+        result = BatchResult(labels=labels, component_names=[fn.component_names for fn in reward_fns],
+                             seeds=[int(s) for s in seeds], curves=stacked, params=None,
+                             compile_seconds=0.0, run_seconds=run_seconds,
+                             env_steps=int(np.nan_to_num(stacked.env_steps[..., -1]).sum()))
+        result.errors = errors
+        for k, text in errors.items():
+            print(f"{labels[k]}: Isaac Gym training failed:\n{text}", file=sys.stderr)
+        return result
+
+
+def _stack(runs, k: int, s: int, m: int):
+    from eureka_jax.train.ppo import TrainingCurves
+
+    def pad(x):
+        return np.concatenate([x, np.full((*x.shape[:-1], m - x.shape[-1]), np.nan, np.float32)],
+                              axis=-1)
+
+    fields = {}
+    for name in ("fitness", "episode_return", "episode_length", "env_steps", "failed",
+                 "failed_at"):
+        fields[name] = np.stack([getattr(r, name) for r in runs]).reshape(k, s, *np.shape(
+            getattr(runs[0], name)))
+    comps = np.stack([pad(r.components) for r in runs])
+    fields["components"] = comps.reshape(k, s, *comps.shape[1:])
+    return TrainingCurves(**fields)
+
+
+# ---- curriculum stages on Isaac Gym -----------------------------------------------------
+
+
+class IsaacGymCurriculumBackend(IsaacGymBackend):
+    """Trains curriculum stages on IsaacGymEnvs tasks (``isaacgym_task`` of each stage); the
+    hand-off is rl_games' checkpoint (``checkpoint=PATH``) of the previous stage's first seed."""
+
+    def _task(self, stage):
+        if not stage.isaacgym_task:
+            raise EurekaError(f"stage {stage.name} has no isaacgym_task; add the IsaacGymEnvs "
+                              "task name to the curriculum YAML.")
+        return load_isaacgym_task(stage.isaacgym_task, self.ig.isaacgymenvs)
+
+    def task_rewards(self, stage):
+        task = self._task(stage)
+
+        def human():
+            return task.human_reward_source
+
+        def sparse():
+            raise EurekaError("reward: sparse is not available on Isaac Gym tasks; give a "
+                              "reward file or a search run directory.")
+
+        return human, sparse
+
+    def stage_jobs(self, stage, fn, task, init, stage_dir: Path) -> list[tuple[list[str], dict]]:
+        """The command lines of a stage's runs (one per seed), with the hand-off."""
+        python = self.check_installed()
+        seeds = [self.cfg.seed + i for i in range(self.cfg.seeds)]
+        iterations = int(stage.isaacgym.get("max_iterations") or self.cfg.max_iterations
+                         or self.ig.max_iterations)
+        jobs = []
+        for s in seeds:
+            run_dir = Path(stage_dir) / f"seed{s}"
+            run_dir.mkdir(parents=True, exist_ok=True)
+            spec = run_dir / "reward.json"
+            spec.write_text(json.dumps(reward_spec(fn, task)))
+            jobs.append(Job(stage.name, 0, s, spec, run_dir))
+        out = []
+        for wave in assign_gpus(jobs, list(self.ig.gpus), int(self.ig.per_gpu)):
+            for job in wave:
+                argv, env = command_line(job, task, python, iterations, self.ig.num_envs)
+                if init:
+                    argv.append(f"checkpoint={init}")
+                argv += [str(x) for x in stage.isaacgym.get("overrides", [])]
+                out.append((job, argv, env))
+        return out
+
+    def train_stage(self, stage, reward_source, init, stage_dir):
+        from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
+        from eureka_jax.curriculum import StageOutcome
+        from eureka_jax.reward import RewardError, compile_reward
+
+        task = self._task(stage)
+        try:
+            fn = compile_reward(reward_source, task)
+        except RewardError as e:
+            raise EurekaError(f"stage {stage.name}: the reward does not compile for "
+                              f"{task.name} [{e.category}]: {e.message}") from e
+        fitness, final = [], []
+        checkpoints = []
+        for job, argv, env in self.stage_jobs(stage, fn, task, init, stage_dir):
+            with open(job.run_dir / "output.log", "w") as log:
+                code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=job.run_dir,
+                                      env={**os.environ, **env}, timeout=float(self.ig.timeout),
+                                      check=False).returncode
+            if code != 0:
+                raise EurekaError(f"stage {stage.name}, seed {job.seed}: Isaac Gym training "
+                                  f"failed:\n{traceback_tail((job.run_dir / 'output.log').read_text())}")
+            curves = curves_from_scalars(read_scalars(job.run_dir), 10, fn.component_names)
+            fitness.append(float(np.nanmax(curves.fitness)))
+            final.append(float(curves.fitness[-1]))
+            found = sorted(job.run_dir.rglob("*.pth"), key=lambda p: p.stat().st_mtime)
+            if not found:
+                raise EurekaError(f"stage {stage.name}, seed {job.seed}: the training wrote no "
+                                  f"rl_games checkpoint (*.pth) under {job.run_dir}.")
+            checkpoints.append(str(found[-1]))
+        return StageOutcome(checkpoint=checkpoints[0], fitness=fitness, final_fitness=final,
+                            details={"checkpoints": checkpoints})

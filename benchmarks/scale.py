@@ -90,7 +90,7 @@ def main() -> None:
     procs = [_run({**base, "processes": 2, "process_id": pid,
                    "coordinator": f"127.0.0.1:{port}"}, {"XLA_FLAGS": ""}) for pid in (0, 1)]
     leader = _result(procs[0])
-    out, err = procs[1].communicate(timeout=600)
+    _, err = procs[1].communicate(timeout=600)
     if procs[1].returncode != 0:
         raise SystemExit(f"process 1 failed:\n{err[-3000:]}")
     rows.append(("2 processes (jax.distributed, gloo), 1 device each", leader))

@@ -425,8 +425,8 @@ def backend_status(cfg) -> list[tuple[str, str]]:
     if importlib.util.find_spec("torch") is None:
         rows.append(("torch (bridge)", 'missing; install with: pip install -e ".[torch]"'))
     else:
-        rows.append(("torch (bridge)", f"{metadata.version('torch')} (only the Isaac Gym bridge "
-                                       "uses it)"))
+        version = metadata.version("torch")
+        rows.append(("torch (bridge)", f"{version} (only the Isaac Gym bridge uses it)"))
     try:
         exe = IsaacGymBackend(cfg).check_installed()
         rows.append(("backend isaacgym", f"usable: {exe} imports isaacgym and isaacgymenvs"))

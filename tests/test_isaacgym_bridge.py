@@ -16,9 +16,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from eureka_jax.bridges.isaacgym import load_isaacgym_task  # noqa: E402
-from eureka_jax.bridges.isaacgym.context import build_context  # noqa: E402
-from eureka_jax.bridges.isaacgym.launcher import (  # noqa: E402
+from eureka_jax.bridges.isaacgym import load_isaacgym_task
+from eureka_jax.bridges.isaacgym.context import build_context
+from eureka_jax.bridges.isaacgym.launcher import (
     RUNTIME_DIR,
     IsaacGymBackend,
     IsaacGymCurriculumBackend,
@@ -27,17 +27,17 @@ from eureka_jax.bridges.isaacgym.launcher import (  # noqa: E402
     command_line,
     reward_spec,
 )
-from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars  # noqa: E402
-from eureka_jax.config import load_config  # noqa: E402
-from eureka_jax.curriculum import parse_curriculum, run_curriculum  # noqa: E402
-from eureka_jax.reward import compile_reward  # noqa: E402
-from eureka_jax.train import TrainConfig  # noqa: E402
-from tests.conftest import run_cli  # noqa: E402
+from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
+from eureka_jax.config import load_config
+from eureka_jax.curriculum import parse_curriculum, run_curriculum
+from eureka_jax.reward import compile_reward
+from eureka_jax.train import TrainConfig
+from tests.conftest import run_cli
 
 sys.path.insert(0, str(RUNTIME_DIR))
-import eureka_ig_runtime as runtime  # noqa: E402
+import eureka_ig_runtime as runtime
 
-from tests.isaacgym_standin import StandInVecTask  # noqa: E402
+from tests.isaacgym_standin import StandInVecTask
 
 REWARD = """
 import jax.numpy as jnp

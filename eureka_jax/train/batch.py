@@ -105,6 +105,11 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     replicated = NamedSharding(mesh, PartitionSpec())
 
     # with several processes, the leader first hands the same job to the others (no-op otherwise)
+    if init_params is not None and distributed.multi_process():
+        from eureka_jax.errors import EurekaError
+
+        raise EurekaError("fine-tuning from given parameters (curricula) runs in one process; "
+                          "start the curriculum without distributed.* settings.")
     distributed.announce(task, reward_fns, config, hparams, seeds, labels)
     pad = layout["padded_candidates"] - k
     keys = seed_keys(seeds, k + pad)

@@ -311,6 +311,16 @@ def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin):
     assert "ShadowHandSpin" in call["argv"]
     assert torch.load(second["checkpoint"])["start"] == first["checkpoint"]
 
+    # resume: finished stages are read back, no training runs again
+    calls = sorted((tmp_path / "run").rglob("standin_call.json"))
+    mtimes = [p.stat().st_mtime_ns for p in calls]
+    lines = []
+    again = run_curriculum(curriculum, IsaacGymCurriculumBackend(cfg), tmp_path / "run",
+                           log=lines.append)
+    assert again["stages"] == summary["stages"]
+    assert sum("finished before; read back" in line for line in lines) == 2
+    assert [p.stat().st_mtime_ns for p in calls] == mtimes
+
 
 def test_missing_isaac_gym_is_one_sentence_with_the_install_steps(tmp_path):
     out = run_cli("search", "backend=isaacgym", "task=ShadowHand", "llm=offline",

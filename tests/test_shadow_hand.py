@@ -154,7 +154,4 @@ def test_pen_spinning_runs_both_stages_and_hands_parameters_over(tmp_path):
     # the observation statistics kept counting from stage 1's: twice the steps by the end
     np.testing.assert_array_equal(count(two), 2 * count(one))
 
-    # resume: both stages are read back, nothing is trained again
-    again = run_cli("curriculum", f"name={spec}", f"resume={run_dir}", *TINY, timeout=300)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stdout.count("finished before; read back") == 2
+    # resume (finished stages read back) is tested with the Isaac Gym stand-in, which is cheap

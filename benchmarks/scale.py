@@ -124,9 +124,9 @@ GPU_ARITHMETIC = """## On paper: one 8-GPU node
 The mesh puts whole candidates (with all their seeds) on a device, so a round of K = 16
 candidates x S = 5 seeds on 8 GPUs is 2 candidates x 5 seeds = 10 training runs per GPU, vmapped
 in one program; the round takes the time one GPU needs for 10 runs, instead of 80 runs on one
-GPU: 8x less wall time when the per-GPU batch still saturates the GPU (it does for MJX
-locomotion at 10 x 2,048 envs; MJX steps/s grow nearly linearly with batch until the GPU is
-full). The only cross-device traffic is gathering the curves (K x S x checkpoints floats) and the
+GPU: up to 8x less wall time, reached when 10 runs' environments keep one GPU busy; if one
+GPU is not yet full with 80 runs' worth of environments, the gain is smaller (not measured
+here: this machine has no GPU). The only cross-device traffic is gathering the curves (K x S x checkpoints floats) and the
 final parameters at the end: kilobytes to megabytes, nothing per step. Several nodes add the
 same over `jax.distributed` (one process per node, launched with the same command); the
 leader's LLM calls and reward compiles happen once, not per node. Padding: K = 12 on 8 GPUs runs

@@ -57,12 +57,14 @@ def _save_result(path: Path, result: BatchResult) -> None:
 def load_result(path: Path) -> BatchResult:
     arrays = read_arrays(path)
     meta = read_json(path.with_suffix(".json"))
-    return BatchResult(
+    result = BatchResult(
         labels=meta["labels"], component_names=[tuple(n) for n in meta["component_names"]],
         seeds=meta["seeds"], curves=TrainingCurves(**arrays), params=None,
         compile_seconds=meta["compile_seconds"], run_seconds=meta["run_seconds"],
         env_steps=meta["env_steps"],
     )
+    result.errors = {int(k): v for k, v in meta.get("errors", {}).items()}
+    return result
 
 
 def train_or_load(path: Path, task, reward_fns, config, hparams, seeds, labels,
@@ -170,7 +172,7 @@ class Search:
         result = train_or_load(rdir / "curves.npz", self.task, [f for _, f in compiled],
                                self.config, self.hparams, self.seeds, labels, self.trainer)
         scores = score(result, self.cfg.select)
-        errors = read_json((rdir / "curves.npz").with_suffix(".json")).get("errors", {})
+        errors = getattr(result, "errors", {})  # crashed trainings (Isaac Gym backend)
         k = int(np.argmax(scores))
         self.status["env_steps_per_s"] = result.env_steps_per_second
         self.log(f"  trained: compile {result.compile_seconds:.1f} s, run "

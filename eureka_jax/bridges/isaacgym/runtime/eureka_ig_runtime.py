@@ -52,15 +52,15 @@ def torch_to_jax(tensor):
     """A torch tensor as a JAX array on the same memory (DLPack; a non-contiguous tensor is
     made contiguous first, which copies)."""
     tensor = tensor.contiguous()
-    if _jax_takes_objects():
+    if _JAX_TAKES_OBJECTS:
         return jax.dlpack.from_dlpack(tensor)
     return jax.dlpack.from_dlpack(torch.utils.dlpack.to_dlpack(tensor))
 
 
-def _jax_takes_objects():
-    """JAX >= 0.4.14 imports any object with ``__dlpack__``; 0.4.13 wants a capsule."""
-    version = tuple(int(p) for p in jax.__version__.split(".")[:3] if p.isdigit())
-    return version >= (0, 4, 14)
+# JAX >= 0.4.14 imports any object with ``__dlpack__``; 0.4.13 wants a capsule (decided once,
+# not per tensor: this runs every environment step)
+_JAX_TAKES_OBJECTS = tuple(int(p) for p in jax.__version__.split(".")[:3] if p.isdigit()) >= (
+    0, 4, 14)
 
 
 def jax_to_torch(array):

@@ -21,24 +21,26 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def cmd_tasks(cfg) -> None:
-    """Lists the task folders: name, simulator, action size, reward inputs, fitness."""
-    from eureka_jax.task import list_tasks, load_task
+    """Lists the task folders: simulator, episode, fitness, CPU budget (reads task.yaml only)."""
+    from rich.markup import escape
 
-    table = Table(title="eureka-jax tasks")
+    from eureka_jax.task import list_tasks, load_task
+    from eureka_jax.train.config import training_settings
+
+    table = Table(title="eureka-jax tasks (show-task task=NAME: actions, reward inputs, source)")
     table.add_column("task", no_wrap=True)
     table.add_column("simulator")
-    table.add_column("actions", justify="right")
-    table.add_column("reward inputs", overflow="fold")
+    table.add_column("episode", justify="right")
     table.add_column("fitness", overflow="fold")
+    table.add_column("default budget", justify="right")
+    table.add_column("on 2 CPU cores", overflow="fold")
     for name in list_tasks(cfg.task_dirs):
-        task = load_task(name, cfg.task_dirs)
-        table.add_row(
-            name,
-            task.simulator,
-            str(task.env.action_size),
-            ", ".join(task.reward_input_names),
-            f"{task.fitness_description} [{task.fitness_input}]",
-        )
+        task = load_task(name, cfg.task_dirs)  # builds no environment
+        config, _ = training_settings(cfg, task)
+        cpu = {True: "learns", False: "smoke only", None: "not measured"}[task.cpu_learns]
+        table.add_row(name, task.simulator, str(task.episode_length),
+                      escape(f"{task.fitness_description} [{task.fitness_input}]"),
+                      f"{config.total_env_steps:,}", cpu)
     console.print(table)
 
 
@@ -108,7 +110,7 @@ def cmd_train(cfg) -> int:
     from eureka_jax.reward import RewardError, compile_reward
     from eureka_jax.task import load_task
     from eureka_jax.train import train_candidates
-    from eureka_jax.train.config import training_settings
+    from eureka_jax.train.config import seed_list, training_settings
 
     task = load_task(cfg.task, cfg.task_dirs)
     config, hparams = training_settings(cfg, task)
@@ -121,7 +123,7 @@ def cmd_train(cfg) -> int:
             print(f"{label}: REJECTED [{e.category}] {e.message}")
     if not fns:
         raise EurekaError("no reward compiled; fix the rewards above (eureka-jax check-reward).")
-    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    seeds = seed_list(cfg)
     print(f"training {len(fns)} candidate(s) x {len(seeds)} seed(s) on {task.name}: "
           f"{config.total_env_steps:,} env steps each ({config.num_updates} updates x "
           f"{config.num_envs} envs x {config.unroll_length} steps)", flush=True)
@@ -207,24 +209,55 @@ def _human_feedback(cfg):
     return ask
 
 
-def _run_search_dir(cfg):
-    """(cfg, run_dir): a new run directory, or the one given by resume= with its config."""
+# Settings that may change when a killed search is resumed: they do not alter anything it
+# has already trained or asked for. Every other setting is refused there, in one sentence.
+RESUME_SAFE = ("iteration", "num_eval", "target_fitness", "feedback", "feedback_file", "llm",
+               "model", "base_url", "api_key", "max_retries", "request_timeout",
+               "max_samples_per_request", "price_prompt_per_1k", "price_completion_per_1k",
+               "prompts_dir", "replay", "resume", "runs_dir")
+
+
+def changed_settings(cfg) -> list[str]:
+    """The top-level keys the command line set to something other than the defaults."""
+    from omegaconf import OmegaConf
+
+    defaults = OmegaConf.to_container(load_config([]), resolve=True)
+    given = OmegaConf.to_container(cfg, resolve=True)
+    return [k for k in given if given[k] != defaults.get(k)]
+
+
+def _search_settings(cfg):
+    """(cfg, run_dir or None): the settings of a new search, or of the run given by resume=
+    with the overrides that are safe to change on resume applied (others refused)."""
     from pathlib import Path
 
     from omegaconf import OmegaConf
 
-    from eureka_jax.runs import atomic_write
+    if not cfg.resume:
+        return cfg, None
+    run_dir = Path(cfg.resume).expanduser()
+    if not (run_dir / "config.yaml").is_file():
+        raise EurekaError(f"{run_dir} is not a run directory (no config.yaml); give the "
+                          "folder a search printed when it started.")
+    changed = changed_settings(cfg)
+    unsafe = [k for k in changed if k not in RESUME_SAFE]
+    if unsafe:
+        raise EurekaError(
+            f"--resume continues a run with the settings it started with, and "
+            f"{', '.join(unsafe)} decide what it has already trained; drop "
+            f"{'it' if len(unsafe) == 1 else 'them'} from the command line, or start a new "
+            f"search (safe to change on resume: {', '.join(RESUME_SAFE[:3])}, the llm settings).")
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    merged = OmegaConf.merge(OmegaConf.structured(_schema()), saved,
+                             {k: cfg[k] for k in changed if k != "resume"}, {"resume": cfg.resume})
+    OmegaConf.set_readonly(merged, True)
+    return merged, run_dir
 
-    if cfg.resume:
-        run_dir = Path(cfg.resume).expanduser()
-        if not (run_dir / "config.yaml").is_file():
-            raise EurekaError(f"{run_dir} is not a run directory (no config.yaml); give the "
-                              "folder a search printed when it started.")
-        saved = OmegaConf.load(run_dir / "config.yaml")
-        return saved, run_dir
-    run_dir = new_run_dir(cfg, cfg.task, "search")
-    atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
-    return cfg, run_dir
+
+def _schema():
+    from eureka_jax.config import Config
+
+    return Config
 
 
 class SearchView:
@@ -277,30 +310,44 @@ class SearchView:
 
 def cmd_search(cfg) -> int:
     """Runs the Eureka search (then the final evaluation and the report)."""
+    from omegaconf import OmegaConf
+
+    from eureka_jax.budget import budget_warnings
     from eureka_jax.evaluate import evaluate
     from eureka_jax.llm.factory import make_proposer
     from eureka_jax.llm.prompts import Prompts
     from eureka_jax.report import make_report
-    from eureka_jax.search import Search
+    from eureka_jax.runs import atomic_write
+    from eureka_jax.search import Search, check_settings
     from eureka_jax.task import load_task
 
-    cfg, run_dir = _run_search_dir(cfg)
-    trainer = None
+    cfg, run_dir = _search_settings(cfg)
     if cfg.backend == "isaacgym":
         from eureka_jax.bridges.isaacgym import IsaacGymBackend, load_isaacgym_task
 
         task = load_isaacgym_task(cfg.task, cfg.isaacgym.isaacgymenvs)
-        backend = IsaacGymBackend(cfg, run_dir / "isaacgym")
-        backend.check_installed()  # before any LLM call
-        trainer = backend.train_candidates
     elif cfg.backend == "jax":
         task = load_task(cfg.task, cfg.task_dirs)
     else:
         raise EurekaError(f"backend={cfg.backend} is not known; use backend=jax or "
                           "backend=isaacgym.")
+    config, _ = check_settings(cfg, task)  # every setting, before anything is written
+    trainer = None
+    if cfg.backend == "isaacgym":
+        backend = IsaacGymBackend(cfg, None)
+        backend.check_installed()  # before any LLM call or run directory
+    if run_dir is None:
+        run_dir = new_run_dir(cfg, cfg.task, "search")
+        atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
+    if cfg.backend == "isaacgym":
+        backend = IsaacGymBackend(cfg, run_dir / "isaacgym")
+        trainer = backend.train_candidates
     proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
     import jax
 
+    for warning in (budget_warnings(task, config, jax.default_backend())
+                    if cfg.backend == "jax" else []):
+        print(f"warning: {warning}", flush=True)
     print(f"search on {task.name} with llm={kind}: {cfg.iteration} rounds x {cfg.sample} "
           f"samples x {cfg.seeds} seed(s) on {len(jax.devices())} {jax.default_backend()} "
           f"device(s) in {jax.process_count()} process(es); run directory {run_dir}",
@@ -330,16 +377,22 @@ def cmd_search(cfg) -> int:
 
 
 def _print_evaluation(evaluation) -> None:
-    table = Table(title=f"final evaluation ({evaluation['num_eval']} seeds): "
+    from eureka_jax.evaluate import format_difference, format_hns
+
+    table = Table(title=f"final evaluation ({evaluation['num_eval']} fresh seeds): "
                   f"{evaluation['statistic']}")
     table.add_column("reward")
+    table.add_column("per seed", overflow="fold")
     table.add_column("mean ± std", justify="right")
     for label, r in evaluation["rewards"].items():
-        table.add_row(label, f"{r['mean']:.3f} ± {r['std']:.3f}")
+        cells = ", ".join("failed" if v is None else f"{v:.3f}" for v in r["fitness_per_seed"])
+        mean = "-" if r["mean"] is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
+        table.add_row(label, cells, mean)
     console.print(table)
-    hns = evaluation["human_normalized_score"]
-    print("human-normalized score: " + ("undefined (human = sparse)" if hns is None
-                                        else f"{hns:.3f}"))
+    for key, text in (("best_minus_human", "best − human"), ("best_minus_sparse",
+                                                             "best − sparse")):
+        print(f"{text}: {format_difference(evaluation[key])}")
+    print("human-normalized score: " + format_hns(evaluation))
 
 
 def _existing_run(cfg):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
@@ -56,6 +57,8 @@ class Config:
     iteration: int = 5
     sample: int = 16
     seeds: int = 1
+    confirm: int = 2
+    target_fitness: Any = "task"
     num_eval: int = 5
     select: str = "max"
     context: str = "global"
@@ -103,12 +106,23 @@ def _normalize(override: str) -> str:
     if top not in VALID_KEYS:
         raise EurekaError(f"unknown key '{bare}'; valid keys are: {', '.join(VALID_KEYS)}.")
     rest = dot + tail
+    if top in LIST_KEYS and not rest and value[:1] != "[":
+        # task_dirs=/path (or /a,/b) without brackets: a list of those paths
+        items = [v for v in value.split(",") if v]
+        return f"{prefix}{top}=[" + ",".join(_quote(v) for v in items) + "]"
     if top == "train" and rest and not prefix:
         prefix = "++"  # train.KEY=VALUE adds to or overrides the task's own training settings
     if "," in value and value[:1] not in "[{'\"":
         # Hydra reads a,b as a multirun sweep; for us it is one value (reward=a.py,b.py).
         value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return f"{prefix}{top}{rest}={value}"
+
+
+LIST_KEYS = ("task_dirs", "replay")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def load_config(overrides: list[str] = ()) -> DictConfig:

@@ -205,7 +205,7 @@ class JaxBackend:
         from eureka_jax.reward import RewardError, compile_reward
         from eureka_jax.train import train_candidates
         from eureka_jax.train.batch import load_params, save_params
-        from eureka_jax.train.config import training_settings
+        from eureka_jax.train.config import seed_list, training_settings
 
         task = self._task(stage.task)
         try:
@@ -214,7 +214,7 @@ class JaxBackend:
             raise EurekaError(f"stage {stage.name}: the reward does not compile on {task.name} "
                               f"[{e.category}]: {e.message}") from e
         config, hparams = training_settings(self.cfg, task, stage.train)
-        seeds = [self.cfg.seed + i for i in range(self.cfg.seeds)]
+        seeds = seed_list(self.cfg)
         init_params = None
         if init is not None:
             init_params = load_params(Path(init), task, config, [fn], len(seeds))
@@ -222,9 +222,9 @@ class JaxBackend:
                                   labels=[stage.name], init_params=init_params)
         checkpoint = Path(stage_dir) / "params.msgpack"
         save_params(checkpoint, result.params)
-        from eureka_jax.search import _save_result
+        from eureka_jax.runs import save_result
 
-        _save_result(Path(stage_dir) / "curves.npz", result)
+        save_result(Path(stage_dir) / "curves.npz", result)
         return StageOutcome(
             checkpoint=str(checkpoint),
             fitness=[float(x) for x in result.max_fitness()[0]],

@@ -139,7 +139,8 @@ def _get(key: str, timeout_s: float) -> str:
                                   f"{timeout_s:.0f} s ({_first_line(e)}).") from e
 
 
-def announce(task, reward_fns, config, hparams, seeds, labels, timeout_s: float = 600) -> None:
+def announce(task, reward_fns, config, hparams, seeds, labels, timeout_s: float = 600,
+             slots=None) -> None:
     """Leader: posts a training job and waits until every other process has compiled it.
 
     Raises:
@@ -153,7 +154,9 @@ def announce(task, reward_fns, config, hparams, seeds, labels, timeout_s: float 
     job = {
         "kind": "train", "task": task.name, "config": dataclasses.asdict(config),
         "hparams": {k: float(v) for k, v in dataclasses.asdict(hparams).items()},
-        "seeds": [int(s) for s in seeds], "labels": list(labels) if labels else None,
+        "seeds": np.asarray(seeds, dtype=np.int64).tolist(),
+        "slots": None if slots is None else [int(i) for i in slots],
+        "labels": list(labels) if labels else None,
         "sources": [fn.source for fn in reward_fns], "entries": [fn.entry for fn in reward_fns],
     }
     _client().key_value_set(f"{_PREFIX}/job/{n}", json.dumps(job))
@@ -214,7 +217,7 @@ def serve(task_dirs=(), job_timeout_s: float = 86400.0) -> int:
                 raise
             _client().key_value_set(f"{_PREFIX}/ready/{n}/{pid}", "ok")
             train_candidates(task, fns, config, hparams, seeds=job["seeds"],
-                             labels=job["labels"])
+                             labels=job["labels"], slots=job.get("slots"))
             done += 1
     finally:
         _state["serving"] = False

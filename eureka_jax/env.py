@@ -122,6 +122,7 @@ class _RewardPruner(ast.NodeTransformer):
                 target.elts = [
                     ast.Name("_", ast.Store()) if _mentions_reward(e) else e for e in target.elts
                 ]
+        self.generic_visit(node)  # `metrics = {"reward/x": ..., "y": ...}` keeps `{"y": ...}`
         return self._drop_if_reward(node)
 
     def visit_AugAssign(self, node):
@@ -149,16 +150,93 @@ class _RewardPruner(ast.NodeTransformer):
         return node
 
 
+_BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+           ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler)
+
+
+def _stored_names(tree: ast.AST) -> set[str]:
+    """Every name a tree binds: assignments, arguments, imports, defs, loop targets."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                               ast.ExceptHandler)) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _reads(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _drop_dangling(tree: ast.Module, bound_before: set[str]) -> bool:
+    """Removes what reads a name that the source bound but nothing binds any more (its
+    definition was a reward computation): dict entries, then simple statements. Returns
+    whether anything went."""
+    known = _stored_names(tree) | (_reads(tree) - bound_before)
+    dropped = False
+    for node in ast.walk(tree):  # entries first, so a dict keeps what it can
+        if isinstance(node, ast.Dict):
+            keep = [(k, v) for k, v in zip(node.keys, node.values) if not _reads(v) - known]
+            dropped |= len(keep) != len(node.keys)
+            node.keys, node.values = [k for k, _ in keep], [v for _, v in keep]
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if not isinstance(stmts, list):
+                continue
+            keep = [stmt for stmt in stmts if not (
+                isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr))
+                and _reads(stmt) - known)]
+            dropped |= len(keep) != len(stmts)
+            setattr(node, field, keep)
+    return dropped
+
+
+class _NoneForUnbound(ast.NodeTransformer):
+    """Last resort: a name still read but no longer bound (e.g. in a ``return``) -> None."""
+
+    def __init__(self, known):
+        self.known = known
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load) and node.id not in self.known:
+            return ast.copy_location(ast.Constant(None), node)
+        return node
+
+
+def _fill_empty_blocks(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, _BLOCKS) and not node.body:
+            node.body = [ast.Pass()]
+        if isinstance(node, ast.Try) and not node.handlers and not node.finalbody:
+            node.finalbody = [ast.Pass()]
+
+
 def prune_reward_code(source: str) -> str:
     """Returns ``source`` with every reward computation removed, as Eureka prunes task files.
 
     Removed: functions and methods whose name mentions "reward", imports of reward
-    modules, statements that compute or log rewards (``metrics["reward/..."]``); a reward
-    value passed on to a ``State`` becomes ``0.0``. Comments are not kept (the source is
-    re-printed from its syntax tree); docstrings are.
+    modules, statements that compute or log rewards (``metrics["reward/..."]``) and then the
+    statements that read what those computed; a reward value passed on to a ``State``
+    becomes ``0.0``; a block left empty gets ``pass``. The result always parses. Comments
+    are not kept (the source is re-printed from its syntax tree); docstrings are.
     """
-    tree = _RewardPruner().visit(ast.parse(source))
-    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+    original = ast.parse(source)
+    bound_before = _stored_names(original)
+    tree = _RewardPruner().visit(original)
+    while _drop_dangling(tree, bound_before):
+        pass
+    tree = _NoneForUnbound(_stored_names(tree) | (_reads(tree) - bound_before)).visit(tree)
+    _fill_empty_blocks(tree)
+    text = ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+    ast.parse(text)  # a SyntaxError here is our bug, not the task author's
+    return text
 
 
 class MjxTaskEnv(mjx_env.MjxEnv):

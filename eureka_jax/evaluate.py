@@ -1,14 +1,27 @@
-"""Final evaluation: the best reward vs the task's human and sparse rewards, several seeds,
-and the human-normalized score (Method - Sparse) / |Human - Sparse| of Eureka's paper."""
+"""Final evaluation: the best reward vs the task's human and sparse rewards on fresh seeds.
+
+Every seed is reported, with mean ± std, and the differences best − human and best − sparse
+with 95 % Student-t intervals over seeds, *paired* by seed: the three rewards train in one
+batched call where slot s uses seed s for every reward (common random numbers), so
+``best_s − human_s`` is one observation per seed. t rather than a bootstrap: with the 3-10
+seeds an evaluation has, a bootstrap's percentiles come from a handful of distinct values and
+under-cover. Eureka's human-normalized score (best − sparse) / |human − sparse| is kept, but it
+is only a ratio of noise when human and sparse are not told apart (their interval covers 0):
+then it is reported as unavailable with that reason; when human < sparse it is flagged, since
+the formula then rewards falling below the sparse reward less than it seems.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from eureka_jax.reward import compile_reward
-from eureka_jax.runs import write_json
-from eureka_jax.search import train_or_load
-from eureka_jax.train.config import training_settings
+from eureka_jax.runs import read_json, train_or_load, write_json
+from eureka_jax.selection import per_seed, t_interval
+from eureka_jax.train import train_candidates
+from eureka_jax.train.config import seed_list, training_settings
 
 EVAL_SEED_OFFSET = 10_000  # evaluation seeds differ from the search's
 
@@ -19,40 +32,102 @@ def human_normalized(method: float, human: float, sparse: float) -> float | None
     return None if gap < 1e-9 else (method - sparse) / gap
 
 
-def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int) -> dict:
-    """Trains best, human and sparse rewards with ``num_eval`` seeds in one batched call.
+def difference(a, b) -> dict:
+    """Paired difference a − b over seeds: mean and 95 % t interval (NaN runs dropped)."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return {"mean": None, "low": None, "high": None, "seeds": 0}
+    mean, low, high = t_interval(d)
+    return {"mean": mean, "low": None if not np.isfinite(low) else low,
+            "high": None if not np.isfinite(high) else high, "seeds": len(d)}
 
-    Returns (and writes to ``run_dir/evaluation.json``) per reward: fitness per seed (best
-    over checkpoints and final), mean and std; and the human-normalized score of the best.
+
+def normalized_score(best, human, sparse) -> dict:
+    """Eureka's human-normalized score with the reason it is unavailable or misleading."""
+    gap = difference(human, sparse)
+    hb, sb, bb = (float(np.nanmean(x)) for x in (human, sparse, best))
+    value = human_normalized(bb, hb, sb)
+    if gap["low"] is None or (gap["low"] <= 0.0 <= gap["high"]):
+        return {"value": None, "flag": "n/a",
+                "reason": "human and sparse rewards are not told apart on these seeds (their "
+                          "difference's 95% interval covers 0), so the ratio would be noise"}
+    if value is None:
+        return {"value": None, "flag": "n/a", "reason": "human and sparse score the same"}
+    if hb < sb:
+        return {"value": value, "flag": "human < sparse",
+                "reason": "the human reward scores below the sparse one, so this ratio does not "
+                          "read as 'fraction of the human reward's result'; compare best − "
+                          "human and best − sparse directly"}
+    return {"value": value, "flag": "", "reason": ""}
+
+
+def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int) -> dict:
+    """Trains best, human and sparse rewards with ``num_eval`` fresh seeds in one batched call.
+
+    Returns (and writes to ``run_dir/evaluation.json``, and into ``summary.json`` when the run
+    has one) per reward: the score per seed, mean and std; best − human and best − sparse
+    with 95 % intervals; and the human-normalized score with its caveat.
     """
     config, hparams = training_settings(cfg, task)
     sources = {"best": best_source, "human": task.human_reward_source,
                "sparse": task.sparse_reward_source}
     fns = [compile_reward(src, task) for src in sources.values()]
-    seeds = [EVAL_SEED_OFFSET + cfg.seed + i for i in range(num_eval)]
-    result = train_or_load(Path(run_dir) / "evaluation_curves.npz", task, fns, config, hparams,
-                           seeds, list(sources))
-    best_fit, final_fit = result.max_fitness(), result.final_fitness()
-    stat = best_fit if cfg.select == "max" else final_fit
+    seeds = seed_list(cfg, EVAL_SEED_OFFSET, num_eval)
+    result = train_or_load(Path(run_dir) / "evaluation_curves.npz", train_candidates, task, fns,
+                           config, hparams, seeds=seeds, labels=list(sources))
+    stat = per_seed(result, cfg.select)
+    final_fit = result.final_fitness()
     rewards = {}
     for k, label in enumerate(sources):
+        v = stat[k]
         rewards[label] = {
-            "fitness_per_seed": stat[k].tolist(),
-            "mean": float(stat[k].mean()),
-            "std": float(stat[k].std()),
-            "final_mean": float(final_fit[k].mean()),
+            "fitness_per_seed": [None if np.isnan(x) else float(x) for x in v],
+            "mean": float(np.nanmean(v)) if np.isfinite(v).any() else None,
+            "std": float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else 0.0,
+            "final_mean": float(np.nanmean(final_fit[k])),
             "failed": bool(result.curves.failed[k].any()),
         }
+    hns = normalized_score(stat[0], stat[1], stat[2])
     evaluation = {
         "task": task.name,
         "num_eval": num_eval,
         "seeds": seeds,
         "statistic": f"fitness ({task.fitness_description}), "
-                     + ("best over checkpoints" if cfg.select == "max" else "final checkpoint"),
+                     + ("best evaluation over training" if cfg.select == "max"
+                        else "evaluation at the end of training"),
         "env_steps_per_run": config.total_env_steps,
         "rewards": rewards,
-        "human_normalized_score": human_normalized(
-            rewards["best"]["mean"], rewards["human"]["mean"], rewards["sparse"]["mean"]),
+        "best_minus_human": difference(stat[0], stat[1]),
+        "best_minus_sparse": difference(stat[0], stat[2]),
+        "human_minus_sparse": difference(stat[1], stat[2]),
+        "interval": "95% Student-t over seeds, paired by seed",
+        "human_normalized_score": hns["value"],
+        "human_normalized_flag": hns["flag"],
+        "human_normalized_reason": hns["reason"],
     }
     write_json(Path(run_dir) / "evaluation.json", evaluation)
+    summary_path = Path(run_dir) / "summary.json"
+    if summary_path.is_file():
+        write_json(summary_path, {**read_json(summary_path), "evaluation": evaluation})
     return evaluation
+
+
+def format_difference(d: dict) -> str:
+    """'+0.120 [95% CI +0.031, +0.209] over 5 seeds'"""
+    if d["mean"] is None:
+        return "n/a (no seed finished)"
+    if d["low"] is None:
+        return f"{d['mean']:+.3f} (1 seed: no interval)"
+    verdict = ("higher" if d["low"] > 0 else "lower" if d["high"] < 0
+               else "not distinguishable")
+    return (f"{d['mean']:+.3f} [95% CI {d['low']:+.3f}, {d['high']:+.3f}] over {d['seeds']} "
+            f"seeds: {verdict}")
+
+
+def format_hns(evaluation: dict) -> str:
+    value, flag = evaluation["human_normalized_score"], evaluation.get("human_normalized_flag")
+    reason = evaluation.get("human_normalized_reason", "")
+    if value is None:
+        return f"n/a ({reason})" if reason else "n/a"
+    return f"{value:.3f}" + (f" [flag: {flag}: {reason}]" if flag else "")

@@ -14,6 +14,7 @@ NUM_VALUES = 10
 
 def _line(label: str, values) -> str:
     values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]  # checkpoints without an evaluation rollout
     idx = np.unique(np.linspace(0, len(values) - 1, min(NUM_VALUES, len(values))).round()
                     .astype(int))
     shown = ", ".join(f"{v:.3g}" for v in values[idx])
@@ -22,7 +23,8 @@ def _line(label: str, values) -> str:
 
 
 def reflect(fitness, episode_length, components: dict, fitness_description: str,
-            episode_limit: int) -> str:
+            episode_limit: int, seed_scores=None, score_kind: str = "best over training",
+            budget_note: str | None = None) -> str:
     """Reflection text for one candidate.
 
     Args:
@@ -31,12 +33,22 @@ def reflect(fitness, episode_length, components: dict, fitness_description: str,
       components: name -> [C] per-step mean of that reward component.
       fitness_description: what the task score measures.
       episode_limit: the maximum episode length.
+      seed_scores: the candidate's score on each seed it trained with, if known.
+      score_kind: what a seed's score is (the selection statistic).
+      budget_note: set when the training budget, not the reward, likely explains a flat score;
+        said instead of telling the LLM to write a different reward.
 
     Returns:
       The text, one item per line.
     """
     fitness = np.asarray(fitness, float)
-    lines = [
+    lines = []
+    if seed_scores is not None and len(seed_scores):
+        v = np.asarray(seed_scores, float)
+        spread = f" ± {np.std(v, ddof=1):.3g} (std)" if len(v) > 1 else ""
+        lines.append(f"Task score over {len(v)} seed(s), {score_kind}: mean {np.mean(v):.3g}"
+                     f"{spread}; per seed " + ", ".join(f"{x:.3g}" for x in v))
+    lines += [
         _line(f"Task score ({fitness_description})", fitness),
         _line(f"Episode length (limit {episode_limit})", episode_length),
         "Reward components (per-step mean over episodes):",
@@ -44,9 +56,12 @@ def reflect(fitness, episode_length, components: dict, fitness_description: str,
     lines += ["- " + _line(f"component '{name}'", values) for name, values in components.items()]
     notes = []
     if np.nanmax(np.abs(fitness)) < 1e-3:
-        notes.append("The task score stayed at zero throughout training: the reward does not "
-                     "lead the agent towards the goal; write a different reward rather than "
-                     "re-tune this one.")
+        if budget_note:
+            notes.append("The task score stayed at zero throughout training. " + budget_note)
+        else:
+            notes.append("The task score stayed at zero throughout training: the reward does "
+                         "not lead the agent towards the goal; write a different reward rather "
+                         "than re-tune this one.")
     means = {k: abs(float(np.nanmean(v))) for k, v in components.items()}
     for name, values in components.items():
         values = np.asarray(values, float)
@@ -67,10 +82,12 @@ def reflect(fitness, episode_length, components: dict, fitness_description: str,
     return "\n".join(lines) + "\n"
 
 
-def reflect_candidate(result, k: int, task) -> str:
-    """Reflection of candidate ``k`` of a ``BatchResult`` (curves averaged over seeds)."""
-    curves = result.curves
-    names = result.component_names[k]
-    components = {name: curves.components[k, :, :, j].mean(0) for j, name in enumerate(names)}
-    return reflect(curves.fitness[k].mean(0), curves.episode_length[k].mean(0), components,
-                   task.fitness_description, task.episode_length)
+def reflect_runs(runs, component_names, task, seed_scores=None,
+                 score_kind: str = "best over training", budget_note: str | None = None) -> str:
+    """Reflection of one candidate from all of its runs (``TrainingCurves`` with arrays
+    [n, C]: every seed it trained with, curves averaged over them)."""
+    components = {name: np.asarray(runs.components)[:, :, j].mean(0)
+                  for j, name in enumerate(component_names)}
+    return reflect(np.asarray(runs.fitness).mean(0), np.asarray(runs.episode_length).mean(0),
+                   components, task.fitness_description, task.episode_length,
+                   seed_scores=seed_scores, score_kind=score_kind, budget_note=budget_note)

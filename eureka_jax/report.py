@@ -15,6 +15,7 @@ def make_report(run_dir: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     run_dir = Path(run_dir)
     summary = read_json(run_dir / "summary.json")
@@ -22,25 +23,46 @@ def make_report(run_dir: Path) -> Path:
         else None
     rounds = [r for r in summary["rounds"] if r.get("scores")]
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7, 4))
     best_so_far, xs = [], []
     running = -np.inf
-    for i, r in enumerate(rounds):
+    shown = [0.0]  # the y range always includes 0, so noise near it is not zoomed into
+    for r in rounds:
+        x = _round_number(r)
         scores = [s for s in r["scores"] if s is not None]
-        ax.scatter([i + 1] * len(scores), scores, color="tab:blue", alpha=0.5, s=15)
-        running = max(running, max(scores, default=-np.inf))
+        ax.scatter([x] * len(scores), scores, color="tab:blue", alpha=0.5, s=15)
+        if r.get("best_fitness") is not None:  # the round's chosen best, after its seed race
+            running = max(running, r["best_fitness"])
         best_so_far.append(running)
-        xs.append(i + 1)
-    ax.plot(xs, best_so_far, color="tab:red", marker="o", label="best so far")
+        xs.append(x)
+        shown += scores
+    ax.plot(xs, best_so_far, color="tab:red", marker="o",
+            label="best so far (search: mean over its seeds)")
     if evaluation:
-        for label, color in (("human", "tab:green"), ("sparse", "tab:gray")):
-            ax.axhline(evaluation["rewards"][label]["mean"], color=color, linestyle="--",
-                       label=f"{label} (evaluation mean)")
-    ax.set_xticks(xs)
+        end = (max(xs) if xs else 1) + 0.6
+        for label, color, dx in (("best", "tab:red", -0.15), ("human", "tab:green", 0.0),
+                                 ("sparse", "tab:gray", 0.15)):
+            r = evaluation["rewards"][label]
+            if r["mean"] is None:
+                continue
+            ax.errorbar([end + dx], [r["mean"]], yerr=[r["std"]], color=color, marker="D",
+                        capsize=4, label=f"{label}: final evaluation "
+                        f"({evaluation['num_eval']} fresh seeds, mean ± std)")
+            if label != "best":
+                ax.axhline(r["mean"], color=color, linestyle="--", linewidth=0.8)
+            shown += [r["mean"] - r["std"], r["mean"] + r["std"]]
+        xs_ticks = xs + [end]
+        ax.set_xticks(xs_ticks, [str(x) for x in xs] + ["eval"])
+    else:
+        ax.set_xticks(xs)
+    low, high = min(shown), max(shown)
+    pad = 0.05 * (high - low or 1.0)
+    ax.set_ylim(low - pad, high + pad)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2f"))
     ax.set_xlabel("round")
     ax.set_ylabel("task fitness")
-    ax.set_title(f"{summary['task']}: candidates per round")
-    ax.legend(fontsize=8)
+    ax.set_title(f"{summary['task']}: candidates per round, then the final evaluation")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(run_dir / "fitness.png", dpi=100)
     plt.close(fig)
@@ -50,28 +72,38 @@ def make_report(run_dir: Path) -> Path:
     _write_tensorboard(run_dir, summary, evaluation, best_curves)
 
     lines = [f"# Eureka search on {summary['task']}", "", "![fitness](fitness.png)", "",
-             "| round | status | candidates | best fitness |", "| --- | --- | ---: | ---: |"]
+             "| round | status | candidates | best (mean ± std over its seeds) | seeds |",
+             "| --- | --- | ---: | ---: | ---: |"]
     for r in summary["rounds"]:
         n = len(r.get("scores") or [])
-        fit = "" if r.get("best_fitness") is None else f"{r['best_fitness']:.3f}"
-        lines.append(f"| {r['name']} | {r['status']} | {n} | {fit} |")
+        fit = "" if r.get("best_fitness") is None else \
+            f"{r['best_fitness']:.3f} ± {r.get('best_std') or 0.0:.3f}"
+        lines.append(f"| {_round_number(r)} | {r['status']} | {n} | {fit} | "
+                     f"{r.get('best_num_seeds') or ''} |")
     if summary.get("best"):
         b = summary["best"]
-        title = (f"Best reward: round {b['iteration']}, candidate {b['candidate']}, "
-                 f"fitness {b['fitness']:.3f}")
+        title = (f"Best reward: round {b['round']}, candidate {b['candidate']}, fitness "
+                 f"{b['fitness']:.3f} ± {b.get('std', 0.0):.3f} over {b.get('num_seeds', 1)} "
+                 "seed(s) in the search")
         lines += ["", title, "", "```python", b["source"].rstrip(), "```"]
         if components:
             lines += ["", "![components](components.png)"]
     if evaluation:
-        heading = (f"## Final evaluation ({evaluation['num_eval']} seeds, "
+        from eureka_jax.evaluate import format_difference, format_hns
+
+        heading = (f"## Final evaluation ({evaluation['num_eval']} fresh seeds, "
                    f"{evaluation['statistic']})")
-        lines += ["", heading, "", "| reward | mean ± std |", "| --- | ---: |"]
+        lines += ["", heading, "", "| reward | per seed | mean ± std |", "| --- | --- | ---: |"]
         for label, r in evaluation["rewards"].items():
-            lines.append(f"| {label} | {r['mean']:.3f} ± {r['std']:.3f} |")
-        hns = evaluation["human_normalized_score"]
-        lines += ["", "Human-normalized score (best − sparse) / |human − sparse|: "
-                  + ("undefined (human and sparse score the same)" if hns is None
-                     else f"{hns:.3f}")]
+            cells = ", ".join("failed" if v is None else f"{v:.3f}"
+                              for v in r["fitness_per_seed"])
+            mean = "-" if r["mean"] is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
+            lines.append(f"| {label} | {cells} | {mean} |")
+        lines += ["", f"- best − human: {format_difference(evaluation['best_minus_human'])}",
+                  f"- best − sparse: {format_difference(evaluation['best_minus_sparse'])}",
+                  f"- intervals: {evaluation['interval']}",
+                  "- human-normalized score (best − sparse) / |human − sparse|: "
+                  + format_hns(evaluation)]
     report = run_dir / "report.md"
     atomic_write(report, "\n".join(lines) + "\n")
     return report
@@ -79,32 +111,47 @@ def make_report(run_dir: Path) -> Path:
 
 def _best_curves(run_dir: Path, summary: dict):
     """(names, fitness [S, C], components [S, C, M], env_steps [C]) of the best candidate."""
-    from eureka_jax.search import load_result
+    from eureka_jax.runs import load_result
 
     best = summary.get("best")
     if not best:
         return None
-    name = "iter_init" if best["iteration"] == "init" else f"iter_{int(best['iteration']):02d}"
+    name = "iter_init" if best["round"] == "init" else f"iter_{int(best['round']) - 1:02d}"
+    from eureka_jax.selection import runs_of
+
     decision = read_json(run_dir / name / "round.json")
-    result = load_result(run_dir / name / "curves.npz")
+    first = load_result(run_dir / name / "curves.npz")
+    race_path = run_dir / name / "race_curves.npz"
+    race = load_result(race_path) if race_path.is_file() else None
     k = decision["candidates"].index(best["candidate"])
-    c = result.curves
-    return result.component_names[k], c.fitness[k], c.components[k], c.env_steps[k, 0]
+    c = runs_of(first, race, k)  # every seed the best trained with
+    return first.component_names[k], c.fitness, c.components, c.env_steps[0]
 
 
 def _plot_best_components(run_dir: Path, curves, plt) -> bool:
     if curves is None:
         return False
+    import matplotlib.ticker
+
     names, fitness, components, steps = curves
+    evaluated = np.isfinite(fitness).all(0)  # checkpoints with an evaluation rollout
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    axes[0].plot(steps, fitness.mean(0), color="tab:red")
-    axes[0].set_title("best reward: task fitness")
+    mean = fitness[:, evaluated].mean(0)
+    axes[0].plot(steps[evaluated], mean, color="tab:red", marker=".")
+    if len(fitness) > 1:
+        spread = fitness[:, evaluated].std(0)
+        axes[0].fill_between(steps[evaluated], mean - spread, mean + spread, color="tab:red",
+                             alpha=0.2)
+    axes[0].set_ylim(bottom=min(0.0, float(np.min(mean - 0.05 * abs(mean).max()))))
+    axes[0].set_title(f"best reward: task fitness ({len(fitness)} seeds, mean ± std)")
     for j, name in enumerate(names):
-        axes[1].plot(steps, components[:, :, j].mean(0), label=name)
+        axes[1].plot(steps[evaluated], components[:, evaluated, j].mean(0), label=name)
     axes[1].set_title("best reward: components (per-step mean)")
     axes[1].legend(fontsize=7)
     for ax in axes:
         ax.set_xlabel("env steps")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
     fig.tight_layout()
     fig.savefig(run_dir / "components.png", dpi=100)
     plt.close(fig)
@@ -123,18 +170,29 @@ def _write_tensorboard(run_dir: Path, summary: dict, evaluation, curves) -> None
         running = -np.inf
         for i, r in enumerate(x for x in summary["rounds"] if x.get("scores")):
             scores = [s for s in r["scores"] if s is not None]
-            if scores:
-                running = max(running, max(scores))
-                writer.add_scalar("search/round_best_fitness", max(scores), i)
-                writer.add_scalar("search/best_fitness_so_far", running, i)
-                writer.add_scalar("search/candidates_trained", len(scores), i)
+            if r.get("best_fitness") is not None:
+                running = max(running, r["best_fitness"])
+                writer.add_scalar("search/round_best_fitness", r["best_fitness"], i + 1)
+                writer.add_scalar("search/best_fitness_so_far", running, i + 1)
+                writer.add_scalar("search/candidates_trained", len(scores), i + 1)
         if curves is not None:
             names, fitness, components, steps = curves
             for c, step in enumerate(steps):
+                if not np.isfinite(fitness[:, c]).all():
+                    continue  # no evaluation rollout at this checkpoint
                 writer.add_scalar("best/fitness", float(fitness[:, c].mean()), int(step))
                 for j, name in enumerate(names):
                     writer.add_scalar(f"best/{name}", float(components[:, c, j].mean()),
                                       int(step))
         if evaluation:
             for label, r in evaluation["rewards"].items():
-                writer.add_scalar(f"evaluation/{label}", r["mean"], 0)
+                if r["mean"] is not None:
+                    writer.add_scalar(f"evaluation/{label}", r["mean"], 0)
+
+
+def _round_number(r: dict):
+    """A round's 1-based number as printed everywhere ("init" for init=human's round)."""
+    if r.get("round") is not None:
+        return r["round"]
+    name = r["name"]
+    return "init" if name == "iter_init" else int(name.split("_")[1]) + 1

@@ -6,8 +6,9 @@ Layout of ``runs/<task>/search-<UTC time>/``::
     llm.jsonl              every request and reply (replayable with llm=replay)
     iter_00/               one folder per round
       attempt_0/prompt.json, replies.json, candidate_00.py, candidate_00.json, ...
-      curves.npz           training curves of the round's valid candidates
-      round.json           the round's decision (best candidate, fitness, reflection)
+      curves.npz           training curves of the round's valid candidates (+ curves.json)
+      race_curves.npz      the leaders' extra seeds (seed race), when confirm > 0
+      round.json           the round's decision (best candidate, per-seed scores, reflection)
     evaluation.json        the final evaluation
     summary.json, report.md, fitness.png
 """
@@ -66,3 +67,48 @@ def write_arrays(path: Path, **arrays) -> None:
 def read_arrays(path: Path) -> dict:
     with np.load(path) as data:
         return {k: data[k] for k in data.files}
+
+
+CURVE_FIELDS = ("fitness", "episode_return", "episode_length", "components", "env_steps",
+                "failed", "failed_at", "train_fitness", "train_episode_return",
+                "train_episode_length", "train_components")
+
+
+def save_result(path: Path, result) -> None:
+    """Writes a ``BatchResult``'s curves (``path``, .npz) and its metadata (.json)."""
+    c = result.curves
+    write_arrays(path, **{name: getattr(c, name) for name in CURVE_FIELDS
+                          if getattr(c, name) is not None})
+    write_json(Path(path).with_suffix(".json"), {
+        "labels": result.labels, "component_names": result.component_names,
+        "seeds": np.asarray(result.seeds).tolist(), "slots": result.slots,
+        "compile_seconds": result.compile_seconds, "run_seconds": result.run_seconds,
+        "env_steps": result.env_steps,
+        "errors": {str(k): v for k, v in result.errors.items()},
+    })
+
+
+def load_result(path: Path):
+    """Reads back what ``save_result`` wrote (parameters are not kept there)."""
+    from eureka_jax.train import BatchResult, TrainingCurves
+
+    arrays = read_arrays(path)
+    meta = read_json(Path(path).with_suffix(".json"))
+    return BatchResult(
+        labels=meta["labels"], component_names=[tuple(n) for n in meta["component_names"]],
+        seeds=meta["seeds"], curves=TrainingCurves(**arrays), params=None,
+        compile_seconds=meta["compile_seconds"], run_seconds=meta["run_seconds"],
+        env_steps=meta["env_steps"], slots=meta.get("slots"),
+        errors={int(k): v for k, v in meta.get("errors", {}).items()},
+    )
+
+
+def train_or_load(path: Path, train, *args, **kwargs):
+    """``train(*args, **kwargs)`` and save its result at ``path``, or read back a saved one
+    (resume): a finished training is never repeated."""
+    path = Path(path)
+    if path.is_file() and path.with_suffix(".json").is_file():
+        return load_result(path)
+    result = train(*args, **kwargs)
+    save_result(path, result)
+    return result

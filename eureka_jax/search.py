@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from eureka_jax import selection
+from eureka_jax.budget import budget_note
 from eureka_jax.errors import EurekaError
-from eureka_jax.reflect import reflect_candidate
+from eureka_jax.reflect import reflect_runs
 from eureka_jax.reward import RewardError, compile_reward
-from eureka_jax.runs import atomic_write, read_arrays, read_json, write_arrays, write_json
-from eureka_jax.train import TrainingCurves, train_candidates
-from eureka_jax.train.batch import BatchResult
-from eureka_jax.train.config import training_settings
+from eureka_jax.runs import atomic_write, read_json, train_or_load, write_json
+from eureka_jax.train import train_candidates
+from eureka_jax.train.config import seed_list, training_settings
 
 
 @dataclass
@@ -31,57 +32,43 @@ class Best:
     iteration: int | str
     index: int
     reflection: str
+    std: float = 0.0
+    num_seeds: int = 1
 
 
-def score(result: BatchResult, select: str) -> np.ndarray:
-    """[K] selection score: fitness (max over checkpoints, or final) averaged over seeds;
-    -inf for candidates that failed."""
-    per_seed = result.max_fitness() if select == "max" else result.final_fitness()
-    scores = per_seed.mean(axis=1)
-    return np.where(result.curves.failed.any(axis=1), -np.inf, scores)
+SCORE_KIND = {"max": "best evaluation over training", "final": "evaluation at the end"}
 
 
-def _save_result(path: Path, result: BatchResult) -> None:
-    c = result.curves
-    write_arrays(path, fitness=c.fitness, episode_return=c.episode_return,
-                 episode_length=c.episode_length, components=c.components,
-                 env_steps=c.env_steps, failed=c.failed, failed_at=c.failed_at)
-    write_json(path.with_suffix(".json"), {
-        "labels": result.labels, "component_names": result.component_names,
-        "seeds": result.seeds, "compile_seconds": result.compile_seconds,
-        "run_seconds": result.run_seconds, "env_steps": result.env_steps,
-        "errors": {str(k): v for k, v in getattr(result, "errors", {}).items()},
-    })
+def _summary_text(config, seeds: int, confirm: int) -> str:
+    race = (f"; the {confirm} leading candidates then trained on extra seeds and the best is "
+            "the highest mean over all of its seeds" if confirm else "")
+    return (f"{config.total_env_steps:,} environment steps per run, {seeds} seed(s) per "
+            f"candidate{race}")
 
 
-def load_result(path: Path) -> BatchResult:
-    arrays = read_arrays(path)
-    meta = read_json(path.with_suffix(".json"))
-    result = BatchResult(
-        labels=meta["labels"], component_names=[tuple(n) for n in meta["component_names"]],
-        seeds=meta["seeds"], curves=TrainingCurves(**arrays), params=None,
-        compile_seconds=meta["compile_seconds"], run_seconds=meta["run_seconds"],
-        env_steps=meta["env_steps"],
-    )
-    result.errors = {int(k): v for k, v in meta.get("errors", {}).items()}
-    return result
+CHOICES = {"select": ("max", "final"), "context": ("global", "round"),
+           "init": ("none", "human"), "feedback": ("none", "human")}
 
 
-def train_or_load(path: Path, task, reward_fns, config, hparams, seeds, labels,
-                  trainer=None) -> BatchResult:
-    """Trains (with ``trainer``, the batched JAX trainer by default) and saves, or reads back
-    a saved result (resume)."""
-    if path.is_file() and path.with_suffix(".json").is_file():
-        return load_result(path)
-    result = (trainer or train_candidates)(task, reward_fns, config, hparams, seeds=seeds,
-                                           labels=labels)
-    _save_result(path, result)
-    return result
+def check_settings(cfg, task):
+    """Every setting a search uses, checked before anything is written (one sentence each).
 
-
-def _summary_text(result: BatchResult, config) -> str:
-    return (f"{config.total_env_steps:,} environment steps per run, "
-            f"{len(result.seeds)} seed(s), task score averaged over seeds")
+    Returns:
+      The training settings (``TrainConfig``, ``PPOHyperparams``).
+    """
+    for key, least in (("iteration", 1), ("sample", 1), ("seeds", 1), ("confirm", 0),
+                       ("num_eval", 0), ("max_resample", 0)):
+        if int(cfg[key]) < least:
+            raise EurekaError(f"{key}={cfg[key]} is too small; {key} must be at least {least}.")
+    for key, allowed in CHOICES.items():
+        if cfg[key] not in allowed:
+            raise EurekaError(f"{key}={cfg[key]} is not known; use "
+                              + " or ".join(f"{key}={a}" for a in allowed) + ".")
+    value = cfg.target_fitness
+    if value != "task" and value is not None and not isinstance(value, int | float):
+        raise EurekaError(f"target_fitness={value} is not a number; give a number, null (run "
+                          "every round) or task (the task's own).")
+    return training_settings(cfg, task)
 
 
 class Search:
@@ -107,12 +94,11 @@ class Search:
         self.status = {"round": "-", "phase": "starting", "proposed": 0, "compiled": 0,
                        "failed": 0, "env_steps_per_s": None, "best": None}
         self.human_feedback = human_feedback
-        self.config, self.hparams = training_settings(cfg, task)
-        self.seeds = [cfg.seed + i for i in range(cfg.seeds)]
-        if cfg.select not in ("max", "final"):
-            raise EurekaError(f"select={cfg.select} is not known; use select=max or select=final.")
-        if cfg.context not in ("global", "round"):
-            raise EurekaError(f"context={cfg.context} is not known; use global or round.")
+        self.config, self.hparams = check_settings(cfg, task)
+        self.seeds = seed_list(cfg)
+        import jax
+
+        self.budget_note = budget_note(task, self.config, jax.default_backend())
 
     # ---- one round -------------------------------------------------------------------------
 
@@ -166,39 +152,79 @@ class Search:
             write_json(rdir / "round.json", decision)
             return decision
         labels = [f"{name}/candidate_{i:02d}" for i, _ in compiled]
+        fns = [f for _, f in compiled]
         self.status["phase"] = f"training {len(compiled)} x {len(self.seeds)} (one program)"
         self.log(f"  training {len(compiled)} candidate(s) x {len(self.seeds)} seed(s), "
                  f"{self.config.total_env_steps:,} env steps each")
-        result = train_or_load(rdir / "curves.npz", self.task, [f for _, f in compiled],
-                               self.config, self.hparams, self.seeds, labels, self.trainer)
-        scores = score(result, self.cfg.select)
-        errors = getattr(result, "errors", {})  # crashed trainings (Isaac Gym backend)
-        k = int(np.argmax(scores))
-        self.status["env_steps_per_s"] = result.env_steps_per_second
-        self.log(f"  trained: compile {result.compile_seconds:.1f} s, run "
-                 f"{result.run_seconds:.1f} s, {result.env_steps_per_second:,.0f} env steps/s")
+        train = self.trainer or train_candidates
+        first = train_or_load(rdir / "curves.npz", train, self.task, fns, self.config,
+                              self.hparams, seeds=self.seeds, labels=labels)
+        self._log_trained(first)
+        top = selection.leaders(selection.per_seed(first, self.cfg.select), self.cfg.confirm)
+        race = None
+        if top:
+            race = self._race(rdir, train, fns, labels, top)
+        scores = selection.combine(first, race, self.cfg.select, top)
+        k = scores.best()
+        errors = dict(first.errors)  # crashed trainings (Isaac Gym backend)
+        runs = selection.runs_of(first, race, k)
+        mean = scores.mean(k)
         decision = {
             "name": name,
             "status": "trained",
             "attempts": attempts + 1,
             "candidates": [i for i, _ in compiled],
-            "scores": [None if not np.isfinite(s) else float(s) for s in scores],
-            "failed": [bool(x) for x in result.curves.failed.any(axis=1)],
+            "scores": [None if not np.isfinite(scores.mean(j)) else scores.mean(j)
+                       for j in range(len(compiled))],
+            "seed_scores": [[None if np.isnan(v) else float(v) for v in scores.values[j]]
+                            for j in range(len(compiled))],
+            "seeds": scores.seeds,
+            "confirmed": [compiled[j][0] for j in top],
+            "failed": [scores.failed(j) for j in range(len(compiled))],
             "best_candidate": compiled[k][0],
-            "best_fitness": float(scores[k]) if np.isfinite(scores[k]) else None,
+            "best_fitness": float(mean) if np.isfinite(mean) else None,
+            "best_std": scores.std(k),
+            "best_num_seeds": len(scores.values[k]),
             "best_source": compiled[k][1].source,
-            "reflection": reflect_candidate(result, k, self.task),
-            "summary": _summary_text(result, self.config),
-            "compile_seconds": result.compile_seconds,
-            "run_seconds": result.run_seconds,
+            "reflection": reflect_runs(
+                runs, first.component_names[k], self.task, seed_scores=scores.values[k],
+                score_kind=SCORE_KIND[self.cfg.select], budget_note=self.budget_note),
+            "summary": _summary_text(self.config, len(self.seeds), len(top)),
+            "compile_seconds": first.compile_seconds + (race.compile_seconds if race else 0.0),
+            "run_seconds": first.run_seconds + (race.run_seconds if race else 0.0),
+            "env_steps": first.env_steps + (race.env_steps if race else 0),
             # trainings that crashed (Isaac Gym backend): candidate index -> traceback tail
             "errors": {str(compiled[int(i)][0]): text for i, text in errors.items()},
         }
         if decision["best_fitness"] is None and errors:
-            first = next(iter(errors))
-            decision["error_source"] = compiled[int(first)][1].source
+            first_error = next(iter(errors))
+            decision["error_source"] = compiled[int(first_error)][1].source
         write_json(rdir / "round.json", decision)
         return decision
+
+    def _log_trained(self, result) -> None:
+        self.status["env_steps_per_s"] = result.env_steps_per_second
+        self.log(f"  trained: compile {result.compile_seconds:.1f} s, run "
+                 f"{result.run_seconds:.1f} s, {result.env_steps_per_second:,.0f} env steps/s")
+
+    def _race(self, rdir: Path, train, fns, labels, top: list[int]):
+        """The leaders' extra seeds: one more call of the first pass's shape (K rows of S
+        seeds dealt to the leaders), so the JAX trainer reuses its compiled program."""
+        slots, table = selection.race_plan(top, len(fns), len(self.seeds), self.cfg.seed)
+        extra = {k: sum(1 for s in slots if s == k) * len(self.seeds) for k in top}
+        self.status["phase"] = f"seed race: {len(top)} leader(s)"
+        self.log(f"  seed race: leaders {', '.join(labels[k].split('/')[-1] for k in top)} "
+                 f"get {', '.join(str(extra[k]) for k in top)} more seed(s)")
+        race = train_or_load(rdir / "race_curves.npz", train, self.task, fns, self.config,
+                             self.hparams, seeds=table, labels=labels, slots=slots)
+        self._log_trained(race)
+        scores = selection.combine(race, None, self.cfg.select, [])  # rows = slots
+        for k in top:
+            values = [v for row, s in enumerate(race.slots) if s == k
+                      for v in scores.values[row]]
+            self.log(f"    {labels[k].split('/')[-1]}: "
+                     + ", ".join("failed" if np.isnan(v) else f"{v:.3f}" for v in values))
+        return race
 
     def _next_messages(self, shown: Best, decision: dict, round_name) -> list[dict]:
         reflection = shown.reflection
@@ -210,23 +236,30 @@ class Search:
 
     # ---- the loop ----------------------------------------------------------------------------
 
+    def target_fitness(self) -> float | None:
+        """The task's ``target_fitness``, unless ``target_fitness=`` overrides it (null: run
+        every round)."""
+        value = self.cfg.target_fitness
+        return self.task.target_fitness if value == "task" else value
+
     def run(self) -> dict:
         task, cfg = self.task, self.cfg
         best: Best | None = None
         messages = self.prompts.initial(task)
         history = []
+        target = self.target_fitness()
         if cfg.init == "human":
             d = self._round("iter_init", None, fixed=[("human", task.human_reward_source)])
-            best = Best(d["best_source"], d["best_fitness"] or -np.inf, "init", 0, d["reflection"])
+            best = Best(d["best_source"], d["best_fitness"] or -np.inf, "init", 0, d["reflection"],
+                        d.get("best_std", 0.0), d.get("best_num_seeds", 1))
             messages = self._next_messages(best, d, "init")
-            self.log(f"init=human: human reward scores {best.fitness:.3f}")
-        elif cfg.init != "none":
-            raise EurekaError(f"init={cfg.init} is not known; use init=none or init=human.")
+            self.log(f"init=human: human reward scores {_pm(best)}")
         for it in range(cfg.iteration):
             name = f"iter_{it:02d}"
             self.status.update(round=f"{it + 1}/{cfg.iteration}", phase="starting")
             self.log(f"round {it + 1}/{cfg.iteration}")
             d = self._round(name, messages)
+            d["round"] = it + 1
             history.append(d)
             if d["status"] != "trained" or d["best_fitness"] is None:
                 if d.get("errors"):  # every training crashed: show the LLM why
@@ -235,28 +268,37 @@ class Search:
                         task, d["error_source"], "exception", "training crashed:\n" + error)
                 self.log(f"  {d['status']}; the next round asks again")
                 continue
-            round_best = Best(d["best_source"], d["best_fitness"], it, d["best_candidate"],
-                              d["reflection"])
+            round_best = Best(d["best_source"], d["best_fitness"], it + 1, d["best_candidate"],
+                              d["reflection"], d.get("best_std", 0.0), d.get("best_num_seeds", 1))
             if best is None or round_best.fitness > best.fitness:
                 best = round_best
             self.status.update(best=best.fitness, phase="done")
-            self.log(f"  round best {round_best.fitness:.3f} (candidate "
-                     f"{round_best.index}); best so far {best.fitness:.3f} (round {best.iteration})")
+            self.log(f"  round best {_pm(round_best)} (candidate {round_best.index}); best so far "
+                     f"{_pm(best)} (round {best.iteration})")
             messages = self._next_messages(round_best if cfg.context == "round" else best, d, it)
-            if task.target_fitness is not None and best.fitness >= task.target_fitness:
-                self.log(f"  target fitness {task.target_fitness} reached; stopping early")
+            if target is not None and best.fitness >= target:
+                self.log(f"  target fitness {target} reached; stopping early")
                 break
         summary = {
             "task": task.name,
             "run_dir": str(self.run_dir),
-            "rounds": [{k: d.get(k) for k in ("name", "status", "attempts", "scores",
-                                               "best_candidate", "best_fitness")}
+            "rounds": [{k: d.get(k) for k in ("round", "name", "status", "attempts", "scores",
+                                               "seed_scores", "confirmed", "best_candidate",
+                                               "best_fitness", "best_std", "best_num_seeds",
+                                               "env_steps")}
                        for d in history],
             "best": None if best is None else {
-                "iteration": best.iteration, "candidate": best.index, "fitness": best.fitness,
-                "source": best.source},
+                "round": best.iteration, "candidate": best.index, "fitness": best.fitness,
+                "std": best.std, "num_seeds": best.num_seeds, "source": best.source},
         }
         if best is not None:
             atomic_write(self.run_dir / "best_reward.py", best.source)
         write_json(self.run_dir / "summary.json", summary)
         return summary
+
+
+def _pm(best: Best) -> str:
+    """'0.412 ± 0.051 (5 seeds)'"""
+    if best.num_seeds < 2:
+        return f"{best.fitness:.3f} (1 seed)"
+    return f"{best.fitness:.3f} ± {best.std:.3f} ({best.num_seeds} seeds)"

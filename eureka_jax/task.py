@@ -58,6 +58,8 @@ class Task:
         "sum" (the signal summed over an episode: a count, e.g. consecutive successes).
       goals: declared goal terms, ``[{"input": NAME, "want": "zero"|"high"|"low"}]``, read by
         the offline proposer (an LLM reads the description instead).
+      cpu_learns: whether the default budget lets the human or sparse reward learn on 2 CPU
+        cores (measured by ``benchmarks/budgets.py``); None where not measured.
     """
 
     name: str
@@ -72,6 +74,7 @@ class Task:
     target_fitness: float | None = None
     goals: list = field(default_factory=list)
     fitness_aggregate: str = "mean"
+    cpu_learns: bool | None = None
 
     @functools.cached_property
     def env_module(self):
@@ -204,6 +207,10 @@ def _task_roots(task_dirs) -> list[Path]:
         p = Path(d).expanduser().resolve()
         if not p.is_dir():
             raise EurekaError(f"task_dirs entry '{d}' is not a folder; give an existing folder.")
+        if (p / "task.yaml").is_file():
+            raise EurekaError(
+                f"task_dirs entry '{d}' is a task folder itself; task_dirs lists folders that "
+                f"hold task folders: use task_dirs=[{p.parent}] and task={p.name}.")
         roots.append(p)
     if not roots:
         raise EurekaError(
@@ -235,10 +242,12 @@ def list_tasks(task_dirs=()) -> dict[str, Path]:
 
 
 def load_task(name: str, task_dirs=()) -> Task:
-    """Loads the task folder called ``name`` (environment built lazily on first use)."""
+    """Loads the task folder called ``name`` (environment built lazily on first use: reading
+    a task's task.yaml builds nothing)."""
     tasks = list_tasks(task_dirs)
     if name not in tasks:
-        raise EurekaError(f"unknown task '{name}'; choose one of: {', '.join(tasks)}.")
+        raise EurekaError(f"unknown task '{name}'; choose one of: {', '.join(tasks)} (a task "
+                          "folder of your own needs task_dirs=[/folder/holding/it]).")
     return _load_folder(tasks[name])
 
 
@@ -278,4 +287,5 @@ def _load_folder(path: Path) -> Task:
         target_fitness=spec.get("target_fitness"),
         goals=list(spec.get("goals") or []),
         fitness_aggregate=aggregate,
+        cpu_learns=spec.get("cpu_learns"),
     )

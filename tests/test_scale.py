@@ -78,7 +78,7 @@ def test_two_processes_on_localhost_match_one_process(tmp_path):
     from eureka_jax import load_task
     from eureka_jax.config import load_config
     from eureka_jax.reward import compile_reward
-    from eureka_jax.search import load_result
+    from eureka_jax.runs import load_result
     from eureka_jax.train import train_candidates
     from eureka_jax.train.config import training_settings
 

@@ -57,7 +57,7 @@ def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
     feedback.write_text("Please keep the cart near the centre.")
     out = subprocess.run(
         _cli("search", "task=cartpole", "iteration=2", "sample=3", "llm=offline", "init=human",
-             "feedback=human", f"feedback_file={feedback}", "num_eval=2",
+             "feedback=human", f"feedback_file={feedback}", "num_eval=2", "target_fitness=0",
              f"runs_dir={tmp_path / 'runs'}", *TINY),
         capture_output=True, text=True, cwd=REPO, timeout=900, check=False,
     )
@@ -69,7 +69,9 @@ def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
         assert (run / name).is_file(), name
     summary = json.loads((run / "summary.json").read_text())
     rounds = summary["rounds"]
-    assert len(rounds) >= 1 and all(r["status"] == "trained" for r in rounds)
+    # target_fitness=0 overrides the task's 0.95: the first round's best reaches it
+    assert len(rounds) == 1 and rounds[0]["status"] == "trained"
+    assert "target fitness 0 reached" in out.stdout
     assert summary["best"]["fitness"] == pytest.approx(max(r["best_fitness"] for r in rounds))
     # the first proposal round is told about the human reward and its training
     first_prompt = json.loads((run / "iter_00/attempt_0/prompt.json").read_text())
@@ -79,14 +81,30 @@ def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert set(evaluation["rewards"]) == {"best", "human", "sparse"}
     assert len(evaluation["rewards"]["best"]["fitness_per_seed"]) == 2
+    # honest scores: every seed, paired intervals, the normalized score with its caveat
+    assert {"best_minus_human", "best_minus_sparse", "human_normalized_flag"} <= set(evaluation)
+    assert json.loads((run / "summary.json").read_text())["evaluation"] == evaluation
     report = (run / "report.md").read_text()
-    assert "Human-normalized score" in report and "![components](components.png)" in report
+    assert "human-normalized score" in report and "![components](components.png)" in report
+    assert "best − human:" in report and "95% CI" in report
     for png in ("fitness.png", "components.png"):
         data = (run / png).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         assert plt.imread(run / png).shape[2] in (3, 4)  # decodes as an image
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
-    assert "final evaluation (2 seeds)" in out.stdout
+    assert "final evaluation (2 fresh seeds)" in out.stdout
+    assert "best − sparse:" in out.stdout and "human-normalized score:" in out.stdout
+    # the seed race: the leaders' extra seeds are in the round's record and on the console
+    decision = json.loads((run / "iter_00/round.json").read_text())
+    assert len(decision["confirmed"]) == 2 and (run / "iter_00/race_curves.npz").is_file()
+    best = decision["candidates"].index(decision["best_candidate"])
+    assert decision["best_candidate"] in decision["confirmed"]
+    assert decision["best_num_seeds"] == len(decision["seed_scores"][best]) >= 2
+    assert decision["best_fitness"] == pytest.approx(np.mean(decision["seed_scores"][best]))
+    assert "seed race: leaders" in out.stdout and "Task score over" in \
+        json.loads((run / "iter_00/attempt_0/prompt.json").read_text())[-1]["content"]
+    race = json.loads((run / "iter_00/race_curves.json").read_text())
+    assert race["compile_seconds"] == 0.0  # the first pass's compiled program, reused
 
 
 PROGRAMS = [
@@ -102,11 +120,13 @@ BROKEN = ["```python\ndef compute_reward(pole_angel):\n    return pole_angel, {}
 def _scripted_search(server, runs, *extra):
     return _cli("search", "task=cartpole", "iteration=3", "sample=2", "llm=openai",
                 "model=scripted", f"base_url={server.base_url}", "api_key=test", "num_eval=0",
+                "target_fitness=null",
                 f"runs_dir={runs}", *TINY, *extra)
 
 
 def _decisions(summary):
-    return [(r["name"], r["status"], r["scores"], r["best_candidate"]) for r in summary["rounds"]]
+    return [(r["name"], r["status"], r["scores"], r["seed_scores"], r["best_candidate"])
+            for r in summary["rounds"]]
 
 
 def test_errors_are_fed_back_and_a_killed_search_resumes_to_the_same_result(tmp_path):
@@ -151,6 +171,36 @@ def test_errors_are_fed_back_and_a_killed_search_resumes_to_the_same_result(tmp_
     keys = [json.loads(line)["key"] for line in (run / "llm.jsonl").read_text().splitlines()]
     assert len(keys) == len(set(keys)), "an LLM reply was requested twice"
     assert requests == len(summary["rounds"]) + 1  # one per round, plus round 1's re-ask
+    assert len(summary["rounds"]) == 3  # target_fitness=null: every round runs
     assert _decisions(summary) == _decisions(reference)
     assert summary["best"]["source"] == reference["best"]["source"]
     assert summary["best"]["fitness"] == reference["best"]["fitness"]
+
+    # killed inside a round, between its first pass and its seed race: the resume trains the
+    # race only, and ends where the uninterrupted run did
+    for name in ("round.json", "race_curves.npz", "race_curves.json"):
+        (run / "iter_02" / name).unlink()
+    first_pass = (run / "iter_02/curves.npz").stat().st_mtime_ns
+    out = subprocess.run(_cli("search", "--resume", str(run), "iteration=3"),
+                         capture_output=True, text=True, cwd=REPO, timeout=900, check=False)
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert (run / "iter_02/curves.npz").stat().st_mtime_ns == first_pass
+    again = json.loads((run / "summary.json").read_text())
+    assert _decisions(again) == _decisions(reference)
+    # a setting that decides what was trained cannot change on resume, in one sentence
+    out = subprocess.run(_cli("search", "--resume", str(run), "sample=5"),
+                         capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+    assert out.returncode == 2 and "sample" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_settings_are_one_sentence_and_leave_no_run_directory(tmp_path):
+    for args, message in ((["sample=0"], "sample=0 is too small"),
+                          (["train.num_envs=30"], "must divide train.num_envs"),
+                          (["target_fitness=high"], "target_fitness=high is not a number"),
+                          (["select=mean"], "select=mean is not known")):
+        out = subprocess.run(_cli("search", "task=cartpole", "llm=offline",
+                                  f"runs_dir={tmp_path / 'runs'}", *args),
+                             capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert message in out.stderr and "Traceback" not in out.stderr
+        assert not (tmp_path / "runs").exists()

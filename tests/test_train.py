@@ -1,6 +1,8 @@
 """The batched trainer: numerics against loop references, batching equivalence, failure
 isolation, and learning on cartpole."""
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -160,3 +162,51 @@ def test_human_reward_learns_cartpole(tasks, cartpole_rewards):
                               seeds=[0, 1, 2])
     assert (result.max_fitness() >= 0.9).sum() >= 2, result.max_fitness()
     assert not result.curves.failed.any()
+
+
+FIXTURE_TASKS = str(Path(__file__).parent / "fixtures" / "tasks")
+
+
+@pytest.mark.parametrize("lifetime, expected", [
+    # terminates at step 7: return 1+..+7, mean of t 4, alive on 6 of 10 steps
+    (7, {"fitness": 0.6, "episode_return": 28.0, "episode_length": 7.0, "t": 4.0}),
+    # never terminates: cut at the 10-step time limit
+    (100, {"fitness": 1.0, "episode_return": 55.0, "episode_length": 10.0, "t": 5.5}),
+])
+def test_evaluation_rollouts_match_the_closed_form(lifetime, expected):
+    """Every evaluated checkpoint runs full episodes from fresh resets: its statistics are the
+    closed form exactly, whatever the policy, with no repeats and no partial episodes."""
+    import dataclasses
+
+    from eureka_jax.task import load_task
+
+    task = dataclasses.replace(load_task("countdown", [FIXTURE_TASKS]),
+                               env_config={"lifetime": lifetime})
+    fn = compile_reward(task.human_reward_source, task)
+    config = dataclasses.replace(SHORT, num_envs=4, num_minibatches=2, num_updates=6,
+                                 num_checkpoints=3, eval_envs=5)
+    curves = train_candidates(task, [fn], config, seeds=[0, 1]).curves
+    for name in ("fitness", "episode_return", "episode_length"):
+        np.testing.assert_allclose(getattr(curves, name), expected[name], rtol=1e-6)
+    np.testing.assert_allclose(curves.components[..., 0], expected["t"], rtol=1e-6)
+    # the training episodes' statistics are kept under their own names
+    assert curves.train_fitness.shape == curves.fitness.shape
+    np.testing.assert_allclose(curves.train_episode_length[..., -1],
+                               expected["episode_length"], rtol=1e-6)
+
+
+def test_evaluation_every_nth_checkpoint_and_always_the_last():
+    import dataclasses
+
+    from eureka_jax.task import load_task
+
+    task = load_task("countdown", [FIXTURE_TASKS])
+    fn = compile_reward(task.human_reward_source, task)
+    config = dataclasses.replace(SHORT, num_envs=4, num_minibatches=2, num_updates=5,
+                                 num_checkpoints=5, eval_envs=3, eval_every=2)
+    result = train_candidates(task, [fn], config, seeds=[0])
+    evaluated = np.isfinite(result.curves.fitness[0, 0])
+    assert evaluated.tolist() == [False, True, False, True, True]
+    assert np.isfinite(result.curves.train_fitness).all()
+    np.testing.assert_allclose(result.max_fitness(), 0.6, rtol=1e-6)
+    np.testing.assert_allclose(result.final_fitness(), 0.6, rtol=1e-6)

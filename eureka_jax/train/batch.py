@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -18,24 +19,39 @@ from eureka_jax.train.ppo import TrainingCurves, make_train
 class BatchResult:
     """What one batched training call produced (numpy arrays, leading axes [K, S]).
 
+    Rows are candidates, or, for a call with ``slots``, the slots (several rows may train
+    the same candidate with other seeds; ``slots`` says which).
+
     Attributes:
-      labels: one per candidate (file name, "human", "sparse", "candidate 3", ...).
-      component_names: per candidate, the names of ``curves.components[k, :, :, :len]``.
-      seeds: the seed of each S slot (the same seeds for every candidate).
+      labels: one per row (file name, "human", "sparse", "candidate 3", ...).
+      component_names: per row, the names of ``curves.components[k, :, :, :len]``.
+      seeds: the seed of each S column (the same for every row), or a [K][S] table.
       curves: ``TrainingCurves`` with arrays [K, S, C] ([K, S, C, M] for components).
       params: final (normalizer, policy, value) parameters, leaves [K, S, ...].
-      compile_seconds / run_seconds: XLA compile time and execution time, apart.
-      env_steps: total environment steps of the call (all candidates and seeds).
+      compile_seconds / run_seconds: XLA compile time and execution time, apart (0 compile
+        seconds: the compiled program of an earlier call was reused).
+      env_steps: total environment steps of the call (all rows and seeds).
+      slots: per row, the index of the candidate it trained (None: row k is candidate k).
+      errors: row index -> text, for trainings that crashed (Isaac Gym backend).
     """
 
     labels: list[str]
     component_names: list[tuple[str, ...]]
-    seeds: list[int]
+    seeds: list
     curves: TrainingCurves
     params: Any
     compile_seconds: float
     run_seconds: float
     env_steps: int
+    slots: list[int] | None = None
+    errors: dict = field(default_factory=dict)
+
+    def seed_table(self) -> np.ndarray:
+        """[K, S] the seed of every run."""
+        table = np.asarray(self.seeds)
+        if table.ndim == 1:
+            table = np.broadcast_to(table, (len(self.labels), len(table)))
+        return table
 
     @property
     def env_steps_per_second(self) -> float:
@@ -46,15 +62,29 @@ class BatchResult:
         return np.asarray(self.curves.fitness[..., -1])
 
     def max_fitness(self) -> np.ndarray:
-        """[K, S] best fitness over checkpoints (Eureka's selection statistic)."""
-        return np.asarray(np.max(self.curves.fitness, axis=-1))
+        """[K, S] best fitness over the evaluated checkpoints (Eureka's selection statistic)."""
+        fitness = np.asarray(self.curves.fitness, dtype=float)
+        evaluated = np.isfinite(fitness)
+        return np.where(evaluated.any(-1), np.max(np.where(evaluated, fitness, -np.inf), -1),
+                        np.nan)
 
 
-def seed_keys(seeds: list[int], num_candidates: int) -> jax.Array:
-    """[K, S] PRNG keys: slot s uses ``PRNGKey(seeds[s])`` for every candidate, so candidate k
-    trained alone with the same seed sees the same random numbers (common random numbers)."""
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    return jnp.broadcast_to(keys, (num_candidates, *keys.shape))
+def seed_keys(seeds, num_rows: int) -> jax.Array:
+    """[K, S] PRNG keys. With a list of S seeds, column s uses ``PRNGKey(seeds[s])`` for every
+    row, so candidate k trained alone with the same seed sees the same random numbers (common
+    random numbers); a [K][S] table gives every run its own seed."""
+    table = np.asarray(seeds, dtype=np.int64)
+    if table.ndim == 1:
+        table = np.broadcast_to(table, (num_rows, len(table)))
+    return jnp.stack([jnp.stack([jax.random.PRNGKey(int(s)) for s in row]) for row in table])
+
+
+# Compiled batch programs of recent calls, so a second call with the same rewards, settings
+# and shapes (e.g. a round's seed race) skips tracing and XLA. Keyed by the reward sources,
+# not object identity, so a process that recompiles the same sources (a distributed worker)
+# hits too; a few entries only, since an executable holds device memory.
+_PROGRAMS: OrderedDict = OrderedDict()
+_MAX_PROGRAMS = 2
 
 
 def device_layout(num_candidates: int, devices=None) -> dict:
@@ -67,7 +97,8 @@ def device_layout(num_candidates: int, devices=None) -> dict:
 
 
 def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperparams | None = None,
-                     seeds=(0,), labels=None, devices=None, init_params=None) -> BatchResult:
+                     seeds=(0,), labels=None, devices=None, init_params=None,
+                     slots=None) -> BatchResult:
     """Trains every reward candidate with every seed in one ``jit(vmap(vmap(train)))`` call.
 
     The candidate axis is sharded over ``devices`` with a 1-D ``jax.sharding.Mesh``; each
@@ -81,8 +112,12 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
       reward_fns: compiled ``RewardFn``s (K of them).
       config: static PPO settings (shapes, counts).
       hparams: traced PPO numbers (defaults if None).
-      seeds: the S seeds, shared by all candidates.
+      seeds: the S seeds, shared by all candidates; or a [P][S] table, one row per slot.
       labels: names for the candidates in tables.
+      slots: which candidate each of P rows trains (indices into ``reward_fns``; repeats
+        allowed); None trains each candidate once. Every branch of the reward switch is in
+        the program either way, so a call with the same rewards and P reuses the compiled
+        program of an earlier one (a seed race costs no compile).
       init_params: parameters to start from, leaves [K, S, ...] (a ``BatchResult.params``
         of the same network sizes and observation size): fine-tuning. None: fresh networks.
       devices: the devices to shard over (all of ``jax.devices()`` if None: with
@@ -96,8 +131,12 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     from eureka_jax import distributed
 
     hparams = hparams if hparams is not None else PPOHyperparams.create()
-    seeds = [int(s) for s in seeds]
-    k = len(reward_fns)
+    seeds = np.asarray(seeds, dtype=np.int64).tolist()
+    rows = list(range(len(reward_fns))) if slots is None else [int(i) for i in slots]
+    k = len(rows)
+    num_seeds = len(seeds[0]) if isinstance(seeds[0], list) else len(seeds)
+    if isinstance(seeds[0], list) and len(seeds) != k:
+        raise ValueError(f"a seed table needs one row per slot: {len(seeds)} rows, {k} slots")
     layout = device_layout(k, devices)
     devices = list(devices if devices is not None else jax.devices())
     mesh = Mesh(np.array(devices), ("candidates",))
@@ -110,10 +149,11 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
 
         raise EurekaError("fine-tuning from given parameters (curricula) runs in one process; "
                           "start the curriculum without distributed.* settings.")
-    distributed.announce(task, reward_fns, config, hparams, seeds, labels)
+    distributed.announce(task, reward_fns, config, hparams, seeds, labels, slots=slots)
     pad = layout["padded_candidates"] - k
-    keys = seed_keys(seeds, k + pad)
-    candidates = jnp.concatenate([jnp.arange(k, dtype=jnp.int32), jnp.zeros(pad, jnp.int32)])
+    seed_rows = seeds if isinstance(seeds[0], list) else [seeds] * k
+    keys = seed_keys(seed_rows + [seed_rows[0]] * pad, k + pad)
+    candidates = jnp.asarray(rows + [rows[0]] * pad, jnp.int32)
 
     train = make_train(task, config, reward_fns)
     args = (distributed.global_array(keys, spread), distributed.global_array(candidates, spread),
@@ -124,28 +164,39 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
             in_shardings=(spread, spread, replicated), out_shardings=spread,
         )
     else:
-        init = _check_init(init_params, k, len(seeds), train)
+        init = _check_init(init_params, k, num_seeds, train)
         init = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[:1], pad, 0)]), init)
         batched = jax.jit(
             jax.vmap(jax.vmap(train, in_axes=(0, None, None, 0)), in_axes=(0, 0, None, 0)),
             in_shardings=(spread, spread, replicated, spread), out_shardings=spread,
         )
         args = (*args, jax.tree.map(lambda x: distributed.global_array(x, spread), init))
-    start = time.perf_counter()
-    compiled = batched.lower(*args).compile()
-    compile_seconds = time.perf_counter() - start
+    key = (id(task), tuple((fn.entry, fn.source) for fn in reward_fns), config,
+           k + pad, num_seeds, init_params is None, tuple(devices))
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        compiled, compile_seconds = _PROGRAMS[key][1], 0.0
+    else:
+        start = time.perf_counter()
+        compiled = batched.lower(*args).compile()
+        compile_seconds = time.perf_counter() - start
+        _PROGRAMS[key] = (task, compiled)  # the task is held so its id is not reused
+        while len(_PROGRAMS) > _MAX_PROGRAMS:
+            _PROGRAMS.popitem(last=False)
     start = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
     run_seconds = time.perf_counter() - start
+    names = labels if labels else [f"candidate {i}" for i in range(len(reward_fns))]
     return BatchResult(
-        labels=list(labels) if labels else [f"candidate {i}" for i in range(k)],
-        component_names=[fn.component_names for fn in reward_fns],
+        labels=[names[i] for i in rows] if slots is not None else list(names),
+        component_names=[reward_fns[i].component_names for i in rows],
         seeds=seeds,
         curves=jax.tree.map(lambda x: distributed.to_host(x)[:k], out.curves),
         params=jax.tree.map(lambda x: distributed.to_host(x)[:k], out.params),
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
-        env_steps=config.total_env_steps * k * len(seeds),
+        env_steps=config.total_env_steps * k * num_seeds,
+        slots=None if slots is None else rows,
     )
 
 

@@ -26,6 +26,11 @@ class TrainConfig:
       num_checkpoints: points at which curves are recorded (must divide num_updates).
       policy_hidden, value_hidden: MLP layer sizes.
       normalize_observations: running mean/std observation normalisation (brax's).
+      eval_envs: environments per evaluation rollout (full episodes from fresh resets at a
+        checkpoint, inside the compiled program); 0 reads the curves from the training
+        episodes instead.
+      eval_every: evaluate at every n-th checkpoint (and always at the last one).
+      eval_deterministic: evaluate with the policy's mode (True) or with sampled actions.
     """
 
     num_envs: int = 64
@@ -37,6 +42,9 @@ class TrainConfig:
     policy_hidden: tuple[int, ...] = (64, 64)
     value_hidden: tuple[int, ...] = (64, 64)
     normalize_observations: bool = True
+    eval_envs: int = 16
+    eval_every: int = 1
+    eval_deterministic: bool = True
 
     def __post_init__(self):
         for name in ("num_envs", "unroll_length", "num_updates", "update_epochs",
@@ -44,6 +52,12 @@ class TrainConfig:
             if int(getattr(self, name)) < 1:
                 raise EurekaError(f"train.{name} must be a positive integer; got "
                                   f"{getattr(self, name)}.")
+        if int(self.eval_envs) < 0:
+            raise EurekaError(f"train.eval_envs must be 0 (no evaluation rollouts) or a "
+                              f"positive integer; got {self.eval_envs}.")
+        if int(self.eval_every) < 1:
+            raise EurekaError(f"train.eval_every must be a positive integer; got "
+                              f"{self.eval_every}.")
         if self.num_envs % self.num_minibatches:
             raise EurekaError(
                 f"train.num_minibatches ({self.num_minibatches}) must divide train.num_envs "
@@ -116,3 +130,10 @@ def training_settings(cfg, task, extra: dict | None = None) -> tuple[TrainConfig
             if settings["num_updates"] % d == 0
         )
     return split_train_settings(settings)
+
+
+def seed_list(cfg, offset: int = 0, count: int | None = None) -> list[int]:
+    """The training seeds of a command: ``cfg.seed + offset + i`` for i < ``count`` (default
+    ``cfg.seeds``)."""
+    n = int(cfg.seeds if count is None else count)
+    return [int(cfg.seed) + offset + i for i in range(n)]

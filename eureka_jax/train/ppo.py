@@ -34,9 +34,17 @@ from eureka_jax.train.config import PPOHyperparams, TrainConfig
 class TrainingCurves:
     """Per-checkpoint statistics of one run (leading axes [K, S] when batched).
 
-    Episode statistics at a checkpoint average, over the training envs, each env's last
-    completed episode; an env that has not completed one yet contributes its episode so far
-    (so early fitness is a lower bound).
+    ``fitness``, ``episode_return``, ``episode_length`` and ``components`` come from
+    evaluation rollouts when ``TrainConfig.eval_envs > 0``: at an evaluated checkpoint the
+    current policy runs ``eval_envs`` full episodes from fresh resets (deterministic actions
+    by default), so a reading neither repeats across checkpoints nor counts a partial
+    episode. Checkpoints that are not evaluated (``eval_every > 1``) hold NaN there; the last
+    checkpoint is always evaluated. With ``eval_envs=0`` they are the training statistics.
+
+    The ``train_*`` fields are the training episodes' statistics at every checkpoint: the
+    mean, over the training envs, of each env's last completed episode (an env that has not
+    completed one yet contributes its episode so far, so early values are lower bounds).
+    They are None where a backend does not provide them (Isaac Gym logs).
 
     Attributes:
       fitness: [C] task fitness (fitness signal summed over the episode / max episode length).
@@ -47,6 +55,8 @@ class TrainingCurves:
       env_steps: [C] environment steps taken by this run at each checkpoint.
       failed: scalar bool, the reward or the training went non-finite.
       failed_at: scalar int, first checkpoint index at which it did (-1 if never).
+      train_fitness, train_episode_return, train_episode_length, train_components: the same
+        statistics from the training episodes.
     """
 
     fitness: jnp.ndarray
@@ -56,6 +66,10 @@ class TrainingCurves:
     env_steps: jnp.ndarray
     failed: jnp.ndarray
     failed_at: jnp.ndarray
+    train_fitness: jnp.ndarray | None = None
+    train_episode_return: jnp.ndarray | None = None
+    train_episode_length: jnp.ndarray | None = None
+    train_components: jnp.ndarray | None = None
 
 
 @flax.struct.dataclass
@@ -178,6 +192,50 @@ def make_train(task, config: TrainConfig, reward_fns):
     def reset_pool(rng):
         return jax.vmap(env.reset)(jax.random.split(rng, config.num_envs))
 
+    def evaluate(normalizer, policy_params, candidate, key):
+        """Full episodes of the current policy from fresh resets on ``eval_envs`` envs.
+
+        Each env runs until it terminates or reaches the time limit; a finished env's state
+        is frozen and its statistics stop accumulating. The loop ends when every env has
+        finished (a ``while_loop``: a policy that fails fast is evaluated fast).
+        Returns (fitness, return, length, component means, all finite) averaged over envs.
+        """
+        policy = make_policy((normalizer, policy_params),
+                             deterministic=config.eval_deterministic)
+        key_reset, key_act = jax.random.split(key)
+        n = config.eval_envs
+        zeros = jnp.zeros(n)
+        init = (jax.vmap(env.reset)(jax.random.split(key_reset, n)), jnp.ones(n, bool),
+                jnp.zeros((), jnp.int32), zeros, zeros, zeros,
+                jnp.zeros((n, num_components)), jnp.array(True))
+
+        def running(carry):
+            _, alive, t = carry[:3]
+            return (t < task.episode_length) & alive.any()
+
+        def step(carry):
+            state, alive, t, ret, fit, length, comps, finite = carry
+            action, _ = policy(state.obs, jax.random.fold_in(key_act, t))
+            nxt = jax.vmap(env.step)(state, action)
+            inputs = jax.vmap(env.reward_inputs)(state, action, nxt)
+            total, parts = jax.vmap(lambda x: rewards(candidate, x))(inputs)
+            ok = jnp.isfinite(total) & jnp.isfinite(parts).all(-1)
+            finite = finite & jnp.where(alive, ok, True).all()
+            ret = ret + jnp.where(alive, total, 0.0)
+            fit = fit + jnp.where(alive, inputs[task.fitness_input], 0.0)
+            comps = comps + jnp.where(alive[:, None], parts, 0.0)
+            length = length + alive
+            state = jax.tree.map(
+                lambda a, b: jnp.where(jnp.reshape(alive, (-1,) + (1,) * (a.ndim - 1)), a, b),
+                nxt, state)
+            alive = alive & (nxt.done == 0)
+            return state, alive, t + 1, ret, fit, length, comps, finite
+
+        _, _, _, ret, fit, length, comps, finite = jax.lax.while_loop(running, step, init)
+        comp_means = comps / jnp.maximum(length, 1.0)[:, None]
+        return (jnp.mean(fit / fitness_divisor), jnp.mean(ret), jnp.mean(length),
+                jnp.mean(comp_means, 0), finite)
+
     def train(rng, candidate, hparams: PPOHyperparams, init=None) -> TrainOutput:
         optimizer = optax.chain(
             optax.clip_by_global_norm(hparams.max_grad_norm),
@@ -280,24 +338,44 @@ def make_train(task, config: TrainConfig, reward_fns):
             return dict(c, params=params, opt_state=opt_state, normalizer=normalizer,
                         nonfinite=c["nonfinite"] | ~finite), None
 
-        def checkpoint(c, key):
-            key_pool, key_updates = jax.random.split(key)
+        def evaluated(c, key):
+            fit, ret, length, comps, finite = evaluate(c["normalizer"], c["params"].policy,
+                                                       candidate, key)
+            return (fit, ret, length, comps), c["nonfinite"] | ~finite
+
+        def not_evaluated(c, key):
+            nan = jnp.full((), jnp.nan)
+            return (nan, nan, nan, jnp.full((num_components,), jnp.nan)), c["nonfinite"]
+
+        def checkpoint(c, inputs):
+            index, key = inputs
+            key_pool, key_updates, key_eval = jax.random.split(key, 3)
             # Fresh initial states for the envs that reset during this window (cheaper than
             # a reset per step: some resets, e.g. cheetah's, simulate hundreds of steps).
             c = dict(c, pool=reset_pool(key_pool))
             c, _ = jax.lax.scan(update, c, jax.random.split(key_updates, updates_per_checkpoint))
-            fit, ret, length, comps = c["episodes"].summary(fitness_divisor)
-            return c, (fit, ret, length, comps, c["nonfinite"])
+            train_stats = c["episodes"].summary(fitness_divisor)
+            if config.eval_envs == 0:
+                return c, (train_stats, train_stats, c["nonfinite"])
+            # the index is not batched, so under vmap this stays a branch (no wasted rollouts)
+            due = ((index + 1) % config.eval_every == 0) | (index == config.num_checkpoints - 1)
+            eval_stats, nonfinite = jax.lax.cond(due, evaluated, not_evaluated, c, key_eval)
+            c = dict(c, nonfinite=nonfinite)
+            return c, (eval_stats, train_stats, nonfinite)
 
-        carry, (fit, ret, length, comps, nonfinite) = jax.lax.scan(
-            checkpoint, carry, jax.random.split(rng, config.num_checkpoints)
+        carry, (eval_stats, train_stats, nonfinite) = jax.lax.scan(
+            checkpoint, carry,
+            (jnp.arange(config.num_checkpoints), jax.random.split(rng, config.num_checkpoints)),
         )
         failed_at = jnp.where(nonfinite.any(), jnp.argmax(nonfinite), -1)
         env_steps = (jnp.arange(1, config.num_checkpoints + 1) * updates_per_checkpoint
                      * config.steps_per_update).astype(jnp.float32)
+        fit, ret, length, comps = eval_stats
         curves = TrainingCurves(
             fitness=fit, episode_return=ret, episode_length=length, components=comps,
             env_steps=env_steps, failed=nonfinite.any(), failed_at=failed_at,
+            train_fitness=train_stats[0], train_episode_return=train_stats[1],
+            train_episode_length=train_stats[2], train_components=train_stats[3],
         )
         params = (carry["normalizer"], carry["params"].policy, carry["params"].value)
         return TrainOutput(curves=curves, params=params)

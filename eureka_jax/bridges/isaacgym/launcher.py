@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 
 from eureka_jax.errors import EurekaError
+from eureka_jax.train.config import seed_list
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 TASK_SPECS = Path(__file__).resolve().parents[3] / "configs" / "isaacgym"
@@ -134,6 +135,7 @@ class Job:
     seed: int
     reward_json: Path
     run_dir: Path
+    row: int = 0  # the result row (candidate, or race slot) this training fills
     gpu: int | None = None
 
 
@@ -214,7 +216,9 @@ class IsaacGymBackend:
         return exe
 
     def train_candidates(self, task, reward_fns, config, hparams=None, seeds=(0,), labels=None,
-                         devices=None, init_params=None):
+                         devices=None, init_params=None, slots=None):
+        """The JAX trainer's contract (``train.batch.train_candidates``), one IsaacGymEnvs
+        training per row and seed; ``slots``/a seed table as there (a seed race)."""
         from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
         from eureka_jax.train.batch import BatchResult
         from eureka_jax.train.ppo import TrainingCurves
@@ -223,14 +227,17 @@ class IsaacGymBackend:
         labels = list(labels) if labels else [f"candidate {i}" for i in range(len(reward_fns))]
         root = self.work_dir or Path(self.cfg.runs_dir) / task.name / "isaacgym"
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        rows = list(range(len(reward_fns))) if slots is None else [int(i) for i in slots]
+        table = np.asarray(seeds, dtype=np.int64)
+        table = table if table.ndim == 2 else np.broadcast_to(table, (len(rows), len(table)))
         jobs = []
-        for k, fn in enumerate(reward_fns):
-            for s in seeds:
+        for row, k in enumerate(rows):
+            for s in table[row]:
                 run_dir = root / stamp / f"{labels[k].replace('/', '_')}_seed{s}"
                 run_dir.mkdir(parents=True, exist_ok=True)
                 spec = run_dir / "reward.json"
-                spec.write_text(json.dumps(reward_spec(fn, task)))
-                jobs.append(Job(labels[k], k, int(s), spec, run_dir))
+                spec.write_text(json.dumps(reward_spec(reward_fns[k], task)))
+                jobs.append(Job(labels[k], k, int(s), spec, run_dir, row=row))
         max_iterations = int(self.cfg.max_iterations or self.ig.max_iterations)
         start = time.perf_counter()
         outputs = {}
@@ -245,17 +252,17 @@ class IsaacGymBackend:
             for job, log, proc in procs:
                 code = proc.wait(timeout=float(self.ig.timeout))
                 log.close()
-                outputs[(job.candidate, job.seed)] = (code, (job.run_dir / "output.log").read_text())
+                outputs[(job.row, job.seed)] = (code, (job.run_dir / "output.log").read_text())
         run_seconds = time.perf_counter() - start
         c = config.num_checkpoints
         per_run, errors = [], {}
         for job in jobs:
-            code, text = outputs[(job.candidate, job.seed)]
+            code, text = outputs[(job.row, job.seed)]
             if code == 0:
                 curves = curves_from_scalars(read_scalars(job.run_dir), c,
                                              reward_fns[job.candidate].component_names)
             else:
-                errors[job.candidate] = traceback_tail(text)
+                errors[job.row] = traceback_tail(text)
                 m = len(reward_fns[job.candidate].component_names)
                 nan = np.full(c, np.nan, np.float32)
                 curves = TrainingCurves(fitness=nan, episode_return=nan, episode_length=nan,
@@ -264,14 +271,15 @@ class IsaacGymBackend:
                                         failed_at=np.array(0))
             per_run.append(curves)
         m = max([len(fn.component_names) for fn in reward_fns] + [0])
-        stacked = _stack(per_run, len(reward_fns), len(seeds), m)
-        result = BatchResult(labels=labels, component_names=[fn.component_names for fn in reward_fns],
-                             seeds=[int(s) for s in seeds], curves=stacked, params=None,
+        stacked = _stack(per_run, len(rows), table.shape[1], m)
+        result = BatchResult(labels=[labels[k] for k in rows],
+                             component_names=[reward_fns[k].component_names for k in rows],
+                             seeds=np.asarray(seeds).tolist(), curves=stacked, params=None,
                              compile_seconds=0.0, run_seconds=run_seconds,
-                             env_steps=int(np.nan_to_num(stacked.env_steps[..., -1]).sum()))
-        result.errors = errors
-        for k, text in errors.items():
-            print(f"{labels[k]}: Isaac Gym training failed:\n{text}", file=sys.stderr)
+                             env_steps=int(np.nan_to_num(stacked.env_steps[..., -1]).sum()),
+                             slots=None if slots is None else rows, errors=errors)
+        for row, text in errors.items():
+            print(f"{labels[rows[row]]}: Isaac Gym training failed:\n{text}", file=sys.stderr)
         return result
 
 
@@ -320,7 +328,7 @@ class IsaacGymCurriculumBackend(IsaacGymBackend):
     def stage_jobs(self, stage, fn, task, init, stage_dir: Path) -> list[tuple[list[str], dict]]:
         """The command lines of a stage's runs (one per seed), with the hand-off."""
         python = self.check_installed()
-        seeds = [self.cfg.seed + i for i in range(self.cfg.seeds)]
+        seeds = seed_list(self.cfg)
         iterations = int(stage.isaacgym.get("max_iterations") or self.cfg.max_iterations
                          or self.ig.max_iterations)
         jobs = []

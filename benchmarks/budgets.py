@@ -1,0 +1,109 @@
+"""Which training budget lets rewards be told apart? The human and sparse rewards of a task
+over a ladder of budgets, several seeds each, on this machine.
+
+    python -m benchmarks.budgets --tasks double_pendulum --ladder 100,250,500 [--seeds 3]
+
+Each rung is one batched call (human and sparse x seeds), timed with compile apart. A rung
+*learns* when the better of the two rewards ends (evaluation rollouts, final checkpoint) above
+its own first-checkpoint score by more than twice the seed spread and by at least 0.05 of the
+fitness scale; human and sparse are *told apart* when the 95 % t interval of their paired
+difference excludes 0. A task's CPU default is the smallest rung that learns within the cap
+on run time (``--cap``, seconds for one candidate x seed run). Results accumulate in
+benchmarks/results/budgets.json (one entry per task and rung, re-measured rungs replaced) and
+benchmarks/results/budgets.md is written from all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import machine_header
+from eureka_jax.config import load_config
+from eureka_jax.reward import compile_reward
+from eureka_jax.selection import t_interval
+from eureka_jax.task import load_task
+from eureka_jax.train import train_candidates
+from eureka_jax.train.config import training_settings
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def measure(name: str, updates: int, seeds: int) -> dict:
+    task = load_task(name)
+    cfg = load_config([f"task={name}", f"max_iterations={updates}"])
+    config, hparams = training_settings(cfg, task)
+    fns = [compile_reward(task.human_reward_source, task),
+           compile_reward(task.sparse_reward_source, task)]
+    result = train_candidates(task, fns, config, hparams, seeds=list(range(seeds)),
+                              labels=["human", "sparse"])
+    fitness = np.asarray(result.curves.fitness, float)  # [2, S, C]
+    final, first = fitness[..., -1], fitness[..., 0]
+    gain = final - first
+    better = int(np.argmax(final.mean(1)))
+    spread = max(float(final[better].std(ddof=1)), 1e-6)
+    scale = max(abs(float(final.max())), 1.0) if task.fitness_aggregate == "sum" else 1.0
+    learns = bool(gain[better].mean() > max(2 * spread, 0.05 * scale))
+    _, low, high = t_interval(final[0] - final[1])
+    return {
+        "task": name, "num_updates": updates, "env_steps": config.total_env_steps,
+        "episodes_per_env": config.num_updates * config.unroll_length / task.episode_length,
+        "seeds": seeds, "human": final[0].tolist(), "sparse": final[1].tolist(),
+        "learns": learns, "told_apart": bool(low > 0 or high < 0),
+        "compile_seconds": result.compile_seconds,
+        "run_seconds_per_run": result.run_seconds / (2 * seeds),
+        "env_steps_per_second": result.env_steps_per_second,
+    }
+
+
+def render(entries: list[dict], cap: float) -> str:
+    rows = []
+    for e in sorted(entries, key=lambda e: (e["task"], e["env_steps"])):
+        h, s = np.asarray(e["human"]), np.asarray(e["sparse"])
+        within = e["run_seconds_per_run"] <= cap
+        rows.append(
+            f"| {e['task']} | {e['num_updates']} | {e['env_steps']:,} | "
+            f"{e['episodes_per_env']:.1f} | {h.mean():.3f} ± {h.std(ddof=1):.3f} | "
+            f"{s.mean():.3f} ± {s.std(ddof=1):.3f} | {'yes' if e['learns'] else 'no'} | "
+            f"{'yes' if e['told_apart'] else 'no'} | {e['compile_seconds']:.0f} | "
+            f"{e['run_seconds_per_run']:.1f}{'' if within else ' (over cap)'} | "
+            f"{e['env_steps_per_second']:,.0f} |")
+    return (
+        "# Training budgets: do the human and sparse rewards learn?\n\n" + machine_header()
+        + "- each rung: human and sparse rewards x seeds 0.. in one batched call; fitness = "
+        "evaluation rollouts at the final checkpoint, mean ± std over seeds\n"
+        "- learns: the better reward gains more than 2 std (and ≥ 0.05) over its first "
+        "checkpoint; told apart: 95% t interval of human − sparse (paired) excludes 0\n"
+        f"- cap: {cap:.0f} s of run time per candidate x seed run (a batched call of K x S "
+        "runs shares the cores, so one run's share is run time / (K x S))\n\n"
+        "| task | PPO updates | env steps per run | episodes per env | human | sparse | learns "
+        "| told apart | compile s | run s per run | env steps/s |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |\n"
+        + "\n".join(rows) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", required=True)
+    parser.add_argument("--ladder", required=True, help="PPO updates per rung, e.g. 100,250,500")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--cap", type=float, default=120.0)
+    args = parser.parse_args()
+    store = RESULTS / "budgets.json"
+    entries = json.loads(store.read_text()) if store.is_file() else []
+    for name in args.tasks.split(","):
+        for updates in (int(u) for u in args.ladder.split(",")):
+            entry = measure(name, updates, args.seeds)
+            print(json.dumps(entry), flush=True)
+            entries = [e for e in entries if (e["task"], e["num_updates"]) != (name, updates)]
+            entries.append(entry)
+            store.write_text(json.dumps(entries, indent=1) + "\n")
+            (RESULTS / "budgets.md").write_text(render(entries, args.cap))
+    print(render(entries, args.cap))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,27 +1,28 @@
 """Does the search pick better rewards, or luckier seeds? The winner's curse of one-seed
 selection against the seed race, measured on repeated offline searches.
 
-For each task and repetition r (seed r: other offline proposals and other training seeds) a
-search runs with the seed race (``seeds=1 confirm=2``) and, as the old selection, with
-``confirm=0`` (choose on one seed). Then every chosen best, and the human reward, train on the
-same fresh seeds (one batched call per task). Reported per setting, over repetitions: the
-chosen best's search score, its fresh-seed score, the gap between them (the winner's curse),
-how often it beats the human reward on the fresh seeds, and the env steps a round spent.
-
-With ``--iteration 1`` (the default) both selections see the same round: the old selection
-is read from the raced search's first pass, which is exactly the ``confirm=0`` search (same
-proposals, same seeds, same program), so old and new are compared on identical candidates.
-With more rounds the two searches diverge and both are run.
+For each task and repetition r (seed r: other offline proposals and other training seeds) one
+round of a search runs with the seed race (``seeds=1 confirm=2``); three selections are read
+from that round's record, so they are compared on identical candidates and seeds:
+the one-seed choice (``confirm=0``, Eureka's: the top first-pass score, which is exactly what
+a ``confirm=0`` search would choose), the race ranked by the mean over all of a leader's seeds
+(``race_score=all``) and the race ranked by its race seeds only (``race_score=heldout``). Then
+every chosen best, and the human reward, train on the same fresh seeds (one batched call per
+task). Reported per selection, over repetitions: the chosen best's search score, its
+fresh-seed score, the gap between them (the winner's curse), how often it beats the human
+reward on the fresh seeds, and the env steps a round spent.
 
     python -m benchmarks.selection [--tasks cartpole,pendulum_swingup] [--reps 6]
-        [--sample 8] [--fresh 5] [--budget cartpole=100 pendulum_swingup=100]
+        [--sample 8] [--fresh 5] [--select max] [--budget cartpole=30 pendulum_swingup=100]
 
-Writes benchmarks/results/selection.md.
+Rows accumulate per task in benchmarks/results/selection.json (a task measured again is
+replaced); benchmarks/results/selection.md is written from all of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -42,87 +43,83 @@ from eureka_jax.task import load_task
 from eureka_jax.train import train_candidates
 from eureka_jax.train.config import training_settings
 
+VARIANTS = ("one seed (confirm=0)", "race, all seeds (race_score=all)",
+            "race, held-out seeds (race_score=heldout)")
+
 
 def search(cfg, task, tmp: Path) -> dict:
     proposer, _, _ = make_proposer(cfg, task, tmp / "llm.jsonl")
     return Search(cfg, task, tmp, proposer, Prompts(), log=lambda line: None).run()
 
 
-def one_seed_pick(run_dir: Path, select: str) -> tuple[str, float]:
-    """The old selection on a raced round: the first pass's top one-seed score."""
-    decision = read_json(run_dir / "iter_00" / "round.json")
-    first = load_result(run_dir / "iter_00" / "curves.npz")
-    scores = selection.per_seed(first, select)[:, 0]
-    k = int(np.nanargmax(scores))
-    source = (run_dir / "iter_00" / "attempt_0" / f"candidate_{decision['candidates'][k]:02d}.py")
-    return source.read_text(), float(scores[k])
+def picks_of_round(run_dir: Path) -> dict:
+    """The three selections' (source, search score) on one raced round, from its record."""
+    d = read_json(run_dir / "iter_00" / "round.json")
+    values = [np.array([np.nan if v is None else v for v in row]) for row in d["seed_scores"]]
+    first = d["first_pass_seeds"]
+    confirmed = [d["candidates"].index(c) for c in d["confirmed"]]
+
+    def pick(pool, stat):
+        k = max(pool, key=lambda j: (stat(j), -pool.index(j)))
+        path = run_dir / "iter_00" / "attempt_0" / f"candidate_{d['candidates'][k]:02d}.py"
+        return path.read_text(), float(stat(k))
+
+    every = list(range(len(values)))
+    return {
+        VARIANTS[0]: pick(every, lambda j: np.mean(values[j][:first])),
+        VARIANTS[1]: pick(confirmed, lambda j: np.mean(values[j])),
+        VARIANTS[2]: pick(confirmed, lambda j: np.mean(values[j][first:])),
+    }
 
 
 def run_task(name: str, args, budgets: dict) -> list[str]:
-    overrides = [f"task={name}", f"iteration={args.iteration}", f"sample={args.sample}",
-                 "llm=offline", "seeds=1", "num_eval=0", "target_fitness=null"]
+    overrides = [f"task={name}", "iteration=1", f"sample={args.sample}", "llm=offline",
+                 "seeds=1", "num_eval=0", "target_fitness=null", f"select={args.select}",
+                 "confirm=2"]
     if name in budgets:
         overrides.append(f"max_iterations={budgets[name]}")
     task = load_task(name)
     base = load_config(overrides)
     config, hparams = training_settings(base, task)
-    picks = {"one seed (confirm=0)": [], "seed race (confirm=2)": []}
-    spent = {key: [] for key in picks}
-    wall = {key: 0.0 for key in picks}
+    picks = {key: [] for key in VARIANTS}
+    spent = {VARIANTS[0]: [], VARIANTS[1]: [], VARIANTS[2]: []}
+    wall = 0.0
     for rep in range(args.reps):
-        new_cfg = OmegaConf.merge(base, {"seed": rep, "confirm": 2})
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            summary = search(new_cfg, task, Path(tmp))
-            wall["seed race (confirm=2)"] += time.perf_counter() - start
-            picks["seed race (confirm=2)"].append((summary["best"]["source"],
-                                                   summary["best"]["fitness"]))
-            spent["seed race (confirm=2)"].append(
-                np.mean([r["env_steps"] for r in summary["rounds"] if r.get("env_steps")]))
-            if args.iteration == 1:
-                picks["one seed (confirm=0)"].append(one_seed_pick(Path(tmp), base.select))
-                spent["one seed (confirm=0)"].append(
-                    load_result(Path(tmp) / "iter_00" / "curves.npz").env_steps)
-        if args.iteration > 1:
-            old_cfg = OmegaConf.merge(base, {"seed": rep, "confirm": 0})
-            with tempfile.TemporaryDirectory() as tmp:
-                start = time.perf_counter()
-                summary = search(old_cfg, task, Path(tmp))
-                wall["one seed (confirm=0)"] += time.perf_counter() - start
-            picks["one seed (confirm=0)"].append((summary["best"]["source"],
-                                                  summary["best"]["fitness"]))
-            spent["one seed (confirm=0)"].append(
-                np.mean([r["env_steps"] for r in summary["rounds"] if r.get("env_steps")]))
+            summary = search(OmegaConf.merge(base, {"seed": rep}), task, Path(tmp))
+            wall += time.perf_counter() - start
+            for key, value in picks_of_round(Path(tmp)).items():
+                picks[key].append(value)
+            first = load_result(Path(tmp) / "iter_00" / "curves.npz").env_steps
+            spent[VARIANTS[0]].append(first)
+            for key in VARIANTS[1:]:
+                spent[key].append(summary["rounds"][0]["env_steps"])
         print(f"{name} rep {rep}: " + "; ".join(f"{k}: {v[-1][1]:.3f}" for k, v in
                                                 picks.items()), flush=True)
-    # every pick and the human reward on the same fresh seeds, in one batched call
-    labels, sources = ["human"], [task.human_reward_source]
-    for key, chosen in picks.items():
-        for rep, (source, _) in enumerate(chosen):
-            labels.append(f"{key} #{rep}")
-            sources.append(source)
+    # every distinct pick and the human reward on the same fresh seeds, one batched call
+    sources = [task.human_reward_source]
+    for chosen in picks.values():
+        sources += [src for src, _ in chosen if src not in sources]
     fresh_seeds = [EVAL_SEED_OFFSET + 100 + i for i in range(args.fresh)]
-    fns = [compile_reward(s, task) for s in sources]
-    result = train_candidates(task, fns, config, hparams, seeds=fresh_seeds, labels=labels)
-    fresh = selection.per_seed(result, base.select)  # [1 + picks, fresh]
+    fns = [compile_reward(src, task) for src in sources]
+    result = train_candidates(task, fns, config, hparams, seeds=fresh_seeds)
+    fresh = selection.per_seed(result, base.select)  # [1 + distinct picks, fresh]
     human = fresh[0]
-    rows, i = [], 1
+    rows = []
     for key, chosen in picks.items():
         search_scores = np.array([score for _, score in chosen])
-        fresh_means = np.nanmean(fresh[i:i + len(chosen)], axis=1)
+        fresh_means = np.array([np.nanmean(fresh[sources.index(src)]) for src, _ in chosen])
         beats = int(np.sum(fresh_means > np.nanmean(human)))
         gap = search_scores - fresh_means
-        i += len(chosen)
         rows.append(
-            f"| {name} | {key} | {len(chosen)} | {config.total_env_steps:,} | "
+            f"| {name} | {key} | {base.select} | {len(chosen)} | {config.total_env_steps:,} | "
             f"{search_scores.mean():.3f} ± {search_scores.std(ddof=1):.3f} | "
             f"{fresh_means.mean():.3f} ± {fresh_means.std(ddof=1):.3f} | "
             f"**{gap.mean():+.3f}** ± {gap.std(ddof=1):.3f} | "
             f"{np.nanmean(human):.3f} ± {np.nanstd(human, ddof=1):.3f} | {beats}/{len(chosen)} | "
-            f"{np.mean(spent[key]) / 1e6:.2f}M | "
-            + (f"{wall[key]:.0f} |" if args.iteration > 1 or "race" in key else "(in race) |"))
-    for row in rows:
-        print(row, flush=True)
+            f"{np.mean(spent[key]) / 1e6:.2f}M | {wall:.0f} (all three) |")
+        print(rows[-1], flush=True)
     return rows
 
 
@@ -130,30 +127,34 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", default="cartpole,pendulum_swingup")
     parser.add_argument("--reps", type=int, default=6)
-    parser.add_argument("--iteration", type=int, default=1)
     parser.add_argument("--sample", type=int, default=8)
     parser.add_argument("--fresh", type=int, default=5, help="fresh seeds per chosen best")
-    parser.add_argument("--budget", nargs="*", default=["cartpole=100", "pendulum_swingup=100"],
+    parser.add_argument("--select", default="max", help="the run statistic: max or final")
+    parser.add_argument("--budget", nargs="*", default=["cartpole=30", "pendulum_swingup=100"],
                         help="task=num_updates pairs (cut budgets, so rounds don't all hit 1.0)")
     args = parser.parse_args()
     budgets = {k: int(v) for k, v in (b.split("=") for b in args.budget)}
-    rows = []
+    store = Path(__file__).parent / "results" / "selection.json"
+    by_task = json.loads(store.read_text()) if store.is_file() else {}
     for name in args.tasks.split(","):
-        rows += run_task(name, args, budgets)
+        by_task[f"{name} select={args.select}"] = run_task(name, args, budgets)
+        store.write_text(json.dumps(by_task, indent=1) + "\n")
+    rows = [row for name in sorted(by_task) for row in by_task[name]]
     text = (
         "# Selection: one-seed choice vs the seed race\n\n" + machine_header()
-        + f"- {args.reps} repeated offline searches per task and setting (repetition r: seed r), "
-        f"{args.iteration} round(s) x {args.sample} samples, first pass 1 seed per candidate; "
-        "the race trains the top 2 again on K x 1 fresh seeds (4 each at K = 8)\n"
-        "- score = best evaluation-rollout fitness over training (select=max), per seed\n"
+        + "- repeated offline searches per task (repetition r: seed r), 1 round x "
+        f"{args.sample} samples, first pass 1 seed per candidate; the race trains the top 2 "
+        "again on K x 1 fresh seeds (4 each at K = 8); the three selections are read from "
+        "the same raced round\n"
+        "- score per seed: select=max = best evaluation-rollout fitness over the checkpoints "
+        "(Eureka's statistic), select=final = the last checkpoint's\n"
         f"- fresh: each chosen best trained again on the same {args.fresh} fresh seeds "
         f"({EVAL_SEED_OFFSET + 100}..), as was the human reward; gap = search score − fresh "
         "score (the winner's curse), mean ± std over repetitions\n"
-        + ("- with 1 round, the one-seed choice is read from the raced search's first pass: "
-           "the identical confirm=0 search\n" if args.iteration == 1 else "")
-        + "\n| task | selection | searches | env steps per run | search score | fresh score | "
-        "gap | human (fresh) | beats human | env steps per round | wall s (all searches) |\n"
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        + "\n| task | selection | select | searches | env steps per run | search score | "
+        "fresh score | gap | human (fresh) | beats human | env steps per round | wall s (all "
+        "searches) |\n"
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         + "\n".join(rows) + "\n"
     )
     out = Path(__file__).parent / "results" / "selection.md"

@@ -58,6 +58,7 @@ class Config:
     sample: int = 16
     seeds: int = 1
     confirm: int = 2
+    race_score: str = "heldout"
     target_fitness: Any = "task"
     num_eval: int = 5
     select: str = "max"

@@ -47,6 +47,7 @@ def _summary_text(config, seeds: int, confirm: int) -> str:
 
 
 CHOICES = {"select": ("max", "final"), "context": ("global", "round"),
+           "race_score": ("heldout", "all"),
            "init": ("none", "human"), "feedback": ("none", "human")}
 
 
@@ -141,6 +142,13 @@ class Search:
         """Runs (or reads back) one round. ``fixed``: [(label, source)] instead of proposals."""
         rdir = self.run_dir / name
         if (rdir / "round.json").is_file():
+            # Ask again what this round asked (answered from the recording, no network), so
+            # the proposer counts a prompt that repeats later in the run as it did the first
+            # time: otherwise a resumed later round would be given this round's replies.
+            attempts = sorted(rdir.glob("attempt_*/prompt.json"),
+                              key=lambda p: int(p.parent.name.split("_")[1]))
+            for prompt in attempts:
+                self.proposer.propose(read_json(prompt), self.cfg.sample)
             return read_json(rdir / "round.json")
         if fixed is None:
             compiled, attempts = self._propose_and_compile(rdir, messages)
@@ -164,7 +172,8 @@ class Search:
         race = None
         if top:
             race = self._race(rdir, train, fns, labels, top)
-        scores = selection.combine(first, race, self.cfg.select, top)
+        scores = selection.combine(first, race, self.cfg.select, top,
+                                   heldout=self.cfg.race_score == "heldout")
         k = scores.best()
         errors = dict(first.errors)  # crashed trainings (Isaac Gym backend)
         runs = selection.runs_of(first, race, k)
@@ -184,10 +193,11 @@ class Search:
             "best_candidate": compiled[k][0],
             "best_fitness": float(mean) if np.isfinite(mean) else None,
             "best_std": scores.std(k),
-            "best_num_seeds": len(scores.values[k]),
+            "best_num_seeds": len(scores.scored(k)),
+            "first_pass_seeds": len(self.seeds),
             "best_source": compiled[k][1].source,
             "reflection": reflect_runs(
-                runs, first.component_names[k], self.task, seed_scores=scores.values[k],
+                runs, first.component_names[k], self.task, seed_scores=scores.scored(k),
                 score_kind=SCORE_KIND[self.cfg.select], budget_note=self.budget_note),
             "summary": _summary_text(self.config, len(self.seeds), len(top)),
             "compile_seconds": first.compile_seconds + (race.compile_seconds if race else 0.0),
@@ -201,6 +211,17 @@ class Search:
             decision["error_source"] = compiled[int(first_error)][1].source
         write_json(rdir / "round.json", decision)
         return decision
+
+    def _log_estimate(self, decision: dict, rounds_left: int) -> None:
+        """How long the rest will take, from this round's measured compile and run time."""
+        if not rounds_left or not decision.get("run_seconds"):
+            return
+        per_round = decision["compile_seconds"] + decision["run_seconds"]
+        runs = len(decision["candidates"]) * len(self.seeds) * (2 if decision["confirmed"] else 1)
+        evaluation = decision["run_seconds"] / max(runs, 1) * 3 * self.cfg.num_eval
+        total = rounds_left * per_round + evaluation + decision["compile_seconds"]
+        self.log(f"  estimate: ~{per_round:.0f} s per round here; up to {rounds_left} more "
+                 f"round(s) and the final evaluation: ~{total / 60:.1f} min")
 
     def _log_trained(self, result) -> None:
         self.status["env_steps_per_s"] = result.env_steps_per_second
@@ -279,6 +300,7 @@ class Search:
             if target is not None and best.fitness >= target:
                 self.log(f"  target fitness {target} reached; stopping early")
                 break
+            self._log_estimate(d, cfg.iteration - it - 1)
         summary = {
             "task": task.name,
             "run_dir": str(self.run_dir),

@@ -45,16 +45,26 @@ class Scores:
     values: list[np.ndarray]
     seeds: list[list[int]]
     confirmed: list[int]
+    first_pass: int = 1
+    heldout: bool = True
 
     def failed(self, k: int) -> bool:
         return bool(np.isnan(self.values[k]).any())
 
+    def scored(self, k: int) -> np.ndarray:
+        """The values a candidate's score is the mean of: a raced leader's race seeds only
+        (``heldout``), else all of its seeds."""
+        v = self.values[k]
+        if self.heldout and k in self.confirmed and len(v) > self.first_pass:
+            return v[self.first_pass:]
+        return v
+
     def mean(self, k: int) -> float:
-        """The ranking score: mean over all of the candidate's seeds (-inf if a run failed)."""
-        return -np.inf if self.failed(k) else float(np.mean(self.values[k]))
+        """The ranking score (-inf if any run of the candidate failed)."""
+        return -np.inf if self.failed(k) else float(np.mean(self.scored(k)))
 
     def std(self, k: int) -> float:
-        v = self.values[k]
+        v = self.scored(k)
         return float(np.std(v, ddof=1)) if len(v) > 1 and not self.failed(k) else 0.0
 
     def best(self) -> int:
@@ -95,8 +105,9 @@ def race_plan(top: list[int], num_rows: int, num_seeds: int, base_seed: int):
 
 
 def combine(first: BatchResult, race: BatchResult | None, select: str,
-            confirmed: list[int]) -> Scores:
-    """Per-candidate scores from the first pass and (if any) the race."""
+            confirmed: list[int], heldout: bool = True) -> Scores:
+    """Per-candidate scores from the first pass and (if any) the race; ``heldout``: a
+    leader's score is the mean of its race seeds only (see ``Scores.scored``)."""
     values = per_seed(first, select)
     seeds = first.seed_table()
     out_v = [list(values[k]) for k in range(values.shape[0])]
@@ -106,7 +117,8 @@ def combine(first: BatchResult, race: BatchResult | None, select: str,
         for row, k in enumerate(race.slots):
             out_v[k] += list(race_values[row])
             out_s[k] += [int(s) for s in race_seeds[row]]
-    return Scores([np.asarray(v, float) for v in out_v], out_s, list(confirmed))
+    return Scores([np.asarray(v, float) for v in out_v], out_s, list(confirmed),
+                  first_pass=values.shape[1], heldout=heldout)
 
 
 def runs_of(first: BatchResult, race: BatchResult | None, k: int) -> TrainingCurves:

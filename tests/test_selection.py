@@ -36,8 +36,11 @@ def test_the_race_overturns_a_one_seed_outlier():
     scores = selection.combine(first, race, "max", top)
     assert scores.values[0].tolist() == [0.9, 0.2, 0.3]
     assert scores.seeds[0] == [0, 1, 2] and scores.seeds[1] == [0, 1]
-    assert scores.mean(0) == pytest.approx(1.4 / 3)
+    # held out (default): the seed that made candidate 0 a leader does not count again
+    assert scores.mean(0) == pytest.approx(0.25) and scores.scored(1).tolist() == [0.75]
     assert scores.best() == 1  # the confirmed winner, not the one-seed winner
+    every = selection.combine(first, race, "max", top, heldout=False)
+    assert every.mean(0) == pytest.approx(1.4 / 3) and every.best() == 1
     runs = selection.runs_of(first, race, 0)
     assert runs.fitness.shape == (3, 1) and runs.fitness[:, 0].tolist() == [0.9, 0.2, 0.3]
 

@@ -23,7 +23,7 @@ from eureka_jax.train import batch, train_candidates
 from eureka_jax.train.config import split_train_settings
 
 SETTINGS = [("none (training episodes)", 0, 1), ("16 envs, every checkpoint", 16, 1),
-            ("16 envs, every 2nd checkpoint", 16, 2), ("32 envs, every checkpoint", 32, 1)]
+            ("16 envs, every 2nd checkpoint", 16, 2)]
 
 
 def main():

@@ -124,6 +124,12 @@ def cmd_train(cfg) -> int:
     if not fns:
         raise EurekaError("no reward compiled; fix the rewards above (eureka-jax check-reward).")
     seeds = seed_list(cfg)
+    import jax
+
+    from eureka_jax.budget import budget_warnings
+
+    for warning in budget_warnings(task, config, jax.default_backend()):
+        print(f"warning: {warning}", flush=True)
     print(f"training {len(fns)} candidate(s) x {len(seeds)} seed(s) on {task.name}: "
           f"{config.total_env_steps:,} env steps each ({config.num_updates} updates x "
           f"{config.num_envs} envs x {config.unroll_length} steps)", flush=True)

@@ -7,12 +7,15 @@ So a round *races* its candidates: all K candidates train with ``seeds`` seeds, 
 ``confirm`` leaders train again on fresh seeds in one more batched call of the same shape
 (K rows of ``seeds`` seeds, shared out among the leaders: the compiled program is reused and a
 round costs at most twice a one-pass round), and the best is the leader with the highest mean
-over all of its seeds.
+over its race seeds.
 
-Why the mean and not a lower confidence bound: with the 3-9 seeds a leader gets, the sample
-standard deviation is itself very noisy (its relative error is ~1/sqrt(2(n-1)), 35-50 %), so
-an LCB ranking would mostly re-rank by that noise; the extra seeds already make the mean
-nearly free of the first pass's selection bias. The spread is reported beside every mean.
+Why the race seeds only (``heldout``): the first-pass score is what made a candidate a
+leader, so it carries the selection's luck; leaving it out makes each leader's score an
+unbiased estimate, and only the small choice among ``confirm`` leaders remains optimistic
+(``race_score=all`` keeps every seed; ``benchmarks/selection.py`` measures both). Why a mean
+and not a lower confidence bound: with the 2-8 seeds a leader gets, the sample standard
+deviation is itself very noisy (relative error ~1/sqrt(2(n-1)), 25-70 %), so an LCB ranking
+would mostly re-rank by that noise. The spread is reported beside every mean.
 """
 
 from __future__ import annotations

@@ -130,15 +130,19 @@ def main():
     parser.add_argument("--sample", type=int, default=8)
     parser.add_argument("--fresh", type=int, default=5, help="fresh seeds per chosen best")
     parser.add_argument("--select", default="max", help="the run statistic: max or final")
+    parser.add_argument("--render-only", action="store_true",
+                        help="only rewrite selection.md from selection.json")
     parser.add_argument("--budget", nargs="*", default=["cartpole=30", "pendulum_swingup=100"],
                         help="task=num_updates pairs (cut budgets, so rounds don't all hit 1.0)")
     args = parser.parse_args()
     budgets = {k: int(v) for k, v in (b.split("=") for b in args.budget)}
     store = Path(__file__).parent / "results" / "selection.json"
-    by_task = json.loads(store.read_text()) if store.is_file() else {}
-    for name in args.tasks.split(","):
-        by_task[f"{name} select={args.select}"] = run_task(name, args, budgets)
+    for name in [] if args.render_only else args.tasks.split(","):
+        rows = run_task(name, args, budgets)
+        by_task = json.loads(store.read_text()) if store.is_file() else {}  # read late: runs
+        by_task[f"{name} select={args.select}"] = rows                  # may go in parallel
         store.write_text(json.dumps(by_task, indent=1) + "\n")
+    by_task = json.loads(store.read_text()) if store.is_file() else {}
     rows = [row for name in sorted(by_task) for row in by_task[name]]
     text = (
         "# Selection: one-seed choice vs the seed race\n\n" + machine_header()

@@ -17,6 +17,7 @@ def test_tasks_table_lists_every_task():
     for name in ("cartpole", "ant", "humanoid", "acrobot_swingup", "cheetah_run"):
         assert name in out.stdout
     assert "forward_velocity" in out.stdout
+    assert "smoke only" in out.stdout  # the hand tasks' CPU budgets do not learn
 
 
 def test_show_task_is_the_llm_context_without_reward_code():

@@ -66,8 +66,25 @@ def test_human_and_sparse_rewards_compile_and_run(tasks, transitions, name):
 
 
 def test_unknown_task_lists_the_valid_ones():
-    with pytest.raises(EurekaError, match="unknown task 'nope'.*cartpole"):
+    with pytest.raises(EurekaError, match=r"unknown task 'nope'.*cartpole.*task_dirs=\["):
         load_task("nope")
+
+
+def test_task_dirs_mistakes_are_explained():
+    from eureka_jax.config import load_config
+
+    folder = list_tasks()["cartpole"]
+    with pytest.raises(EurekaError, match=r"is a task folder itself.*task_dirs=\[.*task=cartpole"):
+        list_tasks([str(folder)])
+    # without brackets, one path or several, it is still a list
+    assert list(load_config([f"task_dirs={folder.parent}"]).task_dirs) == [str(folder.parent)]
+    assert list(load_config(["task_dirs=/a,/b"]).task_dirs) == ["/a", "/b"]
+
+
+def test_tasks_are_listed_from_task_yaml_without_building_an_env():
+    task = load_task("humanoid")
+    assert "env" not in task.__dict__  # the cached env property was never evaluated
+    assert task.cpu_learns in (True, False, None)
 
 
 def test_user_task_dir_is_found(tmp_path):

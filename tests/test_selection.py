@@ -59,6 +59,7 @@ def test_t_interval_and_paired_differences():
     mean, low, high = selection.t_interval([1.0, 2.0, 3.0])
     # t(0.975, 2) = 4.303, std 1, n 3
     assert mean == 2.0 and high - mean == pytest.approx(4.303 / np.sqrt(3), rel=1e-3)
+    assert mean - low == pytest.approx(high - mean)
     assert selection.t_interval([0.4])[1] == -np.inf
     d = difference([0.9, 0.8, 0.85], [0.1, 0.2, 0.15])
     assert d["mean"] == pytest.approx(0.7) and d["low"] > 0 and d["seeds"] == 3

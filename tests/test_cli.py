@@ -4,6 +4,9 @@ import pytest
 
 from tests.conftest import run_cli
 
+# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
+pytestmark = pytest.mark.slow
+
 
 def test_help_lists_subcommands():
     out = run_cli("--help")

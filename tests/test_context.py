@@ -1,6 +1,11 @@
 """The context the LLM reads: reward-free env source, description, reward inputs."""
 
+import pytest
+
 from eureka_jax.env import prune_reward_code
+
+# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
+pytestmark = pytest.mark.slow
 
 UPSTREAM = '''
 from mujoco_playground._src import reward

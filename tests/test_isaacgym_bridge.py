@@ -27,6 +27,9 @@ from eureka_jax.bridges.isaacgym.launcher import (
     command_line,
     reward_spec,
 )
+
+# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
+pytestmark = pytest.mark.slow
 from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
 from eureka_jax.config import load_config
 from eureka_jax.curriculum import parse_curriculum, run_curriculum

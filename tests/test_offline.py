@@ -7,6 +7,7 @@ from eureka_jax.reward import compile_reward
 from tests.conftest import TASK_NAMES
 
 
+@pytest.mark.slow  # builds every task's env
 @pytest.mark.parametrize("name", TASK_NAMES)
 def test_fresh_proposals_compile_for_every_task(tasks, name):
     task = tasks[name]

@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+
+# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
+pytestmark = pytest.mark.slow
 
 SCRIPT = r"""
 import json, sys

@@ -15,6 +15,9 @@ from eureka_jax.evaluate import human_normalized
 from eureka_jax.reflect import reflect
 from tests.conftest import REPO
 
+# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
+pytestmark = pytest.mark.slow
+
 TINY = ["max_iterations=4", "train.num_envs=16", "train.unroll_length=16",
         "train.num_minibatches=2", "seeds=1"]
 

@@ -17,6 +17,9 @@ from eureka_jax.shadow_hand import advance_goal, axis_distance, quat_distance
 from eureka_jax.task import list_tasks
 from tests.conftest import run_cli
 
+# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
+pytestmark = pytest.mark.slow
+
 X, Y, Z = jnp.eye(3)
 
 

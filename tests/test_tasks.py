@@ -11,6 +11,9 @@ from eureka_jax import EurekaError, list_tasks, load_task
 from eureka_jax.reward import compile_reward
 from tests.conftest import TASK_NAMES
 
+# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
+pytestmark = pytest.mark.slow
+
 EXPECTED = {
     "cartpole",
     "pendulum_swingup",

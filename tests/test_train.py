@@ -13,6 +13,9 @@ from eureka_jax.reward import RewardFn, compile_reward
 from eureka_jax.train import TrainConfig, split_train_settings, train_candidates
 from eureka_jax.train.ppo import _Episodes
 
+# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
+pytestmark = pytest.mark.slow
+
 SHORT = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_checkpoints=2,
                     policy_hidden=(32, 32), value_hidden=(32, 32))
 

@@ -239,6 +239,8 @@ def _search_settings(cfg):
 
     from omegaconf import OmegaConf
 
+    from eureka_jax.config import Config
+
     if not cfg.resume:
         return cfg, None
     run_dir = Path(cfg.resume).expanduser()
@@ -250,20 +252,15 @@ def _search_settings(cfg):
     if unsafe:
         raise EurekaError(
             f"--resume continues a run with the settings it started with, and "
-            f"{', '.join(unsafe)} decide what it has already trained; drop "
+            f"{', '.join(unsafe)} {'decides' if len(unsafe) == 1 else 'decide'} what it has "
+            "already trained; drop "
             f"{'it' if len(unsafe) == 1 else 'them'} from the command line, or start a new "
             f"search (safe to change on resume: {', '.join(RESUME_SAFE[:3])}, the llm settings).")
     saved = OmegaConf.load(run_dir / "config.yaml")
-    merged = OmegaConf.merge(OmegaConf.structured(_schema()), saved,
+    merged = OmegaConf.merge(OmegaConf.structured(Config), saved,
                              {k: cfg[k] for k in changed if k != "resume"}, {"resume": cfg.resume})
     OmegaConf.set_readonly(merged, True)
     return merged, run_dir
-
-
-def _schema():
-    from eureka_jax.config import Config
-
-    return Config
 
 
 class SearchView:

@@ -174,11 +174,16 @@ def _reads(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def _known(tree: ast.AST, bound_before: set[str]) -> set[str]:
+    """Names a read may use: bound now, or never bound in the source (globals, builtins)."""
+    return _stored_names(tree) | (_reads(tree) - bound_before)
+
+
 def _drop_dangling(tree: ast.Module, bound_before: set[str]) -> bool:
     """Removes what reads a name that the source bound but nothing binds any more (its
     definition was a reward computation): dict entries, then simple statements. Returns
     whether anything went."""
-    known = _stored_names(tree) | (_reads(tree) - bound_before)
+    known = _known(tree, bound_before)
     dropped = False
     for node in ast.walk(tree):  # entries first, so a dict keeps what it can
         if isinstance(node, ast.Dict):
@@ -232,7 +237,7 @@ def prune_reward_code(source: str) -> str:
     tree = _RewardPruner().visit(original)
     while _drop_dangling(tree, bound_before):
         pass
-    tree = _NoneForUnbound(_stored_names(tree) | (_reads(tree) - bound_before)).visit(tree)
+    tree = _NoneForUnbound(_known(tree, bound_before)).visit(tree)
     _fill_empty_blocks(tree)
     text = ast.unparse(ast.fix_missing_locations(tree)) + "\n"
     ast.parse(text)  # a SyntaxError here is our bug, not the task author's

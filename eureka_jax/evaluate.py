@@ -43,9 +43,10 @@ def difference(a, b) -> dict:
             "high": None if not np.isfinite(high) else high, "seeds": len(d)}
 
 
-def normalized_score(best, human, sparse) -> dict:
-    """Eureka's human-normalized score with the reason it is unavailable or misleading."""
-    gap = difference(human, sparse)
+def normalized_score(best, human, sparse, gap: dict | None = None) -> dict:
+    """Eureka's human-normalized score with the reason it is unavailable or misleading;
+    ``gap``: ``difference(human, sparse)`` if already computed."""
+    gap = gap or difference(human, sparse)
     hb, sb, bb = (float(np.nanmean(x)) for x in (human, sparse, best))
     value = human_normalized(bb, hb, sb)
     if gap["low"] is None or (gap["low"] <= 0.0 <= gap["high"]):
@@ -88,7 +89,8 @@ def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int) -> dict:
             "final_mean": float(np.nanmean(final_fit[k])),
             "failed": bool(result.curves.failed[k].any()),
         }
-    hns = normalized_score(stat[0], stat[1], stat[2])
+    human_minus_sparse = difference(stat[1], stat[2])
+    hns = normalized_score(stat[0], stat[1], stat[2], human_minus_sparse)
     evaluation = {
         "task": task.name,
         "num_eval": num_eval,
@@ -100,7 +102,7 @@ def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int) -> dict:
         "rewards": rewards,
         "best_minus_human": difference(stat[0], stat[1]),
         "best_minus_sparse": difference(stat[0], stat[2]),
-        "human_minus_sparse": difference(stat[1], stat[2]),
+        "human_minus_sparse": human_minus_sparse,
         "interval": "95% Student-t over seeds, paired by seed",
         "human_normalized_score": hns["value"],
         "human_normalized_flag": hns["flag"],

@@ -239,10 +239,9 @@ class Search:
         race = train_or_load(rdir / "race_curves.npz", train, self.task, fns, self.config,
                              self.hparams, seeds=table, labels=labels, slots=slots)
         self._log_trained(race)
-        scores = selection.combine(race, None, self.cfg.select, [])  # rows = slots
+        per_row = selection.per_seed(race, self.cfg.select)
         for k in top:
-            values = [v for row, s in enumerate(race.slots) if s == k
-                      for v in scores.values[row]]
+            values = [v for row, s in enumerate(race.slots) if s == k for v in per_row[row]]
             self.log(f"    {labels[k].split('/')[-1]}: "
                      + ", ".join("failed" if np.isnan(v) else f"{v:.3f}" for v in values))
         return race

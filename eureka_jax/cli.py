@@ -339,6 +339,7 @@ def cmd_search(cfg) -> int:
     if cfg.backend == "isaacgym":
         backend = IsaacGymBackend(cfg, None)
         backend.check_installed()  # before any LLM call or run directory
+        task.check_num_envs(cfg.isaacgym.num_envs)
     if run_dir is None:
         run_dir = new_run_dir(cfg, cfg.task, "search")
         atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
@@ -364,13 +365,11 @@ def cmd_search(cfg) -> int:
     if summary["best"] is None:
         raise EurekaError(f"no candidate trained in {cfg.iteration} rounds; see {run_dir} for "
                           "the compile errors, or raise max_resample/sample.")
-    if cfg.num_eval > 0 and cfg.backend == "isaacgym":
-        print("final evaluation: not run on Isaac Gym yet; train the best reward with more "
-              "seeds through `eureka-jax curriculum backend=isaacgym` or IsaacGymEnvs itself.")
-    elif cfg.num_eval > 0:
+    if cfg.num_eval > 0:
         print(f"final evaluation: best, human and sparse rewards x {cfg.num_eval} seeds",
               flush=True)
-        _print_evaluation(evaluate(cfg, task, summary["best"]["source"], run_dir, cfg.num_eval))
+        _print_evaluation(evaluate(cfg, task, summary["best"]["source"], run_dir, cfg.num_eval,
+                                   trainer=trainer))
     report = make_report(run_dir)
     if usage.calls:
         print(f"tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
@@ -420,12 +419,20 @@ def cmd_evaluate(cfg) -> int:
     from eureka_jax.task import load_task
 
     saved, run_dir = _existing_run(cfg)
-    task = load_task(saved.task, saved.task_dirs)
+    trainer = None
+    if saved.get("backend") == "isaacgym":
+        from eureka_jax.bridges.isaacgym import IsaacGymBackend, load_isaacgym_task
+
+        task = load_isaacgym_task(saved.task, saved.isaacgym.isaacgymenvs)
+        trainer = IsaacGymBackend(saved, run_dir / "isaacgym").train_candidates
+    else:
+        task = load_task(saved.task, saved.task_dirs)
     best = read_json(run_dir / "summary.json")["best"]
     if best is None:
         raise EurekaError(f"{run_dir} has no best reward to evaluate.")
     (run_dir / "evaluation_curves.npz").unlink(missing_ok=True)
-    _print_evaluation(evaluate(saved, task, best["source"], run_dir, cfg.num_eval))
+    _print_evaluation(evaluate(saved, task, best["source"], run_dir, cfg.num_eval,
+                               trainer=trainer))
     make_report(run_dir)
     return 0
 

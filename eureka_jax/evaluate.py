@@ -63,20 +63,21 @@ def normalized_score(best, human, sparse, gap: dict | None = None) -> dict:
     return {"value": value, "flag": "", "reason": ""}
 
 
-def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int) -> dict:
-    """Trains best, human and sparse rewards with ``num_eval`` fresh seeds in one batched call.
+def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int, trainer=None) -> dict:
+    """Trains best, human and sparse rewards with ``num_eval`` fresh seeds in one batched call
+    (``trainer``: the backend's ``train_candidates``, e.g. Isaac Gym's; the JAX trainer by
+    default).
 
     Returns (and writes to ``run_dir/evaluation.json``, and into ``summary.json`` when the run
     has one) per reward: the score per seed, mean and std; best − human and best − sparse
     with 95 % intervals; and the human-normalized score with its caveat.
     """
     config, hparams = training_settings(cfg, task)
-    sources = {"best": best_source, "human": task.human_reward_source,
-               "sparse": task.sparse_reward_source}
-    fns = [compile_reward(src, task) for src in sources.values()]
+    sources = ("best", "human", "sparse")
+    fns = [compile_reward(best_source, task), *task.baseline_rewards()]
     seeds = seed_list(cfg, EVAL_SEED_OFFSET, num_eval)
-    result = train_or_load(Path(run_dir) / "evaluation_curves.npz", train_candidates, task, fns,
-                           config, hparams, seeds=seeds, labels=list(sources))
+    result = train_or_load(Path(run_dir) / "evaluation_curves.npz", trainer or train_candidates,
+                           task, fns, config, hparams, seeds=seeds, labels=list(sources))
     stat = per_seed(result, cfg.select)
     final_fit = result.final_fitness()
     rewards = {}
@@ -98,7 +99,7 @@ def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int) -> dict:
         "statistic": f"fitness ({task.fitness_description}), "
                      + ("best evaluation over training" if cfg.select == "max"
                         else "evaluation at the end of training"),
-        "env_steps_per_run": config.total_env_steps,
+        "env_steps_per_run": int(result.env_steps // max(1, len(sources) * num_eval)),
         "rewards": rewards,
         "best_minus_human": difference(stat[0], stat[1]),
         "best_minus_sparse": difference(stat[0], stat[2]),

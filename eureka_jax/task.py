@@ -176,6 +176,13 @@ class Task:
             f'    return {x}, {{"{x}": {x}}}\n'
         )
 
+    def baseline_rewards(self) -> list:
+        """The final evaluation's human and sparse rewards, compiled."""
+        from eureka_jax.reward import compile_reward
+
+        return [compile_reward(self.human_reward_source, self),
+                compile_reward(self.sparse_reward_source, self)]
+
 
 @functools.partial(jax.jit, static_argnums=(0, 2, 3))
 def _random_rollout(env, rng, num_envs, num_steps):

@@ -1,12 +1,16 @@
 """The Isaac Gym bridge, everything but Isaac Gym itself: the Python-3.8 runtime (DLPack
-adapter, VecTask mixin), the task-file context, the TensorBoard log reader, the launcher's
-command lines and GPU slots, and whole trainings through a stand-in interpreter."""
+adapter, VecTask mixin), the task-file context, the TensorBoard log reader (both real
+layouts), the launcher's command lines and GPU slots, and whole trainings, curriculum
+hand-offs and the final evaluation through a stand-in interpreter that runs our real entry
+script against fake isaacgym/isaacgymenvs packages in the upstream layouts
+(tests/fixtures/isaacgym)."""
 
 import ast
+import dataclasses
 import json
+import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import jax
@@ -16,7 +20,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from eureka_jax.bridges.isaacgym import load_isaacgym_task
+from eureka_jax.bridges.isaacgym import IsaacGymTask, load_isaacgym_task
 from eureka_jax.bridges.isaacgym.context import build_context
 from eureka_jax.bridges.isaacgym.launcher import (
     RUNTIME_DIR,
@@ -33,6 +37,8 @@ pytestmark = pytest.mark.slow
 from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
 from eureka_jax.config import load_config
 from eureka_jax.curriculum import parse_curriculum, run_curriculum
+from eureka_jax.errors import EurekaError
+from eureka_jax.evaluate import evaluate
 from eureka_jax.reward import compile_reward
 from eureka_jax.train import TrainConfig
 from tests.conftest import run_cli
@@ -40,7 +46,7 @@ from tests.conftest import run_cli
 sys.path.insert(0, str(RUNTIME_DIR))
 import eureka_ig_runtime as runtime
 
-from tests.isaacgym_standin import StandInVecTask
+from tests.isaacgym_standin import ISAACGYMENVS, StandInVecTask, write_interpreter
 
 REWARD = """
 import jax.numpy as jnp
@@ -61,9 +67,28 @@ def compute_reward(shadow_hand_dof_vel):
 """
 
 
+# valid for the spec; the task has the attribute only with observationType full_state
+NEEDS_FORCES = """
+import jax.numpy as jnp
+
+def compute_reward(dof_force_tensor):
+    calm = -jnp.sum(dof_force_tensor ** 2)
+    return calm, {"calm": calm}
+"""
+# a reward that also reads a shared (non-per-env) input
+WITH_LIMITS = """
+import jax.numpy as jnp
+
+def compute_reward(shadow_hand_dof_pos, shadow_hand_dof_lower_limits, shadow_hand_dof_upper_limits):
+    mid = 0.5 * (shadow_hand_dof_lower_limits + shadow_hand_dof_upper_limits)
+    centred = -jnp.mean((shadow_hand_dof_pos - mid) ** 2)
+    return centred, {"centred": centred}
+"""
+
+
 @pytest.fixture(scope="module")
 def task():
-    return load_isaacgym_task("ShadowHand")
+    return load_isaacgym_task("ShadowHand", str(ISAACGYMENVS))
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +98,9 @@ def reward_fn(task):
 
 def batch(task, n=64, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {name: torch.randn((n, *shape), generator=g) for name, shape in task.inputs.items()}
+    out = {name: torch.randn((n, *shape), generator=g) for name, shape in task.inputs.items()}
+    return {**out, **{name: torch.randn(shape, generator=g)
+                      for name, shape in task.shared_inputs.items()}}
 
 
 # ---- the runtime (runs in the Isaac Gym interpreter) -------------------------------------
@@ -90,8 +117,8 @@ def test_runtime_is_python38_compatible():
 
 
 def test_runtime_imports_nothing_of_eureka_jax():
-    allowed = {"builtins", "math", "json", "sys", "jax", "torch", "isaacgym", "isaacgymenvs",
-               "eureka_ig_runtime"}
+    allowed = {"builtins", "math", "json", "sys", "os", "importlib", "yaml", "jax", "torch",
+               "isaacgym", "isaacgymenvs", "eureka_ig_runtime"}
     for path in RUNTIME_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
@@ -100,13 +127,32 @@ def test_runtime_imports_nothing_of_eureka_jax():
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
 
 
+def test_isaac_gym_is_imported_before_torch(tmp_path):
+    # the stand-in keeps Isaac Gym's rule (isaacgym/gymdeps.py): torch first is an ImportError
+    python = write_interpreter(tmp_path / "python")
+    env = {**os.environ, "PYTHONPATH": str(RUNTIME_DIR)}
+    wrong = subprocess.run([str(python), "-c", ("import eureka_ig_runtime\n"
+                            "from isaacgym import gymapi")], env=env, capture_output=True,
+                           text=True, check=False)
+    assert wrong.returncode != 0
+    assert "PyTorch was imported before isaacgym modules" in wrong.stderr
+    # our entry script imports gymapi before its runtime: it gets as far as its usage text
+    right = subprocess.run([str(python), str(RUNTIME_DIR / "eureka_ig_train.py")], env=env,
+                           capture_output=True, text=True, check=False)
+    assert right.returncode == 2 and "REWARD_JSON TASK" in right.stderr, right.stderr
+    first = next(n for n in ast.parse((RUNTIME_DIR / "eureka_ig_train.py").read_text()).body
+                 if isinstance(n, (ast.Import, ast.ImportFrom)))
+    assert isinstance(first, ast.ImportFrom) and first.module == "isaacgym"
+
+
 def test_adapter_equals_jax_and_shares_memory(task, reward_fn):
     reward = runtime.TorchReward.from_spec(reward_spec(reward_fn, task))
     inputs = batch(task)
     total, comps = reward(inputs)
     assert isinstance(total, torch.Tensor) and total.shape == (64,)
     expected_total, expected = jax.vmap(reward_fn)({k: jnp.asarray(v.numpy())
-                                                    for k, v in inputs.items()})
+                                                    for k, v in inputs.items()
+                                                    if k in task.inputs})
     np.testing.assert_allclose(total.numpy(), np.asarray(expected_total), rtol=1e-5, atol=1e-6)
     for name in ("align", "reach", "effort"):
         np.testing.assert_allclose(comps[name].numpy(), np.asarray(expected[name]), rtol=1e-5,
@@ -118,30 +164,67 @@ def test_adapter_equals_jax_and_shares_memory(task, reward_fn):
     assert runtime.jax_to_torch(x).data_ptr() == x.unsafe_buffer_pointer()
 
 
+def test_shared_inputs_are_passed_unbatched(task):
+    fn = compile_reward(WITH_LIMITS, task)
+    spec = reward_spec(fn, task)
+    assert spec["shared_names"] == ["shadow_hand_dof_lower_limits",
+                                    "shadow_hand_dof_upper_limits"]
+    inputs = batch(task)  # limits: [24], no env axis (as the task holds them)
+    total, _ = runtime.TorchReward.from_spec(spec)(inputs)
+    lo, hi = (jnp.asarray(inputs[n].numpy()) for n in ("shadow_hand_dof_lower_limits",
+                                                       "shadow_hand_dof_upper_limits"))
+    want, _ = jax.vmap(fn, in_axes=({"shadow_hand_dof_pos": 0,
+                                     "shadow_hand_dof_lower_limits": None,
+                                     "shadow_hand_dof_upper_limits": None},))(
+        {"shadow_hand_dof_pos": jnp.asarray(inputs["shadow_hand_dof_pos"].numpy()),
+         "shadow_hand_dof_lower_limits": lo, "shadow_hand_dof_upper_limits": hi})
+    np.testing.assert_allclose(total.numpy(), np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
 def test_runtime_refuses_imports_beyond_jax_and_math():
     with pytest.raises(ImportError, match="only jax, jax.numpy and math"):
         runtime.load_function("import os\ndef compute_reward(a):\n    return a, {}\n",
                               "compute_reward")
     with pytest.raises(NameError):  # no open() in the namespace
         runtime.load_function("def f(a):\n    return a\nopen('x')\n", "f")
+    # print passes eureka-jax's checks (its output is dropped there): here too
+    assert runtime.load_function("def f(a):\n    print(a)\n    return a\n", "f")(3) == 3
 
 
-def test_mixin_replaces_the_reward_and_logs_components(task, reward_fn):
-    reward = runtime.TorchReward.from_spec(reward_spec(reward_fn, task))
-    cls = runtime.with_eureka_reward(StandInVecTask, reward)
+def test_mixin_replaces_the_reward_adds_the_goal_bonus_and_logs(task, reward_fn):
+    spec = reward_spec(reward_fn, task)
+    assert (spec["success_bonus"], spec["success_event"]) == ("reach_goal_bonus",
+                                                              "reset_goal_buf")
+    reward = runtime.TorchReward.from_spec(spec)
+    cls = runtime.from_spec(StandInVecTask, spec)
     env = cls()
     actions = torch.randn(64, 20, generator=torch.Generator().manual_seed(1))
-    for _ in range(3):
+    for _ in range(3):  # the 3rd step reaches a goal in half the envs
         env.compute_reward(actions)
     inputs = {**{k: getattr(env, k) for k in ("object_rot", "goal_rot", "fingertip_pos",
                                               "object_pos")}, "actions": actions}
     total, comps = reward(inputs)
-    torch.testing.assert_close(env.rew_buf, total)
+    reached = env.reset_goal_buf.float()
+    assert reached.sum() == 32
+    torch.testing.assert_close(env.rew_buf, total + 250.0 * reached)  # Eureka's bonus
+    assert float(env.extras["gpt_reward"]) == pytest.approx(float(total.mean()))  # LLM's alone
+    assert float(env.extras["eureka/total"]) == pytest.approx(float(total.mean()))
+    assert float(env.extras["eureka/success_bonus"]) == pytest.approx(125.0)
     assert float(env.extras["gt_reward"]) == -1.0
-    assert float(env.extras["consecutive_successes"]) == 1.0  # the task's bookkeeping ran
+    assert float(env.extras["consecutive_successes"]) == 0.5  # the task's bookkeeping ran
     for name in ("align", "reach", "effort"):
         assert float(env.extras[f"eureka/{name}"]) == pytest.approx(float(comps[name].mean()))
     assert cls.__name__ == "StandInVecTask" and issubclass(cls, StandInVecTask)
+
+    human = runtime.from_spec(StandInVecTask, reward_spec(load_isaacgym_task(
+        "ShadowHand").baseline_rewards()[0], task))()
+    sparse = runtime.from_spec(StandInVecTask, reward_spec(load_isaacgym_task(
+        "ShadowHand").baseline_rewards()[1], task))()
+    for env in (human, sparse):
+        for _ in range(3):
+            env.compute_reward(actions)
+    assert (human.rew_buf == -1.0).all()  # the task's own reward
+    torch.testing.assert_close(sparse.rew_buf, sparse.reset_goal_buf.float())  # goals reached
 
     strict = runtime.with_eureka_reward(
         StandInVecTask, runtime.TorchReward.from_spec(
@@ -152,167 +235,221 @@ def test_mixin_replaces_the_reward_and_logs_components(task, reward_fn):
 
 # ---- our side: context, logs, launcher -----------------------------------------------------
 
-TASK_FILE = '''
-import torch
-from isaacgym import gymtorch
-from .base.vec_task import VecTask
-
-
-class ShadowHandLike(VecTask):
-    def __init__(self, cfg):
-        self.object_pos = torch.zeros(4, 3)
-        self.goal_rot = torch.zeros(4, 4)
-        self.reward_scale = cfg["rewardScale"]
-
-    def create_sim(self):
-        self.sim = make_a_simulator()
-
-    def compute_reward(self, actions):
-        self.rew_buf[:] = compute_hand_reward(self.object_pos, self.goal_rot, self.reward_scale)
-
-    def compute_observations(self):
-        self.obs_buf[:, 0:3] = self.object_pos
-        self.obs_buf[:, 3:7] = self.goal_rot
-
-
-@torch.jit.script
-def compute_hand_reward(object_pos, goal_rot, reward_scale: float):
-    return -torch.norm(object_pos, dim=-1) * reward_scale
-'''
-
-
-def test_context_prunes_rewards_and_lists_attributes(tmp_path):
-    path = tmp_path / "shadow_hand_like.py"
-    path.write_text(TASK_FILE)
-    ctx = build_context(path)
-    assert "compute_hand_reward" not in ctx.source
-    assert "def compute_reward" not in ctx.source and "reward_scale" not in ctx.source
-    assert "def compute_observations" in ctx.source and "def create_sim" not in ctx.source
-    assert ctx.attributes["object_pos"] == "torch.zeros(4, 3)"
-    assert ctx.observation_attributes == ["goal_rot", "object_pos", "obs_buf"]
+def test_context_keeps_the_observations_and_drops_the_reward_and_its_constants():
+    ctx = build_context(ISAACGYMENVS / "tasks" / "shadow_hand.py", "ShadowHand")
+    for kept in ("def compute_observations", "def compute_full_state", "self.object_pose =",
+                 "self.fingertip_state =", "def quat_mul", "def unscale"):
+        assert kept in ctx.source, kept
+    # the reward, what scores it, and the hyperparameters __init__ reads for it: all gone
+    for gone in ("compute_hand_reward", "reach_goal_bonus", "fall_penalty",
+                 "action_penalty_scale", "dist_reward_scale", "rot_reward_scale",
+                 "success_tolerance", "def __init__", "def reset_idx", "def pre_physics_step",
+                 "def simulate", "import torch"):
+        assert gone not in ctx.source, gone
+    assert ctx.attributes["object_pos"] == "self.root_state_tensor[self.object_indices, 0:3]"
+    assert "root_state_tensor" in ctx.observation_attributes
     with pytest.raises(Exception, match="no class Missing"):
-        build_context(path, "Missing")
+        build_context(ISAACGYMENVS / "tasks" / "shadow_hand.py", "Missing")
 
 
-def test_log_reader_reads_real_event_files(tmp_path):
+def _write_run(log_dir, layout, epochs=10, per_epoch=100, frame0=0, with_fitness=True):
+    """TensorBoard events as rl_games + the IsaacGymEnvs observer (``layout="isaacgymenvs"``)
+    or Eureka's observer (``"eureka"``) write them, for a fitness that rises and dips."""
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(tmp_path / "summaries"))
-    for step in range(0, 1001, 100):
-        writer.add_scalar("consecutive_successes", step / 100.0, step)
-        writer.add_scalar("rewards/step", 2.0 * step, step)
-        writer.add_scalar("episode_lengths/step", 50.0, step)
-        writer.add_scalar("eureka/align", 0.5, step)
+    writer = SummaryWriter(str(log_dir / "summaries"))
+    fitness = [0, 1, 3, 6, 9, 7, 8, 8.5, 8, 8.2][:epochs]
+    for epoch in range(1, epochs + 1):
+        frame = frame0 + epoch * per_epoch
+        writer.add_scalar("info/epochs", epoch, frame)
+        if epoch >= 2:  # rl_games logs returns once an episode has finished
+            writer.add_scalar("rewards/step", 10.0 * epoch, frame)
+            writer.add_scalar("rewards/iter", 10.0 * epoch, epoch)
+            writer.add_scalar("episode_lengths/step", 50.0, frame)
+            writer.add_scalar("episode_lengths/iter", 50.0, epoch)
+        extras = {"eureka/align": 0.5, "gt_reward": -1.0}
+        if with_fitness:
+            extras["consecutive_successes"] = fitness[epoch - 1]
+        for key, value in extras.items():
+            if layout == "eureka":
+                writer.add_scalar(key, value, epoch)
+            else:
+                writer.add_scalar(f"{key}/frame", value, frame)
+                writer.add_scalar(f"{key}/iter", value, epoch)
+                writer.add_scalar(f"{key}/time", value, 0.1 * epoch)
     writer.close()
-    curves = curves_from_scalars(read_scalars(tmp_path), 4, ("align", "missing"))
-    np.testing.assert_allclose(curves.env_steps, [250, 500, 750, 1000])
-    np.testing.assert_allclose(curves.fitness, [2.0, 5.0, 7.0, 10.0])  # last value at/before
-    np.testing.assert_allclose(curves.episode_return, [400, 1000, 1400, 2000])
+
+
+@pytest.mark.parametrize("layout", ["isaacgymenvs", "eureka"])
+def test_log_reader_reads_both_real_layouts(tmp_path, layout):
+    _write_run(tmp_path, layout)
+    curves = curves_from_scalars(read_scalars(tmp_path), 5, ("align", "missing"))
+    np.testing.assert_allclose(curves.env_steps, [200, 400, 600, 800, 1000])
+    np.testing.assert_allclose(curves.fitness, [1, 6, 7, 8.5, 8.2])  # last value at/before
+    assert float(curves.peak_fitness) == 9.0  # Eureka's: the max of the raw series
+    np.testing.assert_allclose(curves.episode_return, [20, 40, 60, 80, 100])
+    np.testing.assert_allclose(curves.episode_length, 50.0)
     np.testing.assert_allclose(curves.components[:, 0], 0.5)
     assert np.isnan(curves.components[:, 1]).all()  # a component that was never logged
     assert not bool(curves.failed)
 
 
-def test_gpu_slots_and_command_lines(tmp_path):
+def test_log_reader_maps_epochs_of_a_fine_tuning_run_to_frames(tmp_path):
+    # Eureka's rl_games restores the frame counter from a checkpoint, not the epoch
+    _write_run(tmp_path, "eureka", frame0=5000)
+    curves = curves_from_scalars(read_scalars(tmp_path), 2, ())
+    np.testing.assert_allclose(curves.env_steps, [5500, 6000])
+    np.testing.assert_allclose(curves.fitness, [9, 8.2])
+
+
+def test_log_reader_says_when_the_fitness_was_never_logged(tmp_path):
+    _write_run(tmp_path, "isaacgymenvs", with_fitness=False)
+    with pytest.raises(EurekaError, match="logged no 'consecutive_successes'.*success_attr"):
+        curves_from_scalars(read_scalars(tmp_path), 4, ())
+
+
+def test_gpu_slots_and_command_lines(tmp_path, monkeypatch):
     jobs = [Job(f"c{i}", i, 0, tmp_path / "r.json", tmp_path) for i in range(5)]
     waves = assign_gpus(jobs, [0, 1], per_gpu=2)
     assert [[j.gpu for j in w] for w in waves] == [[0, 1, 0, 1], [0]]
-    pen = load_isaacgym_task("ShadowHandPen")
+    monkeypatch.setenv("PYTHONPATH", "/users/own/path")
+    pen = load_isaacgym_task("ShadowHandPenReorient", str(ISAACGYMENVS))
     argv, env = command_line(waves[1][0], pen, "/opt/ig/bin/python", 1500, num_envs=4096)
     assert argv[:4] == ["/opt/ig/bin/python", str(RUNTIME_DIR / "eureka_ig_train.py"),
                         str(tmp_path / "r.json"), "ShadowHand"]
     for part in ("headless=True", "seed=0", "max_iterations=1500", "num_envs=4096",
                  "task.env.objectType=pen", "sim_device=cuda:0"):
         assert part in argv
+    # runtime, then the IsaacGymEnvs the LLM was shown, then the user's own path
     assert env == {"CUDA_VISIBLE_DEVICES": "0", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-                   "PYTHONPATH": str(RUNTIME_DIR)}
+                   "HYDRA_FULL_ERROR": "1", "PYTHONPATH": os.pathsep.join(
+                       [str(RUNTIME_DIR), str(ISAACGYMENVS.parent), "/users/own/path"])}
+    # Eureka's copy defaults ShadowHand to the pen: the block task says block
+    block, _ = command_line(waves[1][0], load_isaacgym_task("ShadowHand"), "py", 10)
+    assert "task.env.objectType=block" in block
 
 
-# ---- whole trainings through a stand-in interpreter ----------------------------------------
+def test_num_envs_that_rl_games_cannot_split_are_refused_up_front(task):
+    # the stand-in's ShadowHandPPO.yaml: horizon_length 4, minibatch_size 32
+    with pytest.raises(EurekaError, match="multiple of 8") as e:
+        task.check_num_envs(12)
+    assert str(e.value).count(". ") == 0 and "such as 16." in str(e.value)  # one sentence
+    task.check_num_envs(16)
+    task.check_num_envs(None)  # the task YAML's default, 16
 
-STANDIN = '''#!{python}
-"""STAND-IN for an Isaac Gym interpreter (tests only): answers the import probe, and instead
-of IsaacGymEnvs' training runs our runtime's reward mixin on a stand-in VecTask, writing what
-rl_games would (TensorBoard scalars, a .pth checkpoint)."""
-import json, os, sys
-if sys.argv[1] == "-c":
-    sys.exit(0)
-entry, reward_json, task = sys.argv[1:4]
-overrides = dict(a.split("=", 1) for a in sys.argv[4:])
-json.dump({{"argv": sys.argv, "cuda": os.environ["CUDA_VISIBLE_DEVICES"],
-           "prealloc": os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"],
-           "pythonpath": os.environ["PYTHONPATH"]}}, open("standin_call.json", "w"))
-import torch
-from torch.utils.tensorboard import SummaryWriter
-from eureka_ig_runtime import TorchReward, with_eureka_reward
-sys.path.insert(0, {tests!r})
-from isaacgym_standin import StandInVecTask
-spec = json.load(open(reward_json))
-cls = with_eureka_reward(StandInVecTask, TorchReward.from_spec(spec))
-env = cls(n=16, seed=int(overrides["seed"]))
-writer = SummaryWriter("summaries")
-iterations = int(overrides["max_iterations"])
-for it in range(1, iterations + 1):
-    env.compute_reward(torch.zeros(16, 20))
-    frame = it * 16
-    for key, value in env.extras.items():
-        writer.add_scalar(key, float(value), frame)
-    writer.add_scalar("rewards/step", float(env.rew_buf.mean()), frame)
-writer.close()
-os.makedirs("nn", exist_ok=True)
-torch.save({{"start": overrides.get("checkpoint")}}, "nn/" + task + ".pth")
-'''
 
+# ---- whole trainings through the stand-in interpreter -------------------------------------
 
 @pytest.fixture
 def standin(tmp_path):
-    path = tmp_path / "standin_isaacgym_python"
-    path.write_text(STANDIN.format(python=sys.executable, tests=str(Path(__file__).parent)))
-    path.chmod(0o755)
-    return path
+    return write_interpreter(tmp_path / "standin_isaacgym_python")
+
+
+def _calls(root):
+    return [json.loads(p.read_text()) for p in sorted(Path(root).rglob("standin_call.json"))]
 
 
 def test_backend_trains_through_the_interpreter_and_reports_crashes(tmp_path, standin, task,
-                                                                    reward_fn):
-    cfg = load_config([f"isaacgym.python={standin}", "isaacgym.gpus=[2,3]", "max_iterations=6"])
+                                                                    reward_fn, monkeypatch):
+    monkeypatch.setenv("STANDIN_RL_GAMES", "isaacgymenvs")
+    cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
+                       "isaacgym.gpus=[2,3]", "max_iterations=6"])
     backend = IsaacGymBackend(cfg, tmp_path / "work")
-    crashing = compile_reward(NEEDS_DOF_VEL, task)
+    # without full_state observations the task has no force tensors (as IsaacGymEnvs')
+    task = dataclasses.replace(task, overrides=[*task.overrides,
+                                                "task.env.observationType=full"])
+    crashing = compile_reward(NEEDS_FORCES, task)
     config = TrainConfig(num_updates=6, num_checkpoints=3)
     result = backend.train_candidates(task, [reward_fn, crashing], config, seeds=[0, 1],
                                       labels=["good", "crash"])
     assert result.curves.fitness.shape == (2, 2, 3)
     assert result.curves.components.shape == (2, 2, 3, 3)
     assert not result.curves.failed[0].any() and result.curves.failed[1].all()
-    # the stand-in counts a success every 3rd step: 0, 1, 2 after 2, 4, 6 of its 6 steps
-    np.testing.assert_allclose(result.curves.fitness[0, 0], [0.0, 1.0, 2.0])
-    np.testing.assert_allclose(result.curves.env_steps[0, 0], [32, 64, 96])
-    assert "AttributeError" in result.errors[1] and "shadow_hand_dof_vel" in result.errors[1]
-    calls = [json.loads(p.read_text()) for p in sorted((tmp_path / "work").rglob(
-        "standin_call.json"))]
-    assert sorted(c["cuda"] for c in calls) == ["2", "2", "3", "3"]
-    assert {c["prealloc"] for c in calls} == {"false"}
-    assert {c["pythonpath"] for c in calls} == {str(RUNTIME_DIR)}
+    # 16 envs x horizon 4 = 64 frames per epoch, 6 epochs
+    np.testing.assert_allclose(result.curves.env_steps[0, 0], [128, 256, 384])
+    assert np.isfinite(result.curves.fitness[0]).all()
+    # rl_games logs returns once an episode has finished (20 steps = 5 epochs here)
+    assert np.isfinite(result.curves.episode_return[0, :, -1]).all()
+    np.testing.assert_allclose(result.max_fitness()[0], result.curves.peak_fitness[0])
+    assert (result.max_fitness()[0] >= np.nanmax(result.curves.fitness[0], -1)).all()
+    assert "AttributeError" in result.errors[1] and "dof_force_tensor" in result.errors[1]
+    calls = _calls(tmp_path / "work")
+    assert sorted(c["CUDA_VISIBLE_DEVICES"] for c in calls) == ["2", "2", "3", "3"]
+    assert {c["XLA_PYTHON_CLIENT_PREALLOCATE"] for c in calls} == {"false"}
+    assert {c["HYDRA_FULL_ERROR"] for c in calls} == {"1"}
+    assert {c["object_type"] for c in calls} == {"block"}  # not the YAML's pen
+    # IsaacGymEnvs built our subclass (the mixin first), not the plain task
+    assert {c["mixin"][1] for c in calls} == {"EurekaRewardMixin"}
+    assert {c["found_in"] for c in calls} == {"isaacgym_task_map"}
+    scalars = read_scalars(next((tmp_path / "work").rglob("good_seed0")))
+    assert {"gpt_reward/frame", "eureka/align/frame", "eureka/success_bonus/frame",
+            "consecutive_successes/frame"} <= set(scalars)
 
 
-def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin):
+def test_eurekas_copy_of_isaacgymenvs_finds_our_class_and_its_logs_read(tmp_path, standin,
+                                                                       task, reward_fn,
+                                                                       monkeypatch):
+    # Eureka's env creator imports isaacgymenvs.tasks.<env_name> and takes the class from it;
+    # its observer writes bare keys by epoch
+    monkeypatch.setenv("STANDIN_RL_GAMES", "eureka")
+    cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
+                       "max_iterations=5"])
+    result = IsaacGymBackend(cfg, tmp_path / "work").train_candidates(
+        task, [reward_fn], TrainConfig(num_updates=5, num_checkpoints=5), seeds=[3])
+    assert not result.errors and not result.curves.failed.any()
+    np.testing.assert_allclose(result.curves.env_steps[0, 0], [64, 128, 192, 256, 320])
+    assert np.isfinite(result.curves.fitness[0, 0]).all()
+    assert np.isfinite(result.curves.components[0, 0]).all()
+    assert np.isfinite(result.curves.episode_return[0, 0, -1])
+    (call,) = _calls(tmp_path / "work")
+    assert call["found_in"] == "isaacgymenvs.tasks.shadow_hand"  # not the task map
+    assert call["mixin"][1] == "EurekaRewardMixin"
+    assert "consecutive_successes" in read_scalars(tmp_path / "work")  # the bare layout
+
+
+def test_a_task_without_a_success_metric_fails_its_candidate_not_the_search(tmp_path, standin,
+                                                                          monkeypatch):
+    # like upstream IsaacGymEnvs' Cartpole: no consecutive_successes in its extras
+    monkeypatch.setenv("STANDIN_RL_GAMES", "isaacgymenvs")
+    cartpole = IsaacGymTask(name="Cartpole", task_class="Cartpole", description="balance",
+                            inputs={"dof_pos": [2], "actions": [1]},
+                            task_file="tasks/cartpole.py", isaacgymenvs=str(ISAACGYMENVS),
+                            success_attr="no_such_metric")
+    fn = compile_reward("def compute_reward(dof_pos):\n    up = -dof_pos[1] ** 2\n"
+                        "    return up, {'up': up}\n", cartpole)
+    cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
+                       "max_iterations=2"])
+    result = IsaacGymBackend(cfg, tmp_path / "work").train_candidates(
+        cartpole, [fn], TrainConfig(num_updates=2, num_checkpoints=2), seeds=[0])
+    assert result.curves.failed.all()
+    assert "logged no 'consecutive_successes'" in result.errors[0]
+
+
+@pytest.mark.parametrize("flavour", ["isaacgymenvs", "eureka"])
+def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin, monkeypatch, flavour):
+    monkeypatch.setenv("STANDIN_RL_GAMES", flavour)
     reward_file = tmp_path / "reward.py"
     reward_file.write_text(REWARD)
-    cfg = load_config([f"isaacgym.python={standin}", "max_iterations=3", "seeds=1"])
+    cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
+                       "max_iterations=3", "seeds=1"])
     curriculum = parse_curriculum({"name": "pen_spinning", "stages": [
-        {"name": "reorient", "task": "shadow_hand_pen", "isaacgym_task": "ShadowHandPen",
+        {"name": "reorient", "task": "shadow_hand_pen", "isaacgym_task": "ShadowHandPenReorient",
          "reward": str(reward_file)},
         {"name": "spin", "task": "shadow_hand_spin", "isaacgym_task": "ShadowHandSpin",
          "reward": "same", "init": "previous"}]})
     summary = run_curriculum(curriculum, IsaacGymCurriculumBackend(cfg), tmp_path / "run",
                              log=lambda line: None)
     first, second = summary["stages"]
-    assert first["checkpoint"].endswith("ShadowHand.pth")
+    assert first["checkpoint"].endswith(".pth")
     assert second["init_from"] == first["checkpoint"]
-    (call,) = [json.loads(p.read_text()) for p in (tmp_path / "run").rglob("standin_call.json")
-               if "stage_2" in str(p)]
-    assert f"checkpoint={first['checkpoint']}" in call["argv"]
-    assert "ShadowHandSpin" in call["argv"]
-    assert torch.load(second["checkpoint"])["start"] == first["checkpoint"]
+    (call,) = [c for c in _calls(tmp_path / "run") if "task=ShadowHandSpin" in c["argv"]]
+    handoff = next(a for a in call["argv"] if a.startswith("checkpoint="))[len("checkpoint="):]
+    assert handoff != first["checkpoint"]  # a copy with fresh counters, not stage 1's file
+    assert torch.load(first["checkpoint"], weights_only=False)["epoch"] == 3
+    assert torch.load(handoff, weights_only=False)["epoch"] == 0
+    # under either rl_games, stage 2 trains its own 3 epochs (PyPI's would stop after 1)
+    done = torch.load(second["checkpoint"], weights_only=False)
+    assert done["start"] == handoff and done["trained_epochs"] == 3
 
     # resume: finished stages are read back, no training runs again
     calls = sorted((tmp_path / "run").rglob("standin_call.json"))
@@ -323,6 +460,24 @@ def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin):
     assert again["stages"] == summary["stages"]
     assert sum("finished before; read back" in line for line in lines) == 2
     assert [p.stat().st_mtime_ns for p in calls] == mtimes
+
+
+def test_final_evaluation_runs_on_isaac_gym(tmp_path, standin, task, monkeypatch):
+    monkeypatch.setenv("STANDIN_RL_GAMES", "isaacgymenvs")
+    cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
+                       "isaacgym.per_gpu=3", "max_iterations=4", "backend=isaacgym",
+                       "task=ShadowHand"])
+    backend = IsaacGymBackend(cfg, tmp_path / "isaacgym")
+    evaluation = evaluate(cfg, task, REWARD, tmp_path, 2, trainer=backend.train_candidates)
+    assert set(evaluation["rewards"]) == {"best", "human", "sparse"}
+    for label, row in evaluation["rewards"].items():
+        assert len(row["fitness_per_seed"]) == 2 and not row["failed"], label
+        assert all(v is not None for v in row["fitness_per_seed"]), label
+    assert evaluation["env_steps_per_run"] == 4 * 64
+    assert "best_minus_human" in evaluation and "human_normalized_flag" in evaluation
+    modes = sorted(json.loads(p.read_text())["mode"] for p in tmp_path.rglob("reward.json"))
+    assert modes == ["human", "human", "reward", "reward", "sparse", "sparse"]
+    assert json.loads((tmp_path / "evaluation.json").read_text())["seeds"] == evaluation["seeds"]
 
 
 def test_missing_isaac_gym_is_one_sentence_with_the_install_steps(tmp_path):
@@ -341,7 +496,7 @@ def test_missing_isaac_gym_is_one_sentence_with_the_install_steps(tmp_path):
 
 
 def test_unknown_isaacgym_task_lists_the_known_ones():
-    with pytest.raises(Exception, match="ShadowHandPen"):
+    with pytest.raises(Exception, match="ShadowHandPenReorient"):
         load_isaacgym_task("Nope")
 
 
@@ -349,9 +504,9 @@ def test_task_context_needs_isaacgymenvs_source(tmp_path):
     task = load_isaacgym_task("ShadowHand")
     with pytest.raises(Exception, match="isaacgym.isaacgymenvs"):
         task.context()
-    (tmp_path / "tasks").mkdir()
-    (tmp_path / "tasks" / "shadow_hand.py").write_text(
-        textwrap.dedent(TASK_FILE).replace("ShadowHandLike", "ShadowHand"))
-    text = load_isaacgym_task("ShadowHand", str(tmp_path)).context()
+    text = load_isaacgym_task("ShadowHand", str(ISAACGYMENVS)).context()
     assert "compute_hand_reward" not in text and "- object_rot: per-env shape (4,)" in text
-    assert "self.object_pos = torch.zeros(4, 3)" in text
+    assert "- shadow_hand_dof_lower_limits: shared shape (24,)" in text
+    assert "reach_goal_bonus" not in text
+    spin = load_isaacgym_task("ShadowHandSpin", str(ISAACGYMENVS)).context()
+    assert "10 degrees" in spin  # what Eureka's training task does, not its shown copy's 30

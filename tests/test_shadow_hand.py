@@ -101,7 +101,7 @@ def test_pen_spinning_curriculum_is_declared():
     assert [s.task for s in c.stages] == ["shadow_hand_pen", "shadow_hand_spin"]
     assert [s.init for s in c.stages] == ["none", "previous"]
     assert c.stages[1].reward == "same"
-    assert [s.isaacgym_task for s in c.stages] == ["ShadowHandPen", "ShadowHandSpin"]
+    assert [s.isaacgym_task for s in c.stages] == ["ShadowHandPenReorient", "ShadowHandSpin"]
 
 
 @pytest.mark.parametrize("spec, message", [

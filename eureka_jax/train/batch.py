@@ -62,7 +62,10 @@ class BatchResult:
         return np.asarray(self.curves.fitness[..., -1])
 
     def max_fitness(self) -> np.ndarray:
-        """[K, S] best fitness over the evaluated checkpoints (Eureka's selection statistic)."""
+        """[K, S] best fitness over the evaluated checkpoints (Eureka's selection statistic);
+        where the backend kept the raw series' maximum (``curves.peak_fitness``), that."""
+        if self.curves.peak_fitness is not None:
+            return np.asarray(self.curves.peak_fitness, dtype=float)
         fitness = np.asarray(self.curves.fitness, dtype=float)
         evaluated = np.isfinite(fitness)
         return np.where(evaluated.any(-1), np.max(np.where(evaluated, fitness, -np.inf), -1),

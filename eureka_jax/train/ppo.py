@@ -57,6 +57,10 @@ class TrainingCurves:
       failed_at: scalar int, first checkpoint index at which it did (-1 if never).
       train_fitness, train_episode_return, train_episode_length, train_components: the same
         statistics from the training episodes.
+      peak_fitness: scalar, the maximum of the fitness over every value the backend logged,
+        where it logs more often than the checkpoints (Isaac Gym: Eureka's statistic, the max
+        of the raw ``consecutive_successes`` series); None for the JAX trainer, whose
+        checkpoints are its evaluations.
     """
 
     fitness: jnp.ndarray
@@ -70,6 +74,7 @@ class TrainingCurves:
     train_episode_return: jnp.ndarray | None = None
     train_episode_length: jnp.ndarray | None = None
     train_components: jnp.ndarray | None = None
+    peak_fitness: jnp.ndarray | None = None
 
 
 @flax.struct.dataclass

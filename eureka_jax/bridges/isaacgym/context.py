@@ -62,14 +62,37 @@ def _reads(node: ast.AST) -> list[str]:
                    and t.value.id == "self" and isinstance(t.ctx, ast.Load)})
 
 
+def _called(node: ast.AST) -> tuple[set[str], set[str]]:
+    """(methods called as ``self.<name>(...)``, functions called by bare name) in ``node``."""
+    methods, functions = set(), set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            f = sub.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+                    and f.value.id == "self":
+                methods.add(f.attr)
+            elif isinstance(f, ast.Name):
+                functions.add(f.id)
+    return methods, functions
+
+
+def _is_reward_name(name: str) -> bool:
+    # the task's own reward and what scores it: never shown (Eureka's context has neither)
+    low = name.lower()
+    return any(word in low for word in ("reward", "bonus", "success", "objective"))
+
+
 def build_context(task_file: str | Path, class_name: str | None = None) -> TaskContext:
     """Reads an IsaacGymEnvs task file and returns what the LLM sees.
 
-    Kept: the task class with ``__init__`` and ``compute_observations`` (and helpers they
-    call that do not compute rewards), module-level helper functions that are not reward
-    functions. Removed: every function or method whose name mentions "reward" (e.g.
-    ``compute_reward``, ``compute_hand_reward``), simulator setup methods, and reward
-    statements elsewhere (see ``eureka_jax.env.prune_reward_code``).
+    Kept, as in Eureka's task contexts: the observation computation, i.e. the task class's
+    ``compute_observations`` and the methods it calls (transitively), and the module-level
+    functions those call, minus anything that computes or scores the reward. Everything else
+    goes: ``__init__`` (it reads the reward's hyperparameters from the config: goal bonus,
+    penalties, scales), simulator set-up, resets, imports, every function whose name mentions
+    reward, bonus, success or objective, and reward statements inside what is kept (see
+    ``eureka_jax.env.prune_reward_code``). The tensor attributes a reward may take are listed
+    after the source (``context_text``).
     """
     path = Path(task_file)
     if not path.is_file():
@@ -81,22 +104,47 @@ def build_context(task_file: str | Path, class_name: str | None = None) -> TaskC
         raise EurekaError(f"{path} is not valid Python (line {e.lineno}: {e.msg}).") from None
     cls = _task_class(tree, class_name)
     attributes = _self_attributes(cls)
-    obs = [f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "compute_observations"]
-    cls.body = [n for n in cls.body
-                if not (isinstance(n, ast.FunctionDef) and n.name in SETUP_METHODS)]
-    pruned = prune_reward_code(ast.unparse(tree))
+    methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
+    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    obs = methods.get("compute_observations")
+    keep_methods, keep_functions, todo = set(), set(), [obs] if obs else []
+    while todo:
+        node = todo.pop()
+        called_methods, called_functions = _called(node)
+        for name in called_methods - keep_methods:
+            if name in methods and name not in SETUP_METHODS and not _is_reward_name(name):
+                keep_methods.add(name)
+                todo.append(methods[name])
+        for name in called_functions - keep_functions:
+            if name in functions and not _is_reward_name(name):
+                keep_functions.add(name)
+                todo.append(functions[name])
+    keep_methods.add("compute_observations")
+    cls.body = ([ast.Expr(ast.Constant("Set-up, resets and reward omitted; the observation "
+                                       "computation follows."))]
+                + [n for n in cls.body if isinstance(n, ast.FunctionDef)
+                   and n.name in keep_methods])
+    module = ast.Module(body=[cls] + [n for n in tree.body if isinstance(n, ast.FunctionDef)
+                                      and n.name in keep_functions], type_ignores=[])
+    pruned = prune_reward_code(ast.unparse(module))
     return TaskContext(source=pruned, attributes=attributes,
-                       observation_attributes=_reads(obs[0]) if obs else [])
+                       observation_attributes=_reads(obs) if obs else [])
 
 
-def context_text(ctx: TaskContext, input_specs: dict) -> str:
+def context_text(ctx: TaskContext, input_specs: dict, shared_specs: dict | None = None) -> str:
     """The task source plus the attributes usable as reward inputs, with their shapes."""
-    lines = []
-    for name, (shape, _) in input_specs.items():
+    def line(name, shape, kind):
         origin = ctx.attributes.get(name)
         where = f" (self.{name} = {origin})" if origin else ""
-        lines.append(f"- {name}: per-env shape {tuple(shape) or 'scalar'}{where}")
-    return ("Environment source code (reward removed):\n```python\n" + ctx.source + "```\n\n"
+        return f"- {name}: {kind} shape {tuple(shape) or 'scalar'}{where}"
+
+    lines = [line(n, s, "per-env") for n, (s, _) in input_specs.items()]
+    shared = [line(n, s, "shared") for n, (s, _) in (shared_specs or {}).items()]
+    text = ("Environment source code (reward removed):\n```python\n" + ctx.source + "```\n\n"
             "Reward inputs: arguments of compute_reward are bound by name to these tensor "
             "attributes of the task (one environment each, unbatched):\n" + "\n".join(lines)
             + "\n")
+    if shared:
+        text += ("Shared inputs (the same for every environment, no environment axis):\n"
+                 + "\n".join(shared) + "\n")
+    return text

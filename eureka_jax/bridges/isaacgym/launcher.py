@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,11 +41,39 @@ INSTALL_STEPS = (
 # ---- tasks --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TaskReward:
+    """The task's own reward (``mode="human"``) or its success signal as the reward
+    (``mode="sparse"``) on Isaac Gym: no program to compile, the runtime's mixin does it."""
+
+    mode: str
+    source: str = ""
+    entry: str = ""
+    input_names: tuple = ()
+    component_names: tuple = ()
+
+
 @dataclass(eq=False)
 class IsaacGymTask:
     """An IsaacGymEnvs task as the search sees it (``configs/isaacgym/<name>.yaml``): the
     reward inputs (task attributes, per-env shapes) the compiler checks rewards against, the
-    description, and the context built from the task file."""
+    description, and the context built from the task file.
+
+    Attributes (the YAML's keys):
+      task_class: IsaacGymEnvs' task name (its ``isaacgym_task_map`` key and cfg/task YAML).
+      inputs: per-environment tensor attributes a reward may take, with per-env shapes.
+      shared_inputs: attributes without an environment axis (joint limits, the episode
+        length), passed unbatched (``vmap`` with ``in_axes=None``).
+      overrides: hydra overrides every training of this task gets (e.g. the object type).
+      success_attr: the attribute holding the success metric, logged as
+        ``consecutive_successes`` (the fitness).
+      success_bonus / success_event: the attribute with the bonus added to the LLM reward on
+        every goal reached, and the attribute that is 1 where a goal was reached this step
+        (Eureka's hand tasks: ``reach_goal_bonus``, ``reset_goal_buf``); the event is also
+        the sparse reward.
+      train_config: the rl_games YAML (``cfg/train/<name>.yaml``), for the ``num_envs`` check.
+      notes: facts about the task the LLM should know, added to its context.
+    """
 
     name: str
     task_class: str
@@ -51,8 +81,11 @@ class IsaacGymTask:
     inputs: dict
     task_file: str
     class_name: str | None = None
+    shared_inputs: dict = field(default_factory=dict)
     overrides: list = field(default_factory=list)
     success_attr: str = "consecutive_successes"
+    success_bonus: str | None = None
+    success_event: str | None = None
     fitness_description: str = "consecutive successes (IsaacGymEnvs' success metric)"
     episode_length: int = 600
     target_fitness: float | None = None
@@ -61,29 +94,40 @@ class IsaacGymTask:
     fitness_input: str = "consecutive_successes"
     train: dict = field(default_factory=dict)
     fitness_aggregate: str = "mean"
+    train_config: str | None = None
+    notes: str = ""
 
     @functools.cached_property
     def reward_input_specs(self) -> dict:
         import jax
         import jax.numpy as jnp
 
-        return {n: jax.ShapeDtypeStruct(tuple(s), jnp.float32) for n, s in self.inputs.items()}
+        shapes = {**self.inputs, **self.shared_inputs}
+        return {n: jax.ShapeDtypeStruct(tuple(s), jnp.float32) for n, s in shapes.items()}
 
     @property
     def reward_input_names(self):
-        return tuple(self.inputs)
+        return tuple(self.reward_input_specs)
 
     @functools.cached_property
     def probe_inputs(self) -> dict:
-        """128 random per-env inputs (unit quaternions where the name says rot/quat): the
-        probe a candidate must survive with finite outputs, as for MJX tasks."""
+        """128 random per-env inputs (unit quaternions where the name says rot/quat; a shared
+        input is one random value repeated): the probe a candidate must survive with finite
+        outputs, as for MJX tasks."""
         rng = np.random.default_rng(0)
         out = {}
-        for name, shape in self.inputs.items():
-            x = rng.normal(size=(128, *shape)).astype(np.float32)
+        for name, shape in {**self.inputs, **self.shared_inputs}.items():
+            rows = 1 if name in self.shared_inputs else 128
+            x = rng.normal(size=(rows, *shape)).astype(np.float32)
             if ("rot" in name or "quat" in name) and tuple(shape)[-1:] == (4,):
                 x /= np.linalg.norm(x, axis=-1, keepdims=True)
-            out[name] = x
+            if name.endswith("upper_limits"):  # above the matching lower limits
+                x = np.abs(x) + 0.1
+            elif name.endswith("lower_limits"):
+                x = -np.abs(x) - 0.1
+            elif name == "max_episode_length":
+                x = np.full_like(x, float(self.episode_length))
+            out[name] = np.broadcast_to(x, (128, *shape)).copy()
         return out
 
     def task_path(self) -> Path:
@@ -103,12 +147,55 @@ class IsaacGymTask:
 
         ctx = build_context(self.task_path(), self.class_name)
         specs = {n: (s, "float32") for n, s in self.inputs.items()}
-        return f"Task: {self.description.strip()}\n\n" + context_text(ctx, specs)
+        shared = {n: (s, "float32") for n, s in self.shared_inputs.items()}
+        notes = f"\nNotes: {self.notes.strip()}\n" if self.notes.strip() else ""
+        return (f"Task: {self.description.strip()}\n" + notes + "\n"
+                + context_text(ctx, specs, shared))
 
     @property
     def human_reward_source(self) -> str:
         raise EurekaError(f"{self.name}: the human reward is IsaacGymEnvs' own (torch) reward; "
                           "init=human is for MJX tasks.")
+
+    def baseline_rewards(self) -> list:
+        """The final evaluation's human and sparse rewards: the task's own reward, and its
+        success event as the reward."""
+        if not self.success_event:
+            raise EurekaError(f"{self.name}: the sparse reward needs the task's success event; "
+                              "set success_event (an attribute that is 1 where the goal was "
+                              "reached) in its spec, or num_eval=0.")
+        return [TaskReward("human"), TaskReward("sparse")]
+
+    def check_num_envs(self, num_envs: int | None) -> None:
+        """rl_games asserts that ``num_envs x horizon_length`` is a multiple of
+        ``minibatch_size`` (``a2c_common.py``); say so up front, in one sentence."""
+        if not self.isaacgymenvs:
+            return
+        root = Path(self.isaacgymenvs).expanduser()
+        train_yaml = root / "cfg" / "train" / f"{self.train_config or self.task_class + 'PPO'}.yaml"
+        task_yaml = root / "cfg" / "task" / f"{self.task_class}.yaml"
+        if not train_yaml.is_file():
+            return
+        config = ((yaml.safe_load(train_yaml.read_text()) or {}).get("params") or {}).get(
+            "config") or {}
+        horizon, minibatch = config.get("horizon_length"), config.get("minibatch_size")
+        if not isinstance(horizon, int) or not isinstance(minibatch, int):
+            return  # interpolated or per-env minibatches: rl_games derives a valid size
+        n = num_envs
+        if n is None and task_yaml.is_file():
+            default = ((yaml.safe_load(task_yaml.read_text()) or {}).get("env") or {}).get(
+                "numEnvs")
+            found = re.search(r"resolve_default:\s*(\d+)", str(default))
+            n = int(found.group(1)) if found else (default if isinstance(default, int) else None)
+        if n is None:
+            return
+        step = minibatch // math.gcd(minibatch, horizon)
+        if n < step or n % step:
+            raise EurekaError(
+                f"num_envs={n} does not suit {train_yaml.name} (horizon_length {horizon}, "
+                f"minibatch_size {minibatch}): rl_games needs num_envs x horizon_length to be a "
+                f"multiple of minibatch_size, so set isaacgym.num_envs to a multiple of {step} "
+                f"such as {max(step, -(-n // step) * step)}.")
 
 
 def list_isaacgym_tasks() -> list[str]:
@@ -121,7 +208,8 @@ def load_isaacgym_task(name: str, isaacgymenvs: str | None = None) -> IsaacGymTa
         raise EurekaError(f"unknown Isaac Gym task '{name}'; choose one of: "
                           f"{', '.join(list_isaacgym_tasks())} (configs/isaacgym/).")
     spec = yaml.safe_load(path.read_text()) or {}
-    spec["inputs"] = {k: list(v) for k, v in spec["inputs"].items()}
+    for key in ("inputs", "shared_inputs"):
+        spec[key] = {k: list(v) for k, v in (spec.get(key) or {}).items()}
     return IsaacGymTask(name=name, isaacgymenvs=isaacgymenvs, **spec)
 
 
@@ -155,6 +243,18 @@ def assign_gpus(jobs: list[Job], gpus: list[int], per_gpu: int) -> list[list[Job
     return waves
 
 
+def training_pythonpath(isaacgymenvs: str | None) -> str:
+    """Our runtime (never the rest of eureka_jax), then the parent of the IsaacGymEnvs package
+    the LLM was shown (so training imports that copy, not another one installed in the
+    interpreter), then the user's own PYTHONPATH (prepended to, never replaced)."""
+    paths = [str(RUNTIME_DIR)]
+    if isaacgymenvs:
+        paths.append(str(Path(isaacgymenvs).expanduser().resolve().parent))
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    return os.pathsep.join(paths)
+
+
 def command_line(job: Job, task: IsaacGymTask, python: str, max_iterations: int,
                  num_envs: int | None = None) -> tuple[list[str], dict]:
     """(argv, environment) of one training. The GPU is chosen with CUDA_VISIBLE_DEVICES, so
@@ -169,16 +269,19 @@ def command_line(job: Job, task: IsaacGymTask, python: str, max_iterations: int,
     env = {
         "CUDA_VISIBLE_DEVICES": str(job.gpu),
         "XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # leave the GPU memory to Isaac Gym
-        "PYTHONPATH": str(RUNTIME_DIR),  # our runtime only: never the rest of eureka_jax
+        "PYTHONPATH": training_pythonpath(task.isaacgymenvs),
+        "HYDRA_FULL_ERROR": "1",  # the whole traceback, for the LLM's execution feedback
     }
     return argv, env
 
 
 def reward_spec(fn, task: IsaacGymTask) -> dict:
     """What the runtime needs of a compiled reward (the JSON beside each run)."""
-    return {"source": fn.source, "entry": fn.entry, "input_names": list(fn.input_names),
-            "component_names": list(fn.component_names), "task_class": task.task_class,
-            "success_attr": task.success_attr}
+    return {"mode": getattr(fn, "mode", "reward"), "source": fn.source, "entry": fn.entry,
+            "input_names": list(fn.input_names), "component_names": list(fn.component_names),
+            "shared_names": [n for n in fn.input_names if n in task.shared_inputs],
+            "task_class": task.task_class, "success_attr": task.success_attr,
+            "success_bonus": task.success_bonus, "success_event": task.success_event}
 
 
 def traceback_tail(text: str, lines: int = 25) -> str:
@@ -208,8 +311,12 @@ class IsaacGymBackend:
         if exe is None:
             raise EurekaError(f"isaacgym.python={python} is not an executable; " + INSTALL_STEPS
                               + ".")
-        probe = subprocess.run([exe, "-c", "import isaacgym, isaacgymenvs, torch, jax"],
-                               capture_output=True, text=True, timeout=300, check=False)
+        # in the order a training imports them (Isaac Gym refuses to load after torch), with
+        # the PYTHONPATH a training gets
+        probe = subprocess.run(
+            [exe, "-c", "from isaacgym import gymapi; import isaacgymenvs, torch, jax"],
+            capture_output=True, text=True, timeout=300, check=False,
+            env={**os.environ, "PYTHONPATH": training_pythonpath(self.ig.isaacgymenvs)})
         if probe.returncode != 0:
             raise EurekaError(f"{exe} cannot import isaacgym, isaacgymenvs, torch and jax "
                               f"({traceback_tail(probe.stderr, 1)}); " + INSTALL_STEPS + ".")
@@ -224,6 +331,7 @@ class IsaacGymBackend:
         from eureka_jax.train.ppo import TrainingCurves
 
         python = self.check_installed()
+        task.check_num_envs(self.ig.num_envs)
         labels = list(labels) if labels else [f"candidate {i}" for i in range(len(reward_fns))]
         root = self.work_dir or Path(self.cfg.runs_dir) / task.name / "isaacgym"
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -258,17 +366,23 @@ class IsaacGymBackend:
         per_run, errors = [], {}
         for job in jobs:
             code, text = outputs[(job.row, job.seed)]
+            curves = None
             if code == 0:
-                curves = curves_from_scalars(read_scalars(job.run_dir), c,
-                                             reward_fns[job.candidate].component_names)
+                try:  # logs without the fitness fail this candidate, not the search
+                    curves = curves_from_scalars(read_scalars(job.run_dir), c,
+                                                 reward_fns[job.candidate].component_names)
+                except EurekaError as e:
+                    errors[job.row] = f"the training finished but {e}"
             else:
                 errors[job.row] = traceback_tail(text)
+            if curves is None:
                 m = len(reward_fns[job.candidate].component_names)
                 nan = np.full(c, np.nan, np.float32)
                 curves = TrainingCurves(fitness=nan, episode_return=nan, episode_length=nan,
                                         components=np.full((c, m), np.nan, np.float32),
                                         env_steps=nan, failed=np.array(True),
-                                        failed_at=np.array(0))
+                                        failed_at=np.array(0),
+                                        peak_fitness=np.array(np.nan, np.float32))
             per_run.append(curves)
         m = max([len(fn.component_names) for fn in reward_fns] + [0])
         stacked = _stack(per_run, len(rows), table.shape[1], m)
@@ -292,7 +406,7 @@ def _stack(runs, k: int, s: int, m: int):
 
     fields = {}
     for name in ("fitness", "episode_return", "episode_length", "env_steps", "failed",
-                 "failed_at"):
+                 "failed_at", "peak_fitness"):
         fields[name] = np.stack([getattr(r, name) for r in runs]).reshape(k, s, *np.shape(
             getattr(runs[0], name)))
     comps = np.stack([pad(r.components) for r in runs])
@@ -326,8 +440,11 @@ class IsaacGymCurriculumBackend(IsaacGymBackend):
         return human, sparse
 
     def stage_jobs(self, stage, fn, task, init, stage_dir: Path) -> list[tuple[list[str], dict]]:
-        """The command lines of a stage's runs (one per seed), with the hand-off."""
+        """The command lines of a stage's runs (one per seed), with the hand-off: the previous
+        stage's checkpoint as ``checkpoint=``, whose epoch and frame counters the entry script
+        resets (``fresh_checkpoint``), so every stage trains its own ``max_iterations``."""
         python = self.check_installed()
+        task.check_num_envs(self.ig.num_envs)
         seeds = seed_list(self.cfg)
         iterations = int(stage.isaacgym.get("max_iterations") or self.cfg.max_iterations
                          or self.ig.max_iterations)
@@ -370,7 +487,7 @@ class IsaacGymCurriculumBackend(IsaacGymBackend):
                 raise EurekaError(f"stage {stage.name}, seed {job.seed}: Isaac Gym training "
                                   f"failed:\n{traceback_tail((job.run_dir / 'output.log').read_text())}")
             curves = curves_from_scalars(read_scalars(job.run_dir), 10, fn.component_names)
-            fitness.append(float(np.nanmax(curves.fitness)))
+            fitness.append(float(curves.peak_fitness))  # Eureka's: max of the raw series
             final.append(float(curves.fitness[-1]))
             found = sorted(job.run_dir.rglob("*.pth"), key=lambda p: p.stat().st_mtime)
             if not found:

@@ -1,9 +1,20 @@
 """Reading an Isaac Gym (rl_games) training's TensorBoard scalars back into ``TrainingCurves``.
 
-rl_games writes ``rewards/step``, ``episode_lengths/step`` and every ``extras`` scalar (ours:
-``consecutive_successes``, ``eureka/<component>``, ``gt_reward``) as TensorBoard events keyed
-by frame (environment steps). The curves are resampled at ``num_checkpoints`` evenly spaced
-points (the last value at or before each point), as the JAX trainer records them.
+Two layouts exist for the task's ``extras`` (ours: ``consecutive_successes``, ``gt_reward``,
+``gpt_reward``, ``eureka/<component>``), both written by the rl_games observer of
+``isaacgymenvs/utils/rlgames_utils.py``:
+
+- IsaacGymEnvs: ``<key>/frame`` (keyed by frame, i.e. environment steps), ``<key>/iter``
+  (keyed by epoch) and ``<key>/time``;
+- Eureka's copy of IsaacGymEnvs: a bare ``<key>`` keyed by epoch.
+
+rl_games itself writes ``rewards/step`` and ``episode_lengths/step`` by frame, the same
+values as ``.../iter`` by epoch, and ``info/epochs`` (value: the epoch) by frame; those pairs
+map epochs to frames. ``/frame`` is preferred; an epoch-keyed tag is mapped to frames. Each
+tag is resampled on its own axis at ``num_checkpoints`` evenly spaced frames (the last value
+at or before each point). The fitness is also kept unresampled: its maximum over the whole
+logged series is Eureka's selection statistic (``eureka/eureka.py`` takes
+``max(consecutive_successes)``), written as ``TrainingCurves.peak_fitness``.
 """
 
 from __future__ import annotations
@@ -15,8 +26,11 @@ import numpy as np
 from eureka_jax.errors import EurekaError
 from eureka_jax.train.ppo import TrainingCurves
 
-RETURN_TAGS = ("rewards/step", "rewards/frame", "rewards/iter")
-LENGTH_TAGS = ("episode_lengths/step", "episode_lengths/frame", "episode_lengths/iter")
+RETURN_TAGS = ("rewards/step", "rewards/frame")
+LENGTH_TAGS = ("episode_lengths/step", "episode_lengths/frame")
+# (epoch-keyed tag, frame-keyed tag) logged at the same moments with the same values
+EPOCH_FRAME_PAIRS = (("rewards/iter", "rewards/step"),
+                     ("episode_lengths/iter", "episode_lengths/step"))
 
 
 def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -45,6 +59,51 @@ def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
     return result
 
 
+def epoch_to_frame(scalars: dict):
+    """A function epochs -> frames fitted on the (epoch, frame) pairs rl_games logs, or None.
+
+    rl_games advances a fixed number of frames per epoch (num_envs x horizon_length), so a
+    line fits exactly; its offset is the frame counter a fine-tuning run restored (Eureka's
+    rl_games keeps the frame but not the epoch of a checkpoint)."""
+    epochs, frames = [], []
+    if "info/epochs" in scalars:
+        f, e = scalars["info/epochs"]
+        epochs += list(e)
+        frames += list(f)
+    for by_epoch, by_frame in EPOCH_FRAME_PAIRS:
+        if by_epoch in scalars and by_frame in scalars:
+            e, f = scalars[by_epoch][0], scalars[by_frame][0]
+            n = min(len(e), len(f))
+            epochs += list(e[:n])
+            frames += list(f[:n])
+    pairs = {(float(e), float(f)) for e, f in zip(epochs, frames)}
+    if not pairs:
+        return None
+    e, f = np.array(sorted(pairs)).T
+    if len(set(e)) == 1:
+        slope, offset = (f[0] / e[0] if e[0] else 0.0), 0.0
+    else:
+        slope, offset = np.polyfit(e, f, 1)
+    return lambda epochs: offset + slope * np.asarray(epochs, dtype=float)
+
+
+def find_tag(scalars: dict, key: str, to_frame):
+    """``key``'s series as (frames, values): ``key/frame``, else ``key`` or ``key/iter`` (by
+    epoch) mapped to frames; None if it was not logged. A bare ``key`` that rl_games writes
+    by frame itself (``rewards/step``) is taken as is."""
+    if f"{key}/frame" in scalars:
+        return scalars[f"{key}/frame"]
+    for tag in (key, f"{key}/iter"):
+        if tag in scalars:
+            steps, values = scalars[tag]
+            if to_frame is None:
+                raise EurekaError(f"'{tag}' is logged by epoch and the logs have no "
+                                  "rewards/iter, rewards/step or info/epochs to map epochs to "
+                                  "frames.")
+            return to_frame(steps), values
+    return None
+
+
 def _resample(steps, values, at):
     idx = np.searchsorted(steps, at, side="right") - 1
     return np.where(idx >= 0, values[np.clip(idx, 0, None)], np.nan).astype(np.float32)
@@ -52,30 +111,44 @@ def _resample(steps, values, at):
 
 def curves_from_scalars(scalars: dict, num_checkpoints: int, component_names, total_steps=None,
                         fitness_tag: str = "consecutive_successes") -> TrainingCurves:
-    """``TrainingCurves`` with arrays [C] ([C, M] for components) from one run's scalars."""
-    if fitness_tag not in scalars:
+    """``TrainingCurves`` with arrays [C] ([C, M] for components) from one run's scalars.
+
+    Raises ``EurekaError`` when the fitness was never logged (the launcher makes that the
+    candidate's failure, with this message as its feedback)."""
+    to_frame = epoch_to_frame(scalars)
+    fitness = find_tag(scalars, fitness_tag, to_frame)
+    if fitness is None:
         known = ", ".join(sorted(scalars)) or "none"
         raise EurekaError(f"the training logged no '{fitness_tag}' (tags found: {known}); the "
-                          "task must report its success metric in extras.")
-    fit_steps, _ = scalars[fitness_tag]
-    last = float(total_steps or fit_steps.max())
-    at = np.linspace(last / num_checkpoints, last, num_checkpoints)
+                          "task must report its success metric in extras (success_attr in "
+                          "its spec, see docs/isaacgym.md).")
+    frame_tags = [scalars[t][0] for t in (*RETURN_TAGS, *LENGTH_TAGS, "info/epochs")
+                  if t in scalars]
+    last = float(total_steps or max(float(np.max(s)) for s in [fitness[0], *frame_tags]))
+    # a run that restored a frame counter (fine-tuning) starts there, not at 0
+    first = max(0.0, float(to_frame(0))) if to_frame is not None and not total_steps else 0.0
+    at = first + (last - first) * np.arange(1, num_checkpoints + 1) / num_checkpoints
 
-    def first_of(tags):
+    def series(tags):
         for tag in tags:
             if tag in scalars:
                 return _resample(*scalars[tag], at)
         return np.full(num_checkpoints, np.nan, np.float32)
 
-    comps = [(_resample(*scalars[f"eureka/{n}"], at) if f"eureka/{n}" in scalars
-              else np.full(num_checkpoints, np.nan, np.float32)) for n in component_names]
+    def component(name):
+        found = find_tag(scalars, f"eureka/{name}", to_frame)
+        return (_resample(*found, at) if found is not None
+                else np.full(num_checkpoints, np.nan, np.float32))
+
+    comps = [component(n) for n in component_names]
     return TrainingCurves(
-        fitness=_resample(*scalars[fitness_tag], at),
-        episode_return=first_of(RETURN_TAGS),
-        episode_length=first_of(LENGTH_TAGS),
+        fitness=_resample(*fitness, at),
+        episode_return=series(RETURN_TAGS),
+        episode_length=series(LENGTH_TAGS),
         components=(np.stack(comps, axis=-1) if comps
                     else np.zeros((num_checkpoints, 0), np.float32)),
         env_steps=at.astype(np.float32),
         failed=np.array(False),
         failed_at=np.array(-1),
+        peak_fitness=np.asarray(np.max(fitness[1]), np.float32),
     )

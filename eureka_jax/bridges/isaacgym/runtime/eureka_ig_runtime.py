@@ -39,6 +39,7 @@ def load_function(source, entry):
     """Executes ``source`` with only jax/jax.numpy/math and a few builtins; returns ``entry``."""
     safe = {name: getattr(builtins, name) for name in _BUILTINS if hasattr(builtins, name)}
     safe["__import__"] = _import
+    safe["print"] = lambda *args, **kwargs: None  # as in eureka-jax's sandbox: output dropped
     namespace = {"__builtins__": safe, "__name__": "eureka_reward"}
     # the source passed eureka-jax's compiler (policy, tracing, probe) before it got here
     exec(compile(source, "<eureka reward>", "exec"), namespace)  # noqa: S102
@@ -73,16 +74,19 @@ def jax_to_torch(array):
 class TorchReward:
     """A checked JAX reward applied to batched torch tensors.
 
-    ``reward(inputs)`` takes ``{name: tensor [num_envs, ...]}`` (at least ``input_names``) and
-    returns ``(total [num_envs], {component: [num_envs]})`` as torch tensors, computed by the
-    per-environment reward vmapped over the batch and jitted once per input shape.
+    ``reward(inputs)`` takes ``{name: tensor}`` (at least ``input_names``; per-environment
+    inputs with a leading ``num_envs`` axis, the ``shared_names`` without one) and returns
+    ``(total [num_envs], {component: [num_envs]})`` as torch tensors, computed by the
+    per-environment reward vmapped over the batch (``in_axes=None`` for shared inputs) and
+    jitted once per input shape.
     """
 
-    def __init__(self, source, entry, input_names, component_names):
+    def __init__(self, source, entry, input_names, component_names, shared_names=()):
         self.source = source
         self.entry = entry
         self.input_names = tuple(input_names)
         self.component_names = tuple(component_names)
+        self.shared_names = tuple(n for n in shared_names if n in self.input_names)
         fn = load_function(source, entry)
         names = self.component_names
 
@@ -92,18 +96,21 @@ class TorchReward:
             return (jnp.asarray(total, jnp.float32),
                     jnp.stack(comps) if comps else jnp.zeros((0,), jnp.float32))
 
-        self._batched = jax.jit(jax.vmap(per_env))
+        axes = tuple(None if n in self.shared_names else 0 for n in self.input_names)
+        self._batched = jax.jit(jax.vmap(per_env, in_axes=axes))
 
     @classmethod
     def from_spec(cls, spec):
-        """From the JSON the launcher writes: source, entry, input_names, component_names."""
-        return cls(spec["source"], spec["entry"], spec["input_names"], spec["component_names"])
+        """From the JSON the launcher writes: source, entry, input_names, component_names,
+        shared_names."""
+        return cls(spec["source"], spec["entry"], spec["input_names"], spec["component_names"],
+                   spec.get("shared_names", ()))
 
     def __call__(self, inputs):
         missing = [n for n in self.input_names if n not in inputs]
         if missing:
             raise KeyError("reward inputs missing: " + ", ".join(missing))
-        args = [torch_to_jax(inputs[n].float()) for n in self.input_names]
+        args = [torch_to_jax(torch.as_tensor(inputs[n]).float()) for n in self.input_names]
         total, comps = self._batched(*args)
         total_t = jax_to_torch(total)
         comps_t = jax_to_torch(comps)
@@ -114,44 +121,106 @@ class EurekaRewardMixin:
     """Mixed in before an IsaacGymEnvs ``VecTask`` subclass: its reward becomes ours.
 
     The task's own ``compute_reward`` still runs first (it also does the task's bookkeeping:
-    resets, goal resets, successes); its reward is kept as ``extras["gt_reward"]`` and then
-    ``rew_buf`` is overwritten with ours. Reward inputs are bound by name to the task's
-    attributes (``self.object_rot`` for an argument ``object_rot``; ``action``/``actions`` is
-    the action tensor). Each component's mean goes to ``extras["eureka/<name>"]`` and the
-    task's success metric (``success_attr``) to ``extras["consecutive_successes"]``, so both
-    reach the TensorBoard logs that eureka-jax reads back.
+    resets, goal resets, successes); its reward is kept as ``extras["gt_reward"]``. Then, by
+    ``eureka_mode``:
+
+    - ``"reward"``: ``rew_buf`` is overwritten with the LLM reward (inputs bound by name to the
+      task's attributes: ``self.object_rot`` for an argument ``object_rot``;
+      ``action``/``actions`` is the action tensor); its mean is logged as ``gpt_reward`` and
+      ``eureka/total``, each component's as ``eureka/<name>``. With ``success_bonus`` (the
+      name of the attribute holding the bonus, e.g. ``reach_goal_bonus``) and
+      ``success_event`` (the attribute that is 1 where the goal was reached this step, e.g.
+      ``reset_goal_buf``), the bonus is added on every goal reached, as Eureka's hand tasks do
+      (``eureka/success_bonus`` logs its mean);
+    - ``"human"``: the task's own reward is kept;
+    - ``"sparse"``: the reward is ``success_event`` (1 per goal reached).
+
+    The task's success metric (``success_attr``) is logged as ``consecutive_successes`` (the
+    name Eureka and IsaacGymEnvs use), which eureka-jax reads back as the fitness.
     """
 
-    eureka_reward = None  # a TorchReward, set on the class by the entry script
+    eureka_reward = None  # a TorchReward, set on the class by with_eureka_reward
+    eureka_mode = "reward"
     success_attr = "consecutive_successes"
+    success_bonus = None
+    success_event = None
+
+    def _eureka_input(self, name, actions):
+        if name in ("action", "actions"):
+            return actions
+        if hasattr(self, name):
+            return getattr(self, name)
+        raise AttributeError(
+            "reward input '" + name + "' is not an attribute of " + type(self).__name__
+            + "; use the tensor attributes listed in the task context")
+
+    def _eureka_event(self):
+        if not self.success_event:
+            raise AttributeError(type(self).__name__ + " has no success event configured "
+                                 "(success_event in the task spec)")
+        return getattr(self, self.success_event).float()
 
     def compute_reward(self, actions):
         parent = super()
         if hasattr(parent, "compute_reward"):
             parent.compute_reward(actions)
             self.extras["gt_reward"] = self.rew_buf.mean()
-        inputs = {}
-        for name in self.eureka_reward.input_names:
-            if name in ("action", "actions"):
-                inputs[name] = actions
-            elif hasattr(self, name):
-                inputs[name] = getattr(self, name)
-            else:
-                raise AttributeError(
-                    "reward input '" + name + "' is not an attribute of " + type(self).__name__
-                    + "; use the tensor attributes listed in the task context")
-        total, comps = self.eureka_reward(inputs)
-        self.rew_buf[:] = total.to(self.rew_buf.device)
-        for name, value in comps.items():
-            self.extras["eureka/" + name] = value.mean()
-        self.extras["eureka/total"] = total.mean()
+        if self.eureka_mode == "sparse":
+            self.rew_buf[:] = self._eureka_event().to(self.rew_buf.device)
+        elif self.eureka_mode == "reward":
+            inputs = {n: self._eureka_input(n, actions) for n in self.eureka_reward.input_names}
+            total, comps = self.eureka_reward(inputs)
+            total = total.to(self.rew_buf.device)
+            self.extras["gpt_reward"] = total.mean()
+            self.extras["eureka/total"] = total.mean()
+            for name, value in comps.items():
+                self.extras["eureka/" + name] = value.mean()
+            if self.success_bonus:
+                bonus = float(getattr(self, self.success_bonus)) * self._eureka_event().to(
+                    total.device)
+                self.extras["eureka/success_bonus"] = bonus.mean()
+                total = total + bonus
+            self.rew_buf[:] = total
         if hasattr(self, self.success_attr):
             success = getattr(self, self.success_attr)
             self.extras["consecutive_successes"] = (
                 success.float().mean() if hasattr(success, "float") else success)
 
 
-def with_eureka_reward(task_class, reward, success_attr="consecutive_successes"):
+def with_eureka_reward(task_class, reward, success_attr="consecutive_successes", mode="reward",
+                       success_bonus=None, success_event=None):
     """A subclass of ``task_class`` whose reward is ``reward`` (no task source is rewritten)."""
+    if mode not in ("reward", "human", "sparse"):
+        raise ValueError("mode must be reward, human or sparse, not " + repr(mode))
+    if mode == "reward" and reward is None:
+        raise ValueError("mode reward needs a reward")
     return type(task_class.__name__, (EurekaRewardMixin, task_class),
-                {"eureka_reward": reward, "success_attr": success_attr})
+                {"eureka_reward": reward, "eureka_mode": mode, "success_attr": success_attr,
+                 "success_bonus": success_bonus, "success_event": success_event})
+
+
+def from_spec(task_class, spec):
+    """The subclass the launcher's JSON asks for (``mode``, reward, success settings)."""
+    mode = spec.get("mode", "reward")
+    reward = TorchReward.from_spec(spec) if mode == "reward" else None
+    return with_eureka_reward(task_class, reward, spec.get("success_attr",
+                                                          "consecutive_successes"),
+                              mode, spec.get("success_bonus"), spec.get("success_event"))
+
+
+def fresh_checkpoint(source, target):
+    """A copy of an rl_games checkpoint whose epoch and frame counters start at 0.
+
+    rl_games from the package index (what IsaacGymEnvs installs) restores the epoch counter
+    with the weights, so a fine-tuning stage given the same ``max_iterations`` stops after one
+    epoch; Eureka's rl_games fork does not restore it. Starting both counters at 0 makes a
+    stage train exactly ``max_iterations`` epochs under either, logged from frame 0.
+    """
+    try:  # our own stage's checkpoint: trusted, and it holds optimizer and env state
+        state = torch.load(source, map_location="cpu", weights_only=False)
+    except TypeError:  # torch < 1.13 has no weights_only (and loads everything)
+        state = torch.load(source, map_location="cpu")
+    state["epoch"] = 0
+    state["frame"] = 0
+    torch.save(state, target)
+    return target

@@ -2,15 +2,55 @@
 
     python eureka_ig_train.py REWARD_JSON TASK [hydra overrides of IsaacGymEnvs' train.py ...]
 
-Loads the checked reward from REWARD_JSON (written by eureka-jax's launcher), registers TASK's
-class with that reward mixed in under the same name in IsaacGymEnvs' task map, and runs
+Loads the checked reward from REWARD_JSON (written by eureka-jax's launcher), puts TASK's
+class with that reward mixed in where IsaacGymEnvs' training looks the class up, and runs
 IsaacGymEnvs' own training (rl_games) with the given overrides. No task file is rewritten.
+
+Where the class is looked up: IsaacGymEnvs takes it from ``isaacgym_task_map[task]``;
+Eureka's copy of IsaacGymEnvs first imports ``isaacgymenvs.tasks.<env.env_name lower-cased>``
+and takes the attribute named like the task from it (falling back to the map). The subclass
+goes into all three places.
+
+A ``checkpoint=PATH`` override is replaced by a copy of that checkpoint whose epoch and frame
+counters start at 0 (``fresh_checkpoint``): the stage trains ``max_iterations`` epochs under
+either rl_games.
 """
 
+# Isaac Gym refuses to load once torch is imported (isaacgym/gymdeps.py raises "PyTorch was
+# imported before isaacgym modules"): gymapi first, before our runtime (torch, JAX) and before
+# any IsaacGymEnvs module.
+from isaacgym import gymapi  # noqa: F401,I001  (import order matters, see above)
+
+import importlib
 import json
+import os
 import sys
 
-from eureka_ig_runtime import TorchReward, with_eureka_reward
+from eureka_ig_runtime import fresh_checkpoint, from_spec
+
+
+def _env_name(task):
+    """``env.env_name`` of IsaacGymEnvs' task YAML for ``task``, if it sets one."""
+    import isaacgymenvs
+    import yaml
+
+    path = os.path.join(os.path.dirname(isaacgymenvs.__file__), "cfg", "task", task + ".yaml")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        cfg = yaml.safe_load(f) or {}
+    return (cfg.get("env") or {}).get("env_name")
+
+
+def install(task, base, cls):
+    """Makes ``cls`` the class IsaacGymEnvs (or Eureka's copy) builds for ``task``."""
+    from isaacgymenvs.tasks import isaacgym_task_map
+
+    isaacgym_task_map[task] = cls
+    setattr(sys.modules[base.__module__], task, cls)
+    env_name = _env_name(task)
+    if env_name:
+        setattr(importlib.import_module("isaacgymenvs.tasks." + env_name.lower()), task, cls)
 
 
 def main(argv):
@@ -20,20 +60,24 @@ def main(argv):
     reward_json, task = argv[1], argv[2]
     with open(reward_json) as f:
         spec = json.load(f)
-    import isaacgym  # noqa: F401  (must be imported before torch-using IsaacGymEnvs modules)
     from isaacgymenvs.tasks import isaacgym_task_map
 
-    base = spec.get("task_class") or task
-    if base not in isaacgym_task_map:
-        sys.stderr.write("IsaacGymEnvs has no task '" + base + "'; known: "
+    base_name = spec.get("task_class") or task
+    if base_name not in isaacgym_task_map:
+        sys.stderr.write("IsaacGymEnvs has no task '" + base_name + "'; known: "
                          + ", ".join(sorted(isaacgym_task_map)) + "\n")
         return 2
-    reward = TorchReward.from_spec(spec)
-    isaacgym_task_map[task] = with_eureka_reward(isaacgym_task_map[base], reward,
-                                                 spec.get("success_attr", "consecutive_successes"))
+    base = isaacgym_task_map[base_name]
+    install(task, base, from_spec(base, spec))
+    overrides = []
+    for arg in argv[3:]:
+        if arg.startswith("checkpoint=") and len(arg) > len("checkpoint="):
+            arg = "checkpoint=" + fresh_checkpoint(arg[len("checkpoint="):],
+                                                   os.path.abspath("handoff_checkpoint.pth"))
+        overrides.append(arg)
     from isaacgymenvs import train
 
-    sys.argv = [train.__file__, "task=" + task] + list(argv[3:])
+    sys.argv = [train.__file__, "task=" + task] + overrides
     train.launch_rlg_hydra()
     return 0
 

@@ -78,14 +78,14 @@ def cmd_check_reward(cfg) -> int:
     import jax
     import numpy as np
 
-    from eureka_jax.reward import RewardError, compile_reward
+    from eureka_jax.reward import RewardError, compile_reward, policy_for
     from eureka_jax.task import load_task
 
     task = load_task(cfg.task, cfg.task_dirs)
     rejected = 0
     for label, source in reward_sources(cfg.reward, task):
         try:
-            reward_fn = compile_reward(source, task)
+            reward_fn = compile_reward(source, task, policy=policy_for(cfg))
         except RewardError as e:
             rejected += 1
             print(f"{label}: REJECTED [{e.category}] {e.message}")
@@ -107,7 +107,7 @@ def cmd_train(cfg) -> int:
     """Trains reward file(s) batched (candidates x seeds): fitness per candidate and seed."""
     import numpy as np
 
-    from eureka_jax.reward import RewardError, compile_reward
+    from eureka_jax.reward import RewardError, compile_reward, policy_for
     from eureka_jax.task import load_task
     from eureka_jax.train import train_candidates
     from eureka_jax.train.config import seed_list, training_settings
@@ -117,7 +117,7 @@ def cmd_train(cfg) -> int:
     labels, fns = [], []
     for label, source in reward_sources(cfg.reward, task):
         try:
-            fns.append(compile_reward(source, task))
+            fns.append(compile_reward(source, task, policy=policy_for(cfg)))
             labels.append(label)
         except RewardError as e:
             print(f"{label}: REJECTED [{e.category}] {e.message}")
@@ -174,7 +174,7 @@ def cmd_propose(cfg) -> int:
     """Asks the proposer for `sample` reward programs for a task and compiles each."""
     from eureka_jax.llm.factory import make_proposer
     from eureka_jax.llm.prompts import Prompts
-    from eureka_jax.reward import RewardError, compile_reward
+    from eureka_jax.reward import RewardError, compile_reward, policy_for
     from eureka_jax.task import load_task
 
     task = load_task(cfg.task, cfg.task_dirs)
@@ -186,7 +186,7 @@ def cmd_propose(cfg) -> int:
     accepted = 0
     for i, reply in enumerate(replies):
         try:
-            reward_fn = compile_reward(reply, task)
+            reward_fn = compile_reward(reply, task, policy=policy_for(cfg))
         except RewardError as e:
             print(f"--- sample {i}: REJECTED [{e.category}] {e.message}")
             continue

@@ -67,6 +67,7 @@ class Config:
     feedback: str = "none"
     feedback_file: str | None = None
     max_resample: int = 3
+    reward_cost_ratio: float = 10.0
     resume: str | None = None
     run: str | None = None
     llm: str = "auto"

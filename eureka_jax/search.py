@@ -17,7 +17,7 @@ from eureka_jax import selection
 from eureka_jax.budget import budget_note
 from eureka_jax.errors import EurekaError
 from eureka_jax.reflect import reflect_runs
-from eureka_jax.reward import RewardError, compile_reward
+from eureka_jax.reward import RewardError, compile_reward, policy_for
 from eureka_jax.runs import atomic_write, read_json, train_or_load, write_json
 from eureka_jax.train import train_candidates
 from eureka_jax.train.config import seed_list, training_settings
@@ -49,6 +49,32 @@ def _summary_text(config, seeds: int, confirm: int) -> str:
 CHOICES = {"select": ("max", "final"), "context": ("global", "round"),
            "race_score": ("heldout", "all"),
            "init": ("none", "human"), "feedback": ("none", "human")}
+
+
+SLOW_FACTOR = 5.0  # a batch this many times slower than the search's fastest is reported
+
+
+def slow_batch(rate: float, fastest: float, step_flops: float | None,
+               costs: list[tuple[float, str]]) -> str | None:
+    """The guard for what the compile-time cost check misses: a batch whose env steps/s fall
+    ``SLOW_FACTOR`` times below the fastest batch of this search, or one with a reward that
+    costs more than an environment step, is reported with the candidates whose rewards cost
+    most per call (``costs``: (flops per call, name)). Under the batched program every
+    candidate's reward runs for every environment, so one expensive reward slows all of its
+    batch-mates."""
+    top = sorted(costs, reverse=True)[:3]
+    heavy = bool(step_flops and top and top[0][0] > step_flops)
+    slow = rate * SLOW_FACTOR < fastest
+    if not (slow or heavy):
+        return None
+    why = (f"ran {fastest / rate:.1f}x slower than this search's fastest batch ({rate:,.0f} vs "
+           f"{fastest:,.0f} env steps/s)" if slow else f"ran at {rate:,.0f} env steps/s")
+    names = ", ".join(f"{name} (~{flops:.3g} flops per call"
+                      + (f", {flops / step_flops:.1f}x the env step)" if step_flops else ")")
+                      for flops, name in top)
+    return (f"this batch {why}; the rewards that cost most per call: {names}. Every "
+            "candidate's reward runs in every environment of a batch: lower reward_cost_ratio "
+            "to reject such rewards before training.")
 
 
 def check_settings(cfg, task):
@@ -90,6 +116,7 @@ class Search:
                  human_feedback: Callable[[int], str] | None = None, trainer=None):
         self.cfg, self.task, self.run_dir = cfg, task, Path(run_dir)
         self.trainer = trainer  # None: the batched JAX trainer; else e.g. the Isaac Gym backend
+        self.policy = policy_for(cfg)
         self.proposer, self.prompts, self.log = proposer, prompts, log
         # What a live view shows; updated before every log line.
         self.status = {"round": "-", "phase": "starting", "proposed": 0, "compiled": 0,
@@ -118,7 +145,7 @@ class Search:
             fns, first_error = [], None
             for i, reply in enumerate(replies):
                 try:
-                    fn = compile_reward(reply, self.task)
+                    fn = compile_reward(reply, self.task, policy=self.policy)
                     atomic_write(adir / f"candidate_{i:02d}.py", fn.source)
                     write_json(adir / f"candidate_{i:02d}.json",
                                {"ok": True, "components": fn.component_names,
@@ -153,7 +180,8 @@ class Search:
         if fixed is None:
             compiled, attempts = self._propose_and_compile(rdir, messages)
         else:
-            compiled = [(i, compile_reward(src, self.task)) for i, (_, src) in enumerate(fixed)]
+            compiled = [(i, compile_reward(src, self.task, policy=self.policy))
+                        for i, (_, src) in enumerate(fixed)]
             attempts = 0
         if not compiled:
             decision = {"name": name, "status": "nothing compiled", "attempts": attempts + 1}
@@ -168,6 +196,7 @@ class Search:
         first = train_or_load(rdir / "curves.npz", train, self.task, fns, self.config,
                               self.hparams, seeds=self.seeds, labels=labels)
         self._log_trained(first)
+        slow = self._slow_batch(first, fns, labels)
         top = selection.leaders(selection.per_seed(first, self.cfg.select), self.cfg.confirm)
         race = None
         if top:
@@ -205,6 +234,7 @@ class Search:
             "env_steps": first.env_steps + (race.env_steps if race else 0),
             # trainings that crashed (Isaac Gym backend): candidate index -> traceback tail
             "errors": {str(compiled[int(i)][0]): text for i, text in errors.items()},
+            "slow_batch": slow,
         }
         if decision["best_fitness"] is None and errors:
             first_error = next(iter(errors))
@@ -222,6 +252,20 @@ class Search:
         total = rounds_left * per_round + evaluation + decision["compile_seconds"]
         self.log(f"  estimate: ~{per_round:.0f} s per round here; up to {rounds_left} more "
                  f"round(s) and the final evaluation: ~{total / 60:.1f} min")
+
+    def _slow_batch(self, result, fns, labels) -> str | None:
+        """Reports a batch that ran far slower than this search's fastest (see
+        ``slow_batch``); the fastest rate so far is kept in the live status."""
+        rate = result.env_steps_per_second if result.run_seconds > 0 else None
+        if not rate:
+            return None
+        fastest = max(self.status.get("fastest_env_steps_per_s") or rate, rate)
+        self.status["fastest_env_steps_per_s"] = fastest
+        costs = [(f.flops or 0.0, labels[i].split("/")[-1]) for i, f in enumerate(fns)]
+        text = slow_batch(rate, fastest, getattr(self.task, "step_flops", None), costs)
+        if text:
+            self.log(f"  warning: {text}")
+        return text
 
     def _log_trained(self, result) -> None:
         self.status["env_steps_per_s"] = result.env_steps_per_second

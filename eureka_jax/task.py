@@ -86,16 +86,26 @@ class Task:
         return self.env_module.make_env(dict(self.env_config))
 
     @functools.cached_property
+    def _transition(self):
+        """(the environment step's jaxpr, reward input specs) from one abstract transition."""
+        from eureka_jax.reward.cost import jaxpr_flops
+
+        env = self.env
+        state = jax.eval_shape(env.reset, jax.random.PRNGKey(0))
+        action = jax.ShapeDtypeStruct((env.action_size,), jnp.float32)
+        step, next_state = jax.make_jaxpr(env.step, return_shape=True)(state, action)
+        return jaxpr_flops(step), jax.eval_shape(env.reward_inputs, state, action, next_state)
+
+    @property
+    def step_flops(self) -> float:
+        """Floating-point work of one environment step (one env), counted on its jaxpr
+        (``eureka_jax.reward.cost``): the unit a reward's cost is bounded in."""
+        return self._transition[0]
+
+    @functools.cached_property
     def reward_input_specs(self) -> dict[str, jax.ShapeDtypeStruct]:
         """Name -> shape/dtype of every reward input, for one (unbatched) transition."""
-        env = self.env
-
-        def one_transition(rng):
-            state = env.reset(rng)
-            action = jnp.zeros(env.action_size)
-            return env.reward_inputs(state, action, env.step(state, action))
-
-        specs = jax.eval_shape(one_transition, jax.random.PRNGKey(0))
+        specs = self._transition[1]
         if "action" not in specs:
             raise EurekaError(
                 f"task '{self.name}': reward_inputs() in {self.path / 'env.py'} must include "

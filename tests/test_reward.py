@@ -53,7 +53,7 @@ def test_corpus_size():
     assert len(CORPUS) >= 40
     assert {c[1] for c in CORPUS} >= {
         "extraction", "syntax", "forbidden", "binding", "exception", "output", "non-finite",
-        "timeout", "resource",
+        "timeout", "resource", "cost",
     }
 
 
@@ -188,3 +188,96 @@ def test_corpus_runs_quickly_and_median_compile_is_small(cartpole):
         compile_reward(source, cartpole)
         times.append(time.perf_counter() - start)
     assert np.median(times) < DEFAULT_POLICY.trace_timeout_s
+
+
+# ---- wave 3: cost, captured size, output structure, process-wide state ---------------------
+
+def test_cost_counts_every_loop_iteration_where_xla_counts_one():
+    import jax
+
+    from eureka_jax.reward.cost import jaxpr_flops
+
+    def scanned(x):
+        c, _ = jax.lax.scan(lambda c, _: (c * 2.0 + 1.0, None), x, None, length=1000)
+        return c
+
+    x = jnp.ones(())
+    assert jaxpr_flops(jax.make_jaxpr(scanned)(x)) == pytest.approx(2000, rel=0.01)
+    xla = jax.jit(scanned).lower(x).cost_analysis()["flops"]
+    assert xla < 10  # why the count is ours: XLA sees the body once
+    a = jnp.ones((30, 40))
+    # 2·M·N·K for the product, plus the transpose (one per element)
+    assert jaxpr_flops(jax.make_jaxpr(lambda m: m @ m.T)(a)) == 2 * 30 * 30 * 40 + 30 * 40
+    branches = jax.make_jaxpr(lambda p, m: jax.lax.cond(p, lambda m: (m @ m.T).sum(),
+                                                        lambda m: m.sum(), m))(True, a)
+    assert jaxpr_flops(branches) >= 2 * 30 * 30 * 40  # the dearer branch
+
+
+LOOP = """
+import jax
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    v = jax.lax.fori_loop(0, 100_000, lambda i, c: c + jnp.sin(c + pole_angle), 0.0)
+    return v, {"v": v}
+"""
+
+
+def test_cost_limit_is_in_env_steps_and_configurable(cartpole):
+    assert 1e4 < cartpole.step_flops < 1e6  # a MJX cartpole step, counted the same way
+    with pytest.raises(RewardError) as info:
+        compile_reward(LOOP, cartpole, policy=TEST_POLICY)
+    assert info.value.category == "cost" and "times one environment step" in info.value.message
+    wide = Policy(trace_timeout_s=4.0, max_cost_ratio=1e4)
+    fn = compile_reward(LOOP, cartpole, policy=wide)
+    assert fn.flops / cartpole.step_flops > 1.0
+    human = compile_reward(cartpole.human_reward_source, cartpole)
+    assert human.flops / cartpole.step_flops < 0.01
+
+
+def test_cost_limit_without_a_jax_step_is_absolute():
+    from eureka_jax.bridges.isaacgym import load_isaacgym_task
+
+    hand = load_isaacgym_task("ShadowHand")
+    heavy = LOOP.replace("pole_angle", "object_rot[0]").replace(
+        "def compute_reward(object_rot[0])", "def compute_reward(object_rot)").replace(
+        "100_000", "1_000_000")
+    with pytest.raises(RewardError) as info:
+        compile_reward(heavy, hand, policy=TEST_POLICY)
+    assert info.value.category == "cost" and "the limit is 1e+06" in info.value.message
+
+
+def test_sandbox_hands_out_no_state_changing_functions():
+    from eureka_jax.reward.sandbox import safe_globals
+
+    imp = safe_globals()["__builtins__"]["__import__"]
+    jax_ns = imp("jax", fromlist=["tree_util"])
+    assert hasattr(jax_ns.tree_util, "tree_map") and hasattr(jax_ns.tree, "map")
+    for name in ("register_pytree_node", "register_static", "register_dataclass",
+                 "default_registry"):
+        assert not hasattr(jax_ns.tree_util, name), name
+    assert not hasattr(imp("jax.numpy", fromlist=["x"]), "set_printoptions")
+    typing_ns = imp("typing", fromlist=["x"])
+    assert hasattr(typing_ns, "Tuple") and not hasattr(typing_ns, "overload")
+
+
+def test_programs_within_the_memory_budget_pass_and_the_checker_recovers(cartpole):
+    from tests.reward_corpus import WAVE3
+
+    gigabytes = dict((c[0], c[2]) for c in WAVE3)["module_level_gigabytes"]
+    with pytest.raises(RewardError, match="MiB"):
+        compile_reward(gigabytes, cartpole, policy=TEST_POLICY)
+    # 100 MB at module level is inside the budget, and the limit was restored after the
+    # rejection (this worker, or its replacement, accepts it)
+    fine = gigabytes.replace("24_000, 24_000", "5_000, 5_000")
+    assert compile_reward(fine, cartpole, policy=TEST_POLICY).component_names == ("a",)
+
+
+def test_slow_batches_are_reported_with_the_costliest_rewards():
+    from eureka_jax.search import slow_batch
+
+    costs = [(30.0, "candidate_00"), (4e6, "candidate_01"), (12.0, "candidate_02")]
+    text = slow_batch(1_000.0, 50_000.0, 2e4, costs)
+    assert "50.0x slower" in text and text.index("candidate_01") < text.index("candidate_00")
+    assert "200.0x the env step" in text and "reward_cost_ratio" in text
+    assert slow_batch(40_000.0, 50_000.0, 2e4, [(30.0, "a"), (12.0, "b")]) is None
+    assert "ran at" in slow_batch(40_000.0, 50_000.0, 2e4, costs)  # dearer than a step

@@ -6,6 +6,7 @@ program's ``components`` or a failure ``category``/``message``/``line``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import jax
@@ -13,6 +14,7 @@ import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 
+from eureka_jax.reward.cost import constants_size, jaxpr_flops
 from eureka_jax.reward.policy import Policy
 from eureka_jax.reward.sandbox import error_line, load_function
 
@@ -28,7 +30,7 @@ def _short(exc: BaseException, limit: int = 400) -> str:
 
 
 def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict,
-                  policy: Policy) -> dict:
+                  policy: Policy, step_flops: float | None = None) -> dict:
     """Executes, traces and probes one reward program.
 
     Args:
@@ -37,15 +39,41 @@ def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict
       bound: the reward inputs the function takes, in argument order.
       specs: input name -> (shape, dtype name), for one environment.
       probe: input name -> array ``[N, *shape]`` of real transitions.
-      policy: limits (intermediate array size, forbidden primitives).
+      policy: limits (array sizes, captured constants, cost, components, primitives).
+      step_flops: the environment step's cost in the same count, the unit of the cost limit
+        (None: an absolute limit instead).
+
+    Runs under ``policy.program_memory_bytes`` more address space than the worker had before.
     """
+    with _memory_budget(policy.program_memory_bytes):
+        return _check_program(source, entry, bound, specs, probe, policy, step_flops)
+
+
+@contextlib.contextmanager
+def _memory_budget(extra: int):
+    """Lowers this process's address-space limit to its current size + ``extra`` for the
+    duration (the hard limit, set at start-up, stays)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        current = int(f.read().split()[0]) * resource.getpagesize()
+    limit = current + extra if hard == resource.RLIM_INFINITY else min(hard, current + extra)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _check_program(source, entry, bound, specs, probe, policy, step_flops):
     try:
         fn = load_function(source, entry, policy)
         abstract = {n: jax.ShapeDtypeStruct(tuple(specs[n][0]), specs[n][1]) for n in bound}
 
         def call(inputs):
             out = fn(**{n: inputs[n] for n in bound})
-            problem = _check_output_structure(out)
+            problem = _check_output_structure(out, policy)
             if problem:
                 raise _OutputProblem(problem)
             return out
@@ -54,19 +82,34 @@ def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict
     except _OutputProblem as e:
         return _fail("output", str(e))
     except MemoryError:
-        return _fail("resource", "the program ran out of memory while being executed; "
-                     "do not build large arrays or lists.")
+        return _fail("resource", "the program ran out of memory while being executed (the "
+                     f"limit for one program is {policy.program_memory_bytes >> 20} MiB); do not "
+                     "build large arrays, lists or strings.")
     except RecursionError as e:
         return _fail("exception", "the program recursed too deeply; remove the recursion.",
                      error_line(e))
     except Exception as e:  # noqa: BLE001 - whatever the LLM code raised is its feedback
         if "RESOURCE_EXHAUSTED" in str(e):
-            return _fail("resource", "the program allocated too much memory; use small arrays.")
+            return _fail("resource", "the program allocated too much memory (the limit for one "
+                         f"program is {policy.program_memory_bytes >> 20} MiB); use small "
+                         "arrays.")
         return _fail("exception", f"the program raised {_short(e)}", error_line(e))
 
     problem = _check_jaxpr(closed.jaxpr, policy)
     if problem:
         return _fail("resource", problem)
+    largest, captured = constants_size(closed)
+    if captured > policy.max_constant_elements:
+        return _fail("resource", (
+            f"the program captures arrays of {captured:,} elements (the largest {largest:,}) "
+            "that it builds outside the reward call: module-level arrays, default argument "
+            "values or closures, which are embedded in every compiled training program; the "
+            f"limit is {policy.max_constant_elements:,}. Use scalar constants, or build small "
+            "arrays inside the function."))
+    flops = jaxpr_flops(closed)
+    problem = _check_cost(flops, step_flops, policy)
+    if problem:
+        return _fail("cost", problem)
 
     try:
         total, parts = jax.jit(jax.vmap(call))({n: jnp.asarray(probe[n]) for n in bound})
@@ -84,7 +127,26 @@ def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict
             f"({example}); guard divisions, logs and square roots (e.g. add a small epsilon, "
             "use jnp.clip).",
         )
-    return {"ok": True, "components": sorted(parts_abs), "total_dtype": str(total_abs.dtype)}
+    return {"ok": True, "components": sorted(parts_abs), "total_dtype": str(total_abs.dtype),
+            "flops": flops}
+
+
+def _check_cost(flops: float, step_flops: float | None, policy: Policy) -> str | None:
+    how = ("it runs in every environment step of training, for every environment, and in a "
+           "batched round every candidate's reward runs for all of them; drop long loops "
+           "(lax.scan/fori_loop over many steps), large matrix products and matrix powers, "
+           "and compute each term once from the inputs")
+    if step_flops:
+        ratio = flops / step_flops
+        if ratio > policy.max_cost_ratio:
+            return (f"one call of the reward costs about {flops:.3g} floating-point operations, "
+                    f"{ratio:,.0f} times one environment step ({step_flops:.3g}); the limit is "
+                    f"{policy.max_cost_ratio:g} steps. {how[0].upper() + how[1:]}.")
+    elif flops > policy.max_flops_without_reference:
+        return (f"one call of the reward costs about {flops:.3g} floating-point operations; the "
+                f"limit is {policy.max_flops_without_reference:.3g}. "
+                f"{how[0].upper() + how[1:]}.")
+    return None
 
 
 def _fmt(value) -> str:
@@ -96,7 +158,7 @@ class _OutputProblem(Exception):
     pass
 
 
-def _check_output_structure(out) -> str | None:
+def _check_output_structure(out, policy: Policy) -> str | None:
     how = ("return `total, {\"name\": component, ...}` where total and each component are "
            "float scalars (shape ()); reduce vectors with jnp.sum/jnp.mean")
     if not (isinstance(out, tuple) and len(out) == 2):
@@ -111,9 +173,18 @@ def _check_output_structure(out) -> str | None:
         return f"the total has shape {tuple(total.shape)}, not () (a scalar); {how}."
     if not jnp.issubdtype(total.dtype, jnp.floating):
         return f"the total has dtype {total.dtype}; make it a float (e.g. `* 1.0`)."
+    if len(parts) > policy.max_components:
+        return (f"the reward returns {len(parts):,} components; the limit is "
+                f"{policy.max_components}. Return the few terms that matter, each under a short "
+                "name.")
     for key, value in parts.items():
         if not isinstance(key, str):
             return f"component key {key!r} is not a string; name components with strings."
+        if not key.isidentifier() or len(key) > policy.max_component_name_chars:
+            shown = key if len(key) <= 40 else key[:40] + "..."
+            return (f"component name {shown!r} ({len(key):,} characters) is not a short "
+                    f"identifier; name each component like a Python variable (letters, digits, "
+                    f"underscores), at most {policy.max_component_name_chars} characters.")
         if not hasattr(value, "shape") or isinstance(value, dict):
             return f"component '{key}' is a {type(value).__name__}; {how}."
         if value.shape != ():

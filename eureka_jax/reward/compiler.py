@@ -28,6 +28,8 @@ class RewardFn:
       input_names: the reward inputs it takes, in argument order.
       component_names: the keys of its components dict, sorted.
       compile_seconds: wall time of extraction, checks, tracing and probing.
+      flops: estimated floating-point work of one call, for one environment
+        (``eureka_jax.reward.cost``).
     """
 
     source: str
@@ -36,6 +38,7 @@ class RewardFn:
     component_names: tuple[str, ...]
     fn: Callable = field(repr=False)
     compile_seconds: float = 0.0
+    flops: float | None = None
 
     def __call__(self, inputs: dict):
         return self.fn(**{name: inputs[name] for name in self.input_names})
@@ -129,6 +132,7 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
         "specs": {n: (tuple(s.shape), str(s.dtype)) for n, s in specs.items()},
         "probe": {n: v for n, v in task.probe_inputs.items() if n in bound},
         "policy": policy,
+        "step_flops": getattr(task, "step_flops", None),
     }
     result = _worker(policy).run(request, policy.trace_timeout_s)
     if not result["ok"]:
@@ -141,6 +145,7 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
         component_names=tuple(result["components"]),
         fn=fn,
         compile_seconds=time.perf_counter() - start,
+        flops=result.get("flops"),
     )
 
 

@@ -12,6 +12,7 @@ CATEGORIES = (
     "non-finite",  # NaN or inf on real transitions
     "timeout",  # executing/tracing/probing exceeded the wall-clock limit
     "resource",  # too much memory, arrays too large, unbounded loops
+    "cost",  # one call costs too much compared with an environment step
 )
 
 

@@ -54,6 +54,31 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "func_globals", "mro", "subclasses", "system", "popen", "environ", "modules",
 })
 
+# Attribute name prefixes that change the state of the whole process (pytree registries,
+# numpy's print options, JAX's caches and flags): reward code runs in the trainer's process,
+# so these are refused on every object, with the names listed below.
+STATE_PREFIXES = ("register", "set_", "clear_", "enable_", "disable_")
+STATE_ATTRIBUTES = frozenset({"printoptions", "get_printoptions", "default_registry", "static",
+                              "overload", "explain_cache_misses"})
+
+# jax.tree_util / jax.tree: an allowlist of the pure functions (the modules also hold the
+# process-wide pytree registry and its register_* functions).
+TREE_FUNCTIONS = frozenset({
+    "tree_map", "tree_leaves", "tree_structure", "tree_flatten", "tree_unflatten",
+    "tree_reduce", "tree_all", "tree_transpose", "tree_map_with_path", "tree_leaves_with_path",
+    "tree_flatten_with_path", "keystr", "map", "leaves", "structure", "flatten", "unflatten",
+    "reduce", "all", "transpose", "map_with_path", "leaves_with_path", "flatten_with_path",
+})
+# typing: only what annotations name (annotations are never evaluated anyway)
+TYPING_NAMES = frozenset({"Tuple", "Dict", "List", "Optional", "Any", "Union", "Callable",
+                          "Sequence", "Mapping"})
+
+
+def changes_process_state(name: str) -> bool:
+    """Whether an attribute name is one of the state-changing ones above."""
+    return name.startswith(STATE_PREFIXES) or name in STATE_ATTRIBUTES
+
+
 HINTS = {
     "torch": "use jax.numpy (jnp) instead of torch: rewards run inside a JAX program",
     "numpy": "use jax.numpy (import jax.numpy as jnp) instead of numpy",
@@ -93,8 +118,19 @@ class Policy:
       forbidden_names / forbidden_attributes: rejected wherever they appear.
       max_source_chars: longer replies are rejected before parsing.
       max_intermediate_elements: any array in the traced program larger than this is rejected.
+      max_constant_elements: arrays the program captures (module-level arrays, default
+        argument values, closures; embedded in every compiled training program), in all.
+      max_cost_ratio: a reward call may cost at most this many environment steps (flops
+        counted on the jaxprs, ``eureka_jax.reward.cost``).
+      max_flops_without_reference: the bound when the task has no JAX step to compare with
+        (Isaac Gym tasks), in flops per environment and call.
+      max_components / max_component_name_chars: the reward's components: how many, and how
+        long each name (a Python identifier) may be.
       trace_timeout_s: wall-clock limit for executing, tracing and probing one candidate.
       memory_limit_bytes: address-space limit of the worker process that does that.
+      program_memory_bytes: what executing, tracing and probing one program may add to the
+        worker's address space; the trainer later executes the same module code, so this also
+        bounds what an accepted program can allocate there.
     """
 
     imports: frozenset = ALLOWED_IMPORTS
@@ -108,11 +144,30 @@ class Policy:
     )
     max_source_chars: int = 50_000
     max_intermediate_elements: int = 1_000_000
+    max_constant_elements: int = 100_000
+    max_cost_ratio: float = 10.0
+    max_flops_without_reference: float = 1e6
+    max_components: int = 32
+    max_component_name_chars: int = 48
     trace_timeout_s: float = 20.0
     memory_limit_bytes: int = 6 << 30
+    program_memory_bytes: int = 1 << 30
 
 
 DEFAULT_POLICY = Policy()
+
+
+def policy_for(cfg) -> Policy:
+    """The default policy with the limits a config sets (``reward_cost_ratio``)."""
+    ratio = float(cfg.get("reward_cost_ratio", DEFAULT_POLICY.max_cost_ratio))
+    if not ratio > 0:
+        from eureka_jax.errors import EurekaError
+
+        raise EurekaError(f"reward_cost_ratio={ratio:g} must be > 0 (how many environment "
+                          "steps one reward call may cost; default 10).")
+    if ratio == DEFAULT_POLICY.max_cost_ratio:
+        return DEFAULT_POLICY
+    return Policy(max_cost_ratio=ratio)
 
 
 @dataclass(frozen=True)
@@ -150,7 +205,8 @@ def check_tree(tree: ast.AST, policy: Policy = DEFAULT_POLICY) -> list[Violation
                 for alias in node.names:
                     if alias.name == "*":
                         add(node, "`import *` is not allowed", "import names explicitly")
-                    elif alias.name.startswith("_") or alias.name in policy.forbidden_attributes:
+                    elif (alias.name.startswith("_") or alias.name in policy.forbidden_attributes
+                          or changes_process_state(alias.name)):
                         add(node, f"importing `{alias.name}` is not allowed")
         elif isinstance(node, ast.Name):
             if node.id in policy.forbidden_names or node.id.startswith("__"):
@@ -166,6 +222,10 @@ def check_tree(tree: ast.AST, policy: Policy = DEFAULT_POLICY) -> list[Violation
             elif node.attr in policy.forbidden_attributes:
                 add(node, f"attribute `.{node.attr}` is not allowed",
                     HINTS.get(node.attr, "rewards compute from their inputs only"))
+            elif changes_process_state(node.attr):
+                add(node, f"`.{node.attr}` changes state of the whole process (registries, "
+                    "global options, caches) and is not allowed",
+                    "rewards compute from their inputs only")
             elif (isinstance(node.value, ast.Name) and node.value.id == "jax"
                   and node.attr not in policy.jax_attributes):
                 add(node, f"`jax.{node.attr}` is not allowed",

@@ -15,7 +15,13 @@ import os
 import traceback
 import types
 
-from eureka_jax.reward.policy import DEFAULT_POLICY, Policy
+from eureka_jax.reward.policy import (
+    DEFAULT_POLICY,
+    TREE_FUNCTIONS,
+    TYPING_NAMES,
+    Policy,
+    changes_process_state,
+)
 
 SOURCE_NAME = "<reward>"
 _LIBRARY_ROOTS = frozenset({"jax", "jaxlib", "numpy", "ml_dtypes", "opt_einsum", "scipy"})
@@ -25,13 +31,16 @@ def _public(module, keep, policy: Policy, depth: int = 0):
     """A namespace with the public, allowed attributes of ``module``; jax submodules recurse."""
     namespace = types.SimpleNamespace()
     for name in dir(module):
-        if name.startswith("_") or name in policy.forbidden_attributes or not keep(name):
+        if (name.startswith("_") or name in policy.forbidden_attributes
+                or changes_process_state(name) or not keep(name)):
             continue
         value = getattr(module, name)
         if isinstance(value, types.ModuleType):
             if depth >= 2 or not value.__name__.startswith("jax."):
                 continue  # never hand out numpy, os, sys, ... through a module attribute
-            value = _public(value, lambda n: True, policy, depth + 1)
+            pure = (lambda n: n in TREE_FUNCTIONS) if value.__name__ in (
+                "jax.tree_util", "jax.tree") else (lambda n: True)
+            value = _public(value, pure, policy, depth + 1)
         setattr(namespace, name, value)
     return namespace
 
@@ -56,7 +65,7 @@ def safe_globals(policy: Policy = DEFAULT_POLICY) -> dict:
         "jax.lax": lax_ns,
         "jax.nn": nn_ns,
         "math": _public(math, everything, policy),
-        "typing": _public(typing, everything, policy),
+        "typing": _public(typing, lambda n: n in TYPING_NAMES, policy),
     }
     modules = {k: v for k, v in modules.items() if k in policy.imports}
 
@@ -105,6 +114,9 @@ def _worker_main(fd: int, memory_limit_bytes: int) -> None:
     import jax
 
     jax.config.update("jax_platforms", "cpu")  # checks never take GPU memory from training
+    # start XLA's CPU client (thread pools, allocator) now, so that each check's memory
+    # budget measures the program, not the client
+    jax.jit(lambda x: x + 1)(jax.numpy.ones(2)).block_until_ready()
     from eureka_jax.reward.checks import check_program
 
     conn = Connection(fd)

@@ -12,11 +12,11 @@ apart. Usage: python -m benchmarks.reward_compile
 
 import statistics
 import time
+from collections import defaultdict
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-from collections import defaultdict
-from pathlib import Path
 
 from benchmarks.common import machine_header
 from eureka_jax.reward import Policy, RewardError, compile_reward

@@ -263,7 +263,7 @@ def test_sandbox_hands_out_no_state_changing_functions():
 def test_programs_within_the_memory_budget_pass_and_the_checker_recovers(cartpole):
     from tests.reward_corpus import WAVE3
 
-    gigabytes = dict((c[0], c[2]) for c in WAVE3)["module_level_gigabytes"]
+    gigabytes = {c[0]: c[2] for c in WAVE3}["module_level_gigabytes"]
     with pytest.raises(RewardError, match="MiB"):
         compile_reward(gigabytes, cartpole, policy=TEST_POLICY)
     # 100 MB at module level is inside the budget, and the limit was restored after the

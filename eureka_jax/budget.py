@@ -38,3 +38,25 @@ def budget_note(task, config, platform: str = "cpu") -> str | None:
             "fault rather than the reward's: keep what is promising in this reward, make its "
             "signal denser and easier to follow early in training (shaping towards the goal), "
             "and judge it by whether its components move in the right direction.")
+
+
+def budget_text(task, config, seeds: int, select: str = "max",
+                isaacgym_epochs: int | None = None) -> str:
+    """The budget as the LLM reads it in its first prompt: how long each candidate trains and
+    how it is scored (how fast a reward learns within this decides its score)."""
+    if isaacgym_epochs is not None:
+        return (f"Training budget: each reward candidate trains a new policy from scratch with "
+                f"IsaacGymEnvs' rl_games PPO for {isaacgym_epochs} epochs, {seeds} seed(s); its "
+                "score is the highest consecutive_successes logged during training.\n")
+    n = episodes_per_env(task, config)
+    when = ("the best of these" if select == "max" else "the last of these")
+    scored = (f"{config.eval_envs} evaluation episodes at each of {config.num_checkpoints} "
+              f"checkpoints, {when}" if config.eval_envs > 0 else
+              f"the training episodes at {config.num_checkpoints} checkpoints, {when}")
+    return (f"Training budget: each reward candidate trains a new PPO policy from scratch for "
+            f"{config.total_env_steps:,} environment steps ({config.num_envs} parallel envs x "
+            f"{config.unroll_length} steps x {config.num_updates} updates, about {n:.1f} "
+            f"full-length episodes of {task.episode_length} steps per env), with {seeds} "
+            f"seed(s). Its score is the fitness ({task.fitness_description}) of {scored}. A "
+            "reward the policy can learn to follow within this budget scores; one that pays off "
+            "only after much longer training does not.\n")

@@ -45,10 +45,15 @@ def cmd_tasks(cfg) -> None:
 
 
 def cmd_show_task(cfg) -> None:
-    """Prints exactly the task context the LLM receives."""
+    """Prints exactly the task context the LLM receives (with the training budget of these
+    settings, as in a search's first prompt)."""
+    from eureka_jax.budget import budget_text
     from eureka_jax.task import load_task
+    from eureka_jax.train.config import training_settings
 
-    print(load_task(cfg.task, cfg.task_dirs).context(), end="")
+    task = load_task(cfg.task, cfg.task_dirs)
+    config, _ = training_settings(cfg, task)
+    print(task.context(budget_text(task, config, cfg.seeds, cfg.select)), end="")
 
 
 def reward_sources(spec: str | None, task) -> list[tuple[str, str]]:
@@ -180,7 +185,12 @@ def cmd_propose(cfg) -> int:
     task = load_task(cfg.task, cfg.task_dirs)
     run_dir = new_run_dir(cfg, task.name, "propose")
     proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
-    messages = Prompts(cfg.prompts_dir).initial(task)
+    from eureka_jax.budget import budget_text
+    from eureka_jax.train.config import training_settings
+
+    config, _ = training_settings(cfg, task)
+    messages = Prompts(cfg.prompts_dir).initial(task, budget_text(task, config, cfg.seeds,
+                                                                  cfg.select))
     print(f"asking {kind} for {cfg.sample} reward program(s) for {task.name} ...", flush=True)
     replies = proposer.propose(messages, cfg.sample)
     accepted = 0
@@ -194,8 +204,7 @@ def cmd_propose(cfg) -> int:
         (run_dir / f"sample_{i}.py").write_text(reward_fn.source)
         print(f"--- sample {i}: compiles; components {', '.join(reward_fn.component_names)}")
         print(reward_fn.source)
-    tokens = (f"; tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
-              if usage.calls else "")
+    tokens = f"; {usage.text()}" if usage.calls else ""
     print(f"{accepted} of {len(replies)} compile; replies recorded in {run_dir / 'llm.jsonl'}"
           + tokens)
     return 0 if accepted else 1
@@ -298,7 +307,7 @@ class SearchView:
         best = status.get("best")
         candidates = (f"{status.get('proposed', 0)} proposed, {status.get('compiled', 0)} "
                       f"compiled, {status.get('failed', 0)} failed")
-        tokens = f"{self.usage.prompt_tokens} prompt + {self.usage.completion_tokens} completion"
+        tokens = self.usage.text().removeprefix("tokens: ")
         for key, value in (
             ("round", status.get("round", "-")),
             ("now", status.get("phase", "starting")),
@@ -372,7 +381,7 @@ def cmd_search(cfg) -> int:
                                    trainer=trainer))
     report = make_report(run_dir)
     if usage.calls:
-        print(f"tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
+        print(usage.text()
               + (f", estimated cost {usage.cost:.4f}" if usage.cost is not None else ""))
     print(f"best reward: {run_dir / 'best_reward.py'}; report: {report}")
     return 0

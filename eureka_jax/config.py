@@ -68,6 +68,7 @@ class Config:
     feedback_file: str | None = None
     max_resample: int = 3
     reward_cost_ratio: float = 10.0
+    reflection_tokens: int = 1500
     resume: str | None = None
     run: str | None = None
     llm: str = "auto"

@@ -223,19 +223,49 @@ def _fill_empty_blocks(tree: ast.AST) -> None:
             node.finalbody = [ast.Pass()]
 
 
+def _defined_names(stmt: ast.stmt) -> set[str]:
+    """Names a module-level constant assignment or function definition binds."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        if all(isinstance(t, ast.Name) for t in targets):
+            return {t.id for t in targets}
+    return set()
+
+
+def _drop_unused_definitions(tree: ast.Module, read_before: set[str]) -> bool:
+    """Removes module-level constants and helper functions that the source read somewhere but
+    nothing reads any more: what only the removed reward code used (e.g. a reward's bounds and
+    margins). Returns whether anything went."""
+    read_now = _reads(tree)
+    keep = []
+    for stmt in tree.body:
+        names = _defined_names(stmt)
+        if names and not any(n.startswith("__") for n in names) and names <= read_before \
+                and not names & read_now:
+            continue
+        keep.append(stmt)
+    dropped = len(keep) != len(tree.body)
+    tree.body = keep
+    return dropped
+
+
 def prune_reward_code(source: str) -> str:
     """Returns ``source`` with every reward computation removed, as Eureka prunes task files.
 
     Removed: functions and methods whose name mentions "reward", imports of reward
-    modules, statements that compute or log rewards (``metrics["reward/..."]``) and then the
-    statements that read what those computed; a reward value passed on to a ``State``
+    modules, statements that compute or log rewards (``metrics["reward/..."]``), then the
+    statements that read what those computed, and the module-level constants and helpers
+    only the removed code used; a reward value passed on to a ``State``
     becomes ``0.0``; a block left empty gets ``pass``. The result always parses. Comments
     are not kept (the source is re-printed from its syntax tree); docstrings are.
     """
     original = ast.parse(source)
     bound_before = _stored_names(original)
+    read_before = _reads(original)
     tree = _RewardPruner().visit(original)
-    while _drop_dangling(tree, bound_before):
+    while _drop_dangling(tree, bound_before) | _drop_unused_definitions(tree, read_before):
         pass
     tree = _NoneForUnbound(_known(tree, bound_before)).visit(tree)
     _fill_empty_blocks(tree)

@@ -71,7 +71,7 @@ def read_arrays(path: Path) -> dict:
 
 CURVE_FIELDS = ("fitness", "episode_return", "episode_length", "components", "env_steps",
                 "failed", "failed_at", "train_fitness", "train_episode_return",
-                "train_episode_length", "train_components", "peak_fitness")
+                "train_episode_length", "train_components", "peak_fitness", "watch")
 
 
 def save_result(path: Path, result) -> None:

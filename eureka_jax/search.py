@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from eureka_jax import selection
-from eureka_jax.budget import budget_note
+from eureka_jax.budget import budget_note, budget_text
 from eureka_jax.errors import EurekaError
-from eureka_jax.reflect import reflect_runs
+from eureka_jax.reflect import population_text, reflect_runs
 from eureka_jax.reward import RewardError, compile_reward, policy_for
 from eureka_jax.runs import atomic_write, read_json, train_or_load, write_json
 from eureka_jax.train import train_candidates
@@ -34,6 +34,7 @@ class Best:
     reflection: str
     std: float = 0.0
     num_seeds: int = 1
+    components: tuple = ()
 
 
 SCORE_KIND = {"max": "best evaluation over training", "final": "evaluation at the end"}
@@ -127,6 +128,11 @@ class Search:
         import jax
 
         self.budget_note = budget_note(task, self.config, jax.default_backend())
+        epochs = (int(cfg.max_iterations or cfg.isaacgym.max_iterations)
+                  if cfg.get("backend") == "isaacgym" else None)
+        self.budget = budget_text(task, self.config, len(self.seeds), cfg.select, epochs)
+        self._rejected: list[dict] = []  # the current round's compile rejections
+        self._shown_components = None  # components of the reward the current prompt shows
 
     # ---- one round -------------------------------------------------------------------------
 
@@ -143,6 +149,7 @@ class Search:
             replies = self.proposer.propose(messages, self.cfg.sample)
             write_json(adir / "replies.json", replies)
             fns, first_error = [], None
+            self._rejected = []
             for i, reply in enumerate(replies):
                 try:
                     fn = compile_reward(reply, self.task, policy=self.policy)
@@ -154,6 +161,8 @@ class Search:
                 except RewardError as e:
                     write_json(adir / f"candidate_{i:02d}.json",
                                {"ok": False, "category": e.category, "message": e.message})
+                    self._rejected.append({"index": i, "status": "rejected",
+                                           "category": e.category, "message": e.message[:300]})
                     first_error = first_error or (reply, e)
             self.status.update(proposed=self.status["proposed"] + len(replies),
                                compiled=self.status["compiled"] + len(fns),
@@ -162,7 +171,8 @@ class Search:
             if fns:
                 return fns, attempt
             reply, err = first_error
-            messages = self.prompts.execution_error(self.task, reply, err.category, err.message)
+            messages = self.prompts.execution_error(self.task, reply, err.category, err.message,
+                                                     self.budget)
         return [], self.cfg.max_resample
 
     def _round(self, name: str, messages, fixed=None) -> dict:
@@ -177,6 +187,7 @@ class Search:
             for prompt in attempts:
                 self.proposer.propose(read_json(prompt), self.cfg.sample)
             return read_json(rdir / "round.json")
+        self._rejected = []
         if fixed is None:
             compiled, attempts = self._propose_and_compile(rdir, messages)
         else:
@@ -235,6 +246,7 @@ class Search:
             # trainings that crashed (Isaac Gym backend): candidate index -> traceback tail
             "errors": {str(compiled[int(i)][0]): text for i, text in errors.items()},
             "slow_batch": slow,
+            "population": self._population(compiled, scores, first),
         }
         if decision["best_fitness"] is None and errors:
             first_error = next(iter(errors))
@@ -252,6 +264,22 @@ class Search:
         total = rounds_left * per_round + evaluation + decision["compile_seconds"]
         self.log(f"  estimate: ~{per_round:.0f} s per round here; up to {rounds_left} more "
                  f"round(s) and the final evaluation: ~{total / 60:.1f} min")
+
+    def _population(self, compiled, scores, first) -> list[dict]:
+        """Every candidate of the round for the reflection: trained (score ± std over its
+        seeds), failed in training (NaN at a checkpoint) or rejected by the compiler."""
+        out = list(self._rejected)
+        failed_at = np.asarray(first.curves.failed_at)
+        for j, (i, fn) in enumerate(compiled):
+            entry = {"index": i, "components": list(fn.component_names),
+                     "num_seeds": len(scores.scored(j))}
+            if scores.failed(j):
+                at = failed_at[j][failed_at[j] >= 0]
+                entry.update(status="failed", failed_at=int(at.min()) if at.size else -1)
+            else:
+                entry.update(status="trained", score=scores.mean(j), std=scores.std(j))
+            out.append(entry)
+        return sorted(out, key=lambda c: c["index"])
 
     def _slow_batch(self, result, fns, labels) -> str | None:
         """Reports a batch that ran far slower than this search's fastest (see
@@ -290,13 +318,28 @@ class Search:
                      + ", ".join("failed" if np.isnan(v) else f"{v:.3f}" for v in values))
         return race
 
-    def _next_messages(self, shown: Best, decision: dict, round_name) -> list[dict]:
+    def _next_messages(self, shown: Best, decision: dict, round_name,
+                       before: Best | None = None) -> list[dict]:
+        """The next prompt: ``shown`` (its code and reflection) and the whole of the round
+        just finished (``decision``), compared with ``before``, the best before that round."""
         reflection = shown.reflection
+        population = decision.get("population")
+        if population:
+            best_index = decision.get("best_candidate")
+            reflection += "\n" + population_text(
+                population, decision.get("round", round_name), best_index,
+                int(self.cfg.reflection_tokens), parent_components=self._shown_components,
+                best_so_far=None if before is None else {
+                    "round": before.iteration, "score": before.fitness, "std": before.std,
+                    "num_seeds": before.num_seeds},
+                round_best_source=decision.get("best_source"))
+        self._shown_components = list(shown.components)
         if self.cfg.feedback == "human" and self.human_feedback is not None:
             note = self.human_feedback(round_name).strip()
             if note:
                 reflection += f"Feedback from the user:\n{note}\n"
-        return self.prompts.feedback(self.task, shown.source, reflection, decision["summary"])
+        return self.prompts.feedback(self.task, shown.source, reflection, decision["summary"],
+                                     self.budget)
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -309,13 +352,14 @@ class Search:
     def run(self) -> dict:
         task, cfg = self.task, self.cfg
         best: Best | None = None
-        messages = self.prompts.initial(task)
+        messages = self.prompts.initial(task, self.budget)
         history = []
         target = self.target_fitness()
         if cfg.init == "human":
             d = self._round("iter_init", None, fixed=[("human", task.human_reward_source)])
             best = Best(d["best_source"], d["best_fitness"] or -np.inf, "init", 0, d["reflection"],
-                        d.get("best_std", 0.0), d.get("best_num_seeds", 1))
+                        d.get("best_std", 0.0), d.get("best_num_seeds", 1),
+                        _components_of(d, 0))
             messages = self._next_messages(best, d, "init")
             self.log(f"init=human: human reward scores {_pm(best)}")
         for it in range(cfg.iteration):
@@ -329,17 +373,23 @@ class Search:
                 if d.get("errors"):  # every training crashed: show the LLM why
                     error = next(iter(d["errors"].values()))
                     messages = self.prompts.execution_error(
-                        task, d["error_source"], "exception", "training crashed:\n" + error)
+                        task, d["error_source"], "exception", "training crashed:\n" + error,
+                        self.budget)
+                elif best is not None and d.get("population"):  # every run went NaN: say so
+                    messages = self._next_messages(best, d, it + 1, best)
                 self.log(f"  {d['status']}; the next round asks again")
                 continue
             round_best = Best(d["best_source"], d["best_fitness"], it + 1, d["best_candidate"],
-                              d["reflection"], d.get("best_std", 0.0), d.get("best_num_seeds", 1))
+                              d["reflection"], d.get("best_std", 0.0), d.get("best_num_seeds", 1),
+                              _components_of(d, d["best_candidate"]))
+            before = best
             if best is None or round_best.fitness > best.fitness:
                 best = round_best
             self.status.update(best=best.fitness, phase="done")
             self.log(f"  round best {_pm(round_best)} (candidate {round_best.index}); best so far "
                      f"{_pm(best)} (round {best.iteration})")
-            messages = self._next_messages(round_best if cfg.context == "round" else best, d, it)
+            messages = self._next_messages(round_best if cfg.context == "round" else best, d,
+                                           it + 1, before)
             if target is not None and best.fitness >= target:
                 self.log(f"  target fitness {target} reached; stopping early")
                 break
@@ -360,6 +410,13 @@ class Search:
             atomic_write(self.run_dir / "best_reward.py", best.source)
         write_json(self.run_dir / "summary.json", summary)
         return summary
+
+
+def _components_of(decision: dict, index) -> tuple:
+    for c in decision.get("population") or ():
+        if c["index"] == index:
+            return tuple(c.get("components") or ())
+    return ()
 
 
 def _pm(best: Best) -> str:

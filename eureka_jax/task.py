@@ -60,6 +60,12 @@ class Task:
         the offline proposer (an LLM reads the description instead).
       cpu_learns: whether the default budget lets the human or sparse reward learn on 2 CPU
         cores (measured by ``benchmarks/budgets.py``); None where not measured.
+      termination: when an episode ends before its time limit, in words (None: never); part
+        of the generated model facts in the context.
+      watch: behaviour statistics recorded in the evaluation episodes and reported in the
+        reflection, ``[{"name", "input", "reduce": value|abs|norm|mean, "index", "where",
+        "description"}]`` (``where``: a 0/1 reward input; the statistic counts only those
+        steps), so the LLM sees what the policy does, not only what it is paid.
     """
 
     name: str
@@ -75,6 +81,8 @@ class Task:
     goals: list = field(default_factory=list)
     fitness_aggregate: str = "mean"
     cpu_learns: bool | None = None
+    termination: str | None = None
+    watch: list = field(default_factory=list)
 
     @functools.cached_property
     def env_module(self):
@@ -163,13 +171,24 @@ class Task:
             lines.append(f"- {name}: {shape}, {spec.dtype}")
         return "\n".join(lines)
 
-    def context(self) -> str:
-        """Exactly what the LLM is given about the task (before the output rules)."""
+    def model_facts(self) -> str:
+        """The generated physical summary of the task's model (``eureka_jax.model_facts``)."""
+        from eureka_jax.model_facts import env_model_summary
+
+        return env_model_summary(self.env, self.episode_length, self.termination) or ""
+
+    def context(self, budget: str | None = None) -> str:
+        """Exactly what the LLM is given about the task (before the output rules): the
+        description, the model's physical facts, the reward-free source, the reward inputs
+        and, when given, the training budget."""
+        facts = self.model_facts()
         return (
             f"Task: {self.description.strip()}\n\n"
-            f"Environment source code (reward removed):\n```python\n{self.context_source()}```\n\n"
+            + (f"{facts}\n" if facts else "")
+            + f"Environment source code (reward removed):\n```python\n{self.context_source()}```\n\n"
             "Reward inputs (arguments compute_reward may take, by name; one environment, "
             f"unbatched):\n{self.reward_inputs_text()}\n"
+            + (f"\n{budget}" if budget else "")
         )
 
     @property
@@ -305,4 +324,24 @@ def _load_folder(path: Path) -> Task:
         goals=list(spec.get("goals") or []),
         fitness_aggregate=aggregate,
         cpu_learns=spec.get("cpu_learns"),
+        termination=spec.get("termination"),
+        watch=_watch_specs(spec.get("watch"), path),
     )
+
+
+WATCH_REDUCE = ("value", "abs", "norm", "mean")  # how a watched input becomes one number
+
+
+def _watch_specs(raw, path: Path) -> list:
+    """``watch:`` of a task.yaml, checked for form (names are checked against the reward
+    inputs when a trainer is built)."""
+    out = []
+    for i, w in enumerate(raw or []):
+        if not isinstance(w, dict) or "name" not in w or "input" not in w:
+            raise EurekaError(f"{path / 'task.yaml'}: watch entry {i + 1} needs a name and an "
+                              "input (a reward input name).")
+        if w.get("reduce", "value") not in WATCH_REDUCE:
+            raise EurekaError(f"{path / 'task.yaml'}: watch '{w['name']}' has reduce "
+                              f"'{w['reduce']}'; use one of {', '.join(WATCH_REDUCE)}.")
+        out.append(dict(w))
+    return out

@@ -10,6 +10,7 @@ answered with ``default_replies`` (cycled), honouring ``n``. Every request body 
   ("no_choices",)                200 with "choices": []
   ("empty",)                     200 with one choice whose content is ""
   ("length",)                    200 with one choice cut off (finish_reason "length")
+  ("no_usage", [texts])          200 with these choices and no "usage" field
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ class ScriptedLLM:
                 kind = action[0]
                 if kind == "reply":
                     return self._send(200, llm._completion(action[1]))
+                if kind == "no_usage":
+                    body = llm._completion(action[1])
+                    del body["usage"]
+                    return self._send(200, body)
                 if kind == "status":
                     code, headers = action[1], (action[2] if len(action) > 2 else {})
                     return self._send(code, {"error": {"message": f"scripted {code}",

@@ -87,3 +87,74 @@ def test_every_task_context_parses_including_a_users_playground_wrapper(tasks):
             ast.parse(upstream())  # the pruned upstream module is valid Python
         ast.parse((task.path / "env.py").read_text())
         assert "reward/" not in task.context(), task.name
+
+
+def _reward_only_names(source: str) -> set[str]:
+    """Module-level constants and helpers of an upstream env that only its reward code reads
+    (read inside functions whose name mentions reward, and nowhere else): an oracle written
+    apart from the pruner's own logic."""
+    import ast
+
+    tree = ast.parse(source)
+    module_level = {t.id for s in tree.body if isinstance(s, ast.Assign)
+                    for t in s.targets if isinstance(t, ast.Name)}
+    module_level |= {s.name for s in tree.body if isinstance(s, ast.FunctionDef)}
+    in_reward, elsewhere = set(), set()
+    reward_nodes = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                    and "reward" in f.name.lower() for n in ast.walk(f)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            (in_reward if id(node) in reward_nodes else elsewhere).add(node.id)
+    return (in_reward - elsewhere) & module_level
+
+
+def test_no_name_only_the_upstream_reward_used_survives_pruning(tasks):
+    import inspect
+    import re
+
+    from eureka_jax.env import PlaygroundTask
+
+    checked = 0
+    for task in tasks.values():
+        if not isinstance(task.env, PlaygroundTask):
+            continue
+        upstream = inspect.getsource(inspect.getmodule(type(task.env.env)))
+        names = _reward_only_names(upstream)
+        context = task.context()
+        survivors = [n for n in names if re.search(rf"\b{re.escape(n)}\b", context)]
+        assert not survivors, f"{task.name}: {survivors}"
+        checked += 1
+    assert checked >= 3  # acrobot, cheetah, pendulum
+    text = tasks["pendulum_swingup"].context()
+    assert "_ANGLE_BOUND" not in text and "_COSINE_BOUND" not in text
+    assert "_RUN_SPEED" not in tasks["cheetah_run"].context()
+
+
+def test_model_facts_give_actuator_ranges_and_the_control_period(tasks):
+    cart = tasks["cartpole"].model_facts()
+    assert "control period 0.02 s (50 Hz)" in cart and "10 s" in cart
+    assert "push: drives slider, control range [-1, 1], motor, force/torque = 10 x control" in cart
+    assert "pole: 0.1 kg" in cart
+    assert "episode end: when the pole tilts more than 0.2 rad" in cart
+    hand = tasks["shadow_hand_block"].model_facts()
+    assert "control period 0.04 s (25 Hz)" in hand
+    assert hand.count("control range [") == 20 and "position servo" in hand
+    pend = tasks["pendulum_swingup"].model_facts()
+    assert "force/torque = 1 x control" in pend and "damping 0.1" in pend
+    assert "episode end: none before the 1000-step time limit" in pend
+
+
+def test_the_first_prompt_carries_the_budget(tasks):
+    from eureka_jax.budget import budget_text
+    from eureka_jax.config import load_config
+    from eureka_jax.llm.prompts import Prompts
+    from eureka_jax.train.config import training_settings
+
+    task = tasks["pendulum_swingup"]
+    cfg = load_config(["task=pendulum_swingup", "seeds=2"])
+    config, _ = training_settings(cfg, task)
+    budget = budget_text(task, config, cfg.seeds, cfg.select)
+    assert "819,200 environment steps" in budget and "2 seed(s)" in budget
+    assert "6.4 full-length episodes of 1000 steps" in budget and "20 checkpoints" in budget
+    user = Prompts().initial(task, budget)[1]["content"]
+    assert budget.strip() in user and "Physical model" in user

@@ -32,6 +32,18 @@ def test_samples_n_in_one_request(server):
     assert server.requests[0]["messages"] == MESSAGES
 
 
+def test_usage_an_endpoint_does_not_report_is_unknown_not_zero(server):
+    proposer = client(server)
+    server.script += [("no_usage", [REPLY])]
+    proposer.propose(MESSAGES, 1)
+    assert proposer.usage.text() == ("tokens: unknown (the endpoint reported no usage for its "
+                                     "1 call(s))")
+    assert proposer.usage.cost is None
+    proposer.propose(MESSAGES, 1)  # this one reports 100 + 50
+    assert proposer.usage.text() == ("tokens: 100 prompt + 50 completion (plus 1 of 2 calls "
+                                     "with no usage reported)")
+
+
 def test_retries_429_with_retry_after_and_500(server):
     server.script += [("status", 429, {"Retry-After": "0.1"}), ("status", 500)]
     proposer = client(server)

@@ -2,6 +2,7 @@
 
 import sys
 import time
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -281,3 +282,19 @@ def test_slow_batches_are_reported_with_the_costliest_rewards():
     assert "200.0x the env step" in text and "reward_cost_ratio" in text
     assert slow_batch(40_000.0, 50_000.0, 2e4, [(30.0, "a"), (12.0, "b")]) is None
     assert "ran at" in slow_batch(40_000.0, 50_000.0, 2e4, costs)  # dearer than a step
+
+
+REPLIES = Path(__file__).parent / "fixtures" / "llm_replies" / "pendulum_swingup"
+
+
+@pytest.mark.slow  # builds the pendulum environment
+def test_real_llm_replies_compile_and_cost_little(tasks):
+    """The 24 replies a real coding LLM wrote to our prompts (prose around code, constants,
+    helpers) all compile under every limit of the sandbox, at a tiny fraction of a step."""
+    task = tasks["pendulum_swingup"]
+    replies = sorted(REPLIES.glob("round*_sample*.md"))
+    assert len(replies) == 24
+    for path in replies:
+        fn = compile_reward(path.read_text(), task)
+        assert fn.component_names, path.name
+        assert fn.flops / task.step_flops < 0.01, path.name

@@ -44,6 +44,61 @@ def test_reflection_on_handmade_curves():
     assert "The task score stayed at zero" in zero
 
 
+def test_reflection_reports_what_the_policy_does():
+    from eureka_jax.reflect import reflect_runs
+    from eureka_jax.task import load_task
+    from eureka_jax.train.ppo import TrainingCurves
+
+    task = load_task("pendulum_swingup")  # watch: speed_when_upright, pole_height, speed
+    c = 4
+    watch = np.zeros((2, c, 3))
+    watch[..., 0] = [[np.nan, 9.0, 11.0, 12.0], [np.nan, 7.0, 9.0, 10.0]]  # spinning through
+    watch[..., 1], watch[..., 2] = 0.1, 5.0
+    runs = TrainingCurves(fitness=np.full((2, c), 0.19), episode_return=np.ones((2, c)),
+                          episode_length=np.full((2, c), 1000.0),
+                          components=np.ones((2, c, 1)), env_steps=np.arange(c)[None],
+                          failed=np.zeros(2, bool), failed_at=np.full(2, -1), watch=watch)
+    text = reflect_runs(runs, ("upright",), task)
+    assert "What the policy does" in text
+    line = next(x for x in text.splitlines() if x.startswith("- speed_when_upright"))
+    assert "while within the upright window" in line and "values [8, 10, 11]" in line
+
+
+def test_round_reflection_lists_the_whole_population_within_its_budget():
+    from eureka_jax.reflect import CHARS_PER_TOKEN, population_text
+
+    population = [
+        {"index": 0, "status": "trained", "score": 0.19, "std": 0.01, "num_seeds": 3,
+         "components": ["upright", "effort"]},
+        {"index": 1, "status": "failed", "failed_at": 4, "components": ["energy"],
+         "num_seeds": 1},
+        {"index": 2, "status": "rejected", "category": "non-finite",
+         "message": "the reward is NaN or infinite on real transitions: `total`"},
+        {"index": 3, "status": "trained", "score": 0.05, "std": 0.0, "num_seeds": 1,
+         "components": ["upright"]},
+    ]
+    text = population_text(population, 3, 0, parent_components=["upright", "spin"],
+                           best_so_far={"round": 2, "score": 0.21, "std": 0.02, "num_seeds": 3},
+                           round_best_source="def compute_reward(pole_angle):\n    ...")
+    assert "Round 3: 4 candidates (2 trained, 1 failed in training, 1 rejected)" in text
+    assert "candidate 0: 0.19 ± 0.01 over 3 seeds; components: upright, effort" in text
+    assert text.index("candidate 0") < text.index("candidate 3")  # best first
+    assert "candidate 1: training went NaN/inf at checkpoint 4" in text
+    assert "candidate 2: rejected before training [non-finite]" in text
+    assert "adds effort; drops spin" in text
+    assert "did not beat the best reward so far (round 2: 0.21)" in text
+    assert "def compute_reward(pole_angle)" in text  # the round's best, shown anyway
+    # K = 16 within a small budget: the tail is summarised in one line
+    many = [{"index": i, "status": "trained", "score": i / 100, "std": 0.01, "num_seeds": 2,
+             "components": ["a_long_component_name", "another_one", "and_a_third"]}
+            for i in range(16)]
+    short = population_text(many, 1, 15, max_tokens=200)
+    assert len(short) <= 200 * CHARS_PER_TOKEN and "more (scores" in short
+    assert "candidate 15: 0.15" in short  # the best is never cut
+    full = population_text(many, 1, 15)
+    assert all(f"candidate {i}:" in full for i in range(16))
+
+
 def test_human_normalized_score():
     assert human_normalized(0.9, 0.8, 0.2) == pytest.approx(7 / 6)
     assert human_normalized(0.2, 0.8, 0.2) == 0.0
@@ -147,8 +202,17 @@ def test_errors_are_fed_back_and_a_killed_search_resumes_to_the_same_result(tmp_
         retry = server.requests[1]["messages"][-1]["content"]
         assert "[binding]" in retry and "'pole_angel'" in retry and "pole_angle" in retry
         assert "def compute_reward(pole_angel)" in retry
-    reference = json.loads(next((tmp_path / "ref").glob("cartpole/search-*/summary.json"))
-                           .read_text())
+        # round 2's prompt carries the whole round-1 population, every score
+        round2 = server.requests[2]["messages"][-1]["content"]
+    ref_run = next((tmp_path / "ref").glob("cartpole/search-*"))
+    population = json.loads((ref_run / "iter_00/round.json").read_text())["population"]
+    assert len(population) == 2 and "Round 1: 2 candidates" in round2
+    for c in population:
+        shown = (f"candidate {c['index']}: {c['score']:.3g}" if c["status"] == "trained"
+                 else f"candidate {c['index']}: training went NaN")
+        assert shown in round2, (shown, round2)
+    assert "Training budget:" in server.requests[0]["messages"][1]["content"]
+    reference = json.loads((ref_run / "summary.json").read_text())
 
     with ScriptedLLM(PROGRAMS) as server:
         server.script.append(("reply", BROKEN))

@@ -171,10 +171,12 @@ FIXTURE_TASKS = str(Path(__file__).parent / "fixtures" / "tasks")
 
 
 @pytest.mark.parametrize("lifetime, expected", [
-    # terminates at step 7: return 1+..+7, mean of t 4, alive on 6 of 10 steps
-    (7, {"fitness": 0.6, "episode_return": 28.0, "episode_length": 7.0, "t": 4.0}),
+    # terminates at step 7: return 1+..+7, mean of t 4, alive on 6 of 10 steps (t 1..6)
+    (7, {"fitness": 0.6, "episode_return": 28.0, "episode_length": 7.0, "t": 4.0,
+         "t_alive": 3.5}),
     # never terminates: cut at the 10-step time limit
-    (100, {"fitness": 1.0, "episode_return": 55.0, "episode_length": 10.0, "t": 5.5}),
+    (100, {"fitness": 1.0, "episode_return": 55.0, "episode_length": 10.0, "t": 5.5,
+           "t_alive": 5.5}),
 ])
 def test_evaluation_rollouts_match_the_closed_form(lifetime, expected):
     """Every evaluated checkpoint runs full episodes from fresh resets: its statistics are the
@@ -192,10 +194,39 @@ def test_evaluation_rollouts_match_the_closed_form(lifetime, expected):
     for name in ("fitness", "episode_return", "episode_length"):
         np.testing.assert_allclose(getattr(curves, name), expected[name], rtol=1e-6)
     np.testing.assert_allclose(curves.components[..., 0], expected["t"], rtol=1e-6)
+    # the task's watch statistics (task.yaml): the counter, and the counter while alive
+    assert curves.watch.shape == (1, 2, 3, 2)
+    np.testing.assert_allclose(curves.watch[..., 0], expected["t"], rtol=1e-6)
+    np.testing.assert_allclose(curves.watch[..., 1], expected["t_alive"], rtol=1e-6)
     # the training episodes' statistics are kept under their own names
     assert curves.train_fitness.shape == curves.fitness.shape
     np.testing.assert_allclose(curves.train_episode_length[..., -1],
                                expected["episode_length"], rtol=1e-6)
+
+
+def test_watch_statistics_match_a_python_loop():
+    """The evaluation's watch accumulation on a constructed trajectory (values, conditions,
+    envs finishing at different steps) equals a plain loop."""
+    from eureka_jax.train.ppo import watch_mean, watch_update
+
+    rng = np.random.default_rng(0)
+    steps, n, w = 9, 4, 3
+    values = rng.normal(size=(steps, n, w)).astype(np.float32)
+    conds = (rng.random((steps, n, w)) > 0.4).astype(np.float32)
+    conds[:, :, 2] = 0.0  # a condition that never holds
+    ends = [9, 3, 6, 1]  # env i is in its episode for its first ends[i] steps
+    wsum, wcount = jnp.zeros((n, w)), jnp.zeros((n, w))
+    for t in range(steps):
+        alive = jnp.asarray([t < e for e in ends])
+        wsum, wcount = watch_update(wsum, wcount, jnp.asarray(values[t]), jnp.asarray(conds[t]),
+                                    alive)
+    got = np.asarray(watch_mean(wsum, wcount))
+    for j in range(w):
+        picked = [values[t, i, j] for i in range(n) for t in range(ends[i]) if conds[t, i, j]]
+        if picked:
+            np.testing.assert_allclose(got[j], np.mean(picked), rtol=1e-5)
+        else:
+            assert np.isnan(got[j])
 
 
 def test_evaluation_every_nth_checkpoint_and_always_the_last():

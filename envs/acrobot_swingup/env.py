@@ -1,7 +1,8 @@
 """Acrobot swing-up: MuJoCo Playground's AcrobotSwingup with its reward removed.
 
 A two-link pendulum with a motor only at the elbow; the goal is to bring the tip of the lower
-arm into a target sphere (radius 0.2 m) above the shoulder. Actions in [-1, 1].
+arm into a target sphere (radius 0.2 m) above the shoulder. Each episode starts with both
+joint angles uniform in [-pi, pi) (Playground's reset). Actions in [-1, 1].
 """
 
 import jax.numpy as jnp

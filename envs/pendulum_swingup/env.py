@@ -1,7 +1,9 @@
 """Pendulum swing-up: MuJoCo Playground's PendulumSwingup with its reward removed.
 
-A torque-limited pole hinged at one end starts hanging at a random angle; the motor is too
-weak to lift it directly, so it has to pump energy by swinging. Actions in [-1, 1].
+A torque-limited pole hinged at one end starts at rest at a random angle, uniform in [0, pi)
+rad from upright (anywhere from upright to hanging down; Playground's reset); the motor is too
+weak to lift it directly from hanging, so it has to pump energy by swinging. Actions in
+[-1, 1].
 """
 
 import jax.numpy as jnp

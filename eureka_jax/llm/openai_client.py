@@ -120,8 +120,8 @@ class OpenAIProposer:
         if not choices:
             self._skip("response without choices")
         usage = getattr(response, "usage", None)
-        self.usage.add(getattr(usage, "prompt_tokens", 0) or 0,
-                       getattr(usage, "completion_tokens", 0) or 0, len(choices))
+        self.usage.add(getattr(usage, "prompt_tokens", None),
+                       getattr(usage, "completion_tokens", None), len(choices))
         texts = []
         for choice in choices:
             content = getattr(getattr(choice, "message", None), "content", None)

@@ -38,26 +38,29 @@ class Prompts:
             text = text.replace("{" + key + "}", str(value))
         return text.strip() + "\n"
 
-    def initial(self, task) -> list[dict]:
-        """The first request: system message and the task (env source, description, inputs)."""
+    def initial(self, task, budget: str | None = None) -> list[dict]:
+        """The first request: system message and the task (description, model facts, env
+        source, inputs, and the training budget when given)."""
         rules = self._fill("output_rules").strip()
         return [
             {"role": "system", "content": self._fill("system")},
-            {"role": "user", "content": self._fill("task", task_context=task.context(),
+            {"role": "user", "content": self._fill("task", task_context=task.context(budget),
                                                    output_rules=rules)},
         ]
 
-    def feedback(self, task, code: str, reflection: str, training_summary: str) -> list[dict]:
+    def feedback(self, task, code: str, reflection: str, training_summary: str,
+                 budget: str | None = None) -> list[dict]:
         """The next request after a round: the best program so far and its reflection."""
         return self._follow_up(task, self._fill(
             "policy_feedback", code=code.strip(), reflection=reflection,
-            training_summary=training_summary))
+            training_summary=training_summary), budget)
 
-    def execution_error(self, task, code: str, category: str, message: str) -> list[dict]:
+    def execution_error(self, task, code: str, category: str, message: str,
+                        budget: str | None = None) -> list[dict]:
         """The next request when no program of a round could be used."""
         return self._follow_up(task, self._fill(
-            "execution_error", code=code.strip(), category=category, message=message))
+            "execution_error", code=code.strip(), category=category, message=message), budget)
 
-    def _follow_up(self, task, text: str) -> list[dict]:
+    def _follow_up(self, task, text: str, budget: str | None = None) -> list[dict]:
         tip = self._fill("output_tip", output_rules=self._fill("output_rules").strip())
-        return self.initial(task) + [{"role": "user", "content": text + "\n" + tip}]
+        return self.initial(task, budget) + [{"role": "user", "content": text + "\n" + tip}]

@@ -89,7 +89,8 @@ class RecordingProposer:
         call_usage = None
         if before and after:
             call_usage = {k: after[k] - before[k] for k in ("calls", "prompt_tokens",
-                                                            "completion_tokens")}
+                                                            "completion_tokens",
+                                                            "unknown_calls")}
         records = [
             {"key": request_key(self.model, messages, self.temperature, i), "model": self.model,
              "temperature": self.temperature, "sample_index": i, "time": time.time(),

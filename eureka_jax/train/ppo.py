@@ -27,6 +27,7 @@ from brax.training.acme import running_statistics, specs
 from brax.training.agents.ppo import losses as ppo_losses
 from brax.training.agents.ppo import networks as ppo_networks
 
+from eureka_jax.errors import EurekaError
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
 
 
@@ -57,6 +58,9 @@ class TrainingCurves:
       failed_at: scalar int, first checkpoint index at which it did (-1 if never).
       train_fitness, train_episode_return, train_episode_length, train_components: the same
         statistics from the training episodes.
+      watch: [C, W] the task's behaviour statistics (``Task.watch``, in its order) in the
+        evaluation episodes: each watched quantity's mean over the steps where its condition
+        held (NaN where it never did, or at a checkpoint not evaluated).
       peak_fitness: scalar, the maximum of the fitness over every value the backend logged,
         where it logs more often than the checkpoints (Isaac Gym: Eureka's statistic, the max
         of the raw ``consecutive_successes`` series); None for the JAX trainer, whose
@@ -75,6 +79,7 @@ class TrainingCurves:
     train_episode_length: jnp.ndarray | None = None
     train_components: jnp.ndarray | None = None
     peak_fitness: jnp.ndarray | None = None
+    watch: jnp.ndarray | None = None
 
 
 @flax.struct.dataclass
@@ -158,6 +163,53 @@ def reward_switch(reward_fns, num_components: int):
     return apply
 
 
+def watch_fn(task):
+    """``inputs -> (values [W], conditions [W])`` for one transition, from ``task.watch``:
+    each entry takes a reward input (``index`` picks an element), reduces it (``value``,
+    ``abs``, ``norm``, ``mean``) and counts the step only where its ``where`` input (a 0/1
+    reward input) is > 0.5."""
+    specs = list(getattr(task, "watch", None) or ())
+    if specs:
+        known = set(task.reward_input_specs)
+        for w in specs:
+            for key in ("input", "where"):
+                if w.get(key) and w[key] not in known:
+                    raise EurekaError(f"task '{task.name}': watch '{w['name']}' names {key} "
+                                      f"'{w[key]}', which is not a reward input; choose one of "
+                                      f"{', '.join(sorted(known))}.")
+
+    def one(inputs):
+        values, conds = [], []
+        for w in specs:
+            x = jnp.asarray(inputs[w["input"]], jnp.float32)
+            if "index" in w:
+                x = x.reshape(-1)[int(w["index"])]
+            how = w.get("reduce", "value")
+            x = {"value": lambda v: v.reshape(-1)[0] if v.ndim else v, "abs": jnp.abs,
+                 "norm": jnp.linalg.norm, "mean": jnp.mean}[how](x)
+            x = jnp.mean(x) if jnp.ndim(x) else x
+            cond = (inputs[w["where"]] > 0.5).astype(jnp.float32) if w.get("where") else 1.0
+            values.append(x)
+            conds.append(jnp.asarray(cond, jnp.float32).reshape(()))
+        return (jnp.stack(values) if values else jnp.zeros((0,)),
+                jnp.stack(conds) if conds else jnp.zeros((0,)))
+
+    return one, len(specs)
+
+
+def watch_update(wsum, wcount, values, conds, alive):
+    """One evaluation step of the watch statistics: per env [n, W], count a value only while
+    its env is still in its episode and its condition holds."""
+    conds = conds * alive[:, None]
+    return wsum + jnp.where(conds > 0, values, 0.0), wcount + conds
+
+
+def watch_mean(wsum, wcount):
+    """[W] each statistic pooled over all envs' counted steps (NaN if none counted)."""
+    count = wcount.sum(0)
+    return jnp.where(count > 0, wsum.sum(0) / jnp.maximum(count, 1.0), jnp.nan)
+
+
 def make_train(task, config: TrainConfig, reward_fns):
     """Builds the pure training function for one (candidate, seed).
 
@@ -178,6 +230,7 @@ def make_train(task, config: TrainConfig, reward_fns):
     fitness_divisor = max_length if task.fitness_aggregate == "mean" else 1.0
     num_components = max([len(fn.component_names) for fn in reward_fns] + [0])
     rewards = reward_switch(reward_fns, num_components)
+    watched, num_watch = watch_fn(task)
     obs_size = env.observation_size
     if not isinstance(obs_size, int):
         raise NotImplementedError(f"task '{task.name}' has dict observations; not supported yet")
@@ -203,7 +256,8 @@ def make_train(task, config: TrainConfig, reward_fns):
         Each env runs until it terminates or reaches the time limit; a finished env's state
         is frozen and its statistics stop accumulating. The loop ends when every env has
         finished (a ``while_loop``: a policy that fails fast is evaluated fast).
-        Returns (fitness, return, length, component means, all finite) averaged over envs.
+        Returns (fitness, return, length, component means, watch means, all finite)
+        averaged over envs (watch: pooled over the steps where each condition held).
         """
         policy = make_policy((normalizer, policy_params),
                              deterministic=config.eval_deterministic)
@@ -212,14 +266,15 @@ def make_train(task, config: TrainConfig, reward_fns):
         zeros = jnp.zeros(n)
         init = (jax.vmap(env.reset)(jax.random.split(key_reset, n)), jnp.ones(n, bool),
                 jnp.zeros((), jnp.int32), zeros, zeros, zeros,
-                jnp.zeros((n, num_components)), jnp.array(True))
+                jnp.zeros((n, num_components)), jnp.zeros((n, num_watch)),
+                jnp.zeros((n, num_watch)), jnp.array(True))
 
         def running(carry):
             _, alive, t = carry[:3]
             return (t < task.episode_length) & alive.any()
 
         def step(carry):
-            state, alive, t, ret, fit, length, comps, finite = carry
+            state, alive, t, ret, fit, length, comps, wsum, wcount, finite = carry
             action, _ = policy(state.obs, jax.random.fold_in(key_act, t))
             nxt = jax.vmap(env.step)(state, action)
             inputs = jax.vmap(env.reward_inputs)(state, action, nxt)
@@ -229,17 +284,21 @@ def make_train(task, config: TrainConfig, reward_fns):
             ret = ret + jnp.where(alive, total, 0.0)
             fit = fit + jnp.where(alive, inputs[task.fitness_input], 0.0)
             comps = comps + jnp.where(alive[:, None], parts, 0.0)
+            values, conds = jax.vmap(watched)(inputs)
+            wsum, wcount = watch_update(wsum, wcount, values, conds, alive)
             length = length + alive
             state = jax.tree.map(
                 lambda a, b: jnp.where(jnp.reshape(alive, (-1,) + (1,) * (a.ndim - 1)), a, b),
                 nxt, state)
             alive = alive & (nxt.done == 0)
-            return state, alive, t + 1, ret, fit, length, comps, finite
+            return state, alive, t + 1, ret, fit, length, comps, wsum, wcount, finite
 
-        _, _, _, ret, fit, length, comps, finite = jax.lax.while_loop(running, step, init)
+        _, _, _, ret, fit, length, comps, wsum, wcount, finite = jax.lax.while_loop(
+            running, step, init)
         comp_means = comps / jnp.maximum(length, 1.0)[:, None]
+        watch = watch_mean(wsum, wcount)
         return (jnp.mean(fit / fitness_divisor), jnp.mean(ret), jnp.mean(length),
-                jnp.mean(comp_means, 0), finite)
+                jnp.mean(comp_means, 0), watch, finite)
 
     def train(rng, candidate, hparams: PPOHyperparams, init=None) -> TrainOutput:
         optimizer = optax.chain(
@@ -344,13 +403,14 @@ def make_train(task, config: TrainConfig, reward_fns):
                         nonfinite=c["nonfinite"] | ~finite), None
 
         def evaluated(c, key):
-            fit, ret, length, comps, finite = evaluate(c["normalizer"], c["params"].policy,
-                                                       candidate, key)
-            return (fit, ret, length, comps), c["nonfinite"] | ~finite
+            fit, ret, length, comps, watch, finite = evaluate(
+                c["normalizer"], c["params"].policy, candidate, key)
+            return (fit, ret, length, comps, watch), c["nonfinite"] | ~finite
 
         def not_evaluated(c, key):
             nan = jnp.full((), jnp.nan)
-            return (nan, nan, nan, jnp.full((num_components,), jnp.nan)), c["nonfinite"]
+            return (nan, nan, nan, jnp.full((num_components,), jnp.nan),
+                    jnp.full((num_watch,), jnp.nan)), c["nonfinite"]
 
         def checkpoint(c, inputs):
             index, key = inputs
@@ -360,8 +420,9 @@ def make_train(task, config: TrainConfig, reward_fns):
             c = dict(c, pool=reset_pool(key_pool))
             c, _ = jax.lax.scan(update, c, jax.random.split(key_updates, updates_per_checkpoint))
             train_stats = c["episodes"].summary(fitness_divisor)
-            if config.eval_envs == 0:
-                return c, (train_stats, train_stats, c["nonfinite"])
+            if config.eval_envs == 0:  # no evaluation episodes: no behaviour statistics
+                stats = (*train_stats, jnp.full((num_watch,), jnp.nan))
+                return c, (stats, train_stats, c["nonfinite"])
             # the index is not batched, so under vmap this stays a branch (no wasted rollouts)
             due = ((index + 1) % config.eval_every == 0) | (index == config.num_checkpoints - 1)
             eval_stats, nonfinite = jax.lax.cond(due, evaluated, not_evaluated, c, key_eval)
@@ -375,9 +436,10 @@ def make_train(task, config: TrainConfig, reward_fns):
         failed_at = jnp.where(nonfinite.any(), jnp.argmax(nonfinite), -1)
         env_steps = (jnp.arange(1, config.num_checkpoints + 1) * updates_per_checkpoint
                      * config.steps_per_update).astype(jnp.float32)
-        fit, ret, length, comps = eval_stats
+        fit, ret, length, comps, watch = eval_stats
         curves = TrainingCurves(
             fitness=fit, episode_return=ret, episode_length=length, components=comps,
+            watch=watch,
             env_steps=env_steps, failed=nonfinite.any(), failed_at=failed_at,
             train_fitness=train_stats[0], train_episode_return=train_stats[1],
             train_episode_length=train_stats[2], train_components=train_stats[3],

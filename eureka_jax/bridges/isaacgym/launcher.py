@@ -142,15 +142,27 @@ class IsaacGymTask:
                               "isaacgymenvs package folder (it holds tasks/ and train.py).")
         return path
 
-    def context(self) -> str:
+    def model_facts(self) -> str:
+        """What the task's YAML (``cfg/task/<task_class>.yaml``) states about the simulation
+        and the episode, without the reward's hyperparameters."""
+        from eureka_jax.model_facts import isaacgym_summary
+
+        path = Path(self.task_path()).parents[1] / "cfg" / "task" / f"{self.task_class}.yaml"
+        if not path.is_file():
+            return ""
+        return isaacgym_summary(yaml.safe_load(path.read_text()) or {})
+
+    def context(self, budget: str | None = None) -> str:
         from eureka_jax.bridges.isaacgym.context import build_context, context_text
 
         ctx = build_context(self.task_path(), self.class_name)
         specs = {n: (s, "float32") for n, s in self.inputs.items()}
         shared = {n: (s, "float32") for n, s in self.shared_inputs.items()}
         notes = f"\nNotes: {self.notes.strip()}\n" if self.notes.strip() else ""
+        facts = self.model_facts()
         return (f"Task: {self.description.strip()}\n" + notes + "\n"
-                + context_text(ctx, specs, shared))
+                + (f"{facts}\n" if facts else "") + context_text(ctx, specs, shared)
+                + (f"\n{budget}" if budget else ""))
 
     @property
     def human_reward_source(self) -> str:

@@ -1,9 +1,12 @@
-"""Shared by the benchmark scripts: the machine/version header of every table."""
+"""Shared by the benchmark scripts: the machine/version header of every table, timing, and
+writing a results table."""
 
 import os
 import platform
+import resource
 import time
 from importlib import metadata
+from pathlib import Path
 
 import jax
 
@@ -26,3 +29,19 @@ def timed(fn, *args):
     start = time.perf_counter()
     out = jax.block_until_ready(fn(*args))
     return out, time.perf_counter() - start
+
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def peak_memory_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write(name: str, title: str, notes: str, header: str, rows: list[str]) -> None:
+    """Writes ``results/<name>``: title, machine header, peak memory, notes, a table."""
+    RESULTS.mkdir(exist_ok=True)
+    text = (f"# {title}\n\n{machine_header()}- peak memory of the process: "
+            f"{peak_memory_mib():,.0f} MiB\n{notes}\n{header}\n" + "\n".join(rows) + "\n")
+    (RESULTS / name).write_text(text)
+    print(text, flush=True)

@@ -11,19 +11,15 @@ Compile time is measured apart from run time in every table; ratios are from one
 from __future__ import annotations
 
 import argparse
-import resource
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 
-from benchmarks.common import machine_header, timed
+from benchmarks.common import timed, write
 from eureka_jax.reward import compile_reward
 from eureka_jax.task import load_task
 from eureka_jax.train import PPOHyperparams, TrainConfig, split_train_settings, train_candidates
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def typical_cartpole_rewards(n: int) -> list[str]:
@@ -49,18 +45,6 @@ def compute_reward(pole_angle, cart_position, cart_velocity, action, terminated)
                    "failure": failure}}
 """)
     return sources
-
-
-def peak_memory_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def write(name: str, title: str, notes: str, header: str, rows: list[str]) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    text = (f"# {title}\n\n{machine_header()}- peak memory of the process: "
-            f"{peak_memory_mib():,.0f} MiB\n{notes}\n{header}\n" + "\n".join(rows) + "\n")
-    (RESULTS / name).write_text(text)
-    print(text, flush=True)
 
 
 def bench_batched(args):

@@ -49,7 +49,7 @@ class RewardedEnv:
 
 
 def bench_brax(args):
-    from benchmarks.trainer import write
+    from benchmarks.common import write
 
     if not hasattr(jax, "device_put_replicated"):
         jax.device_put_replicated = _device_put_replicated

@@ -95,6 +95,25 @@ class Config:
 
 VALID_KEYS = tuple(f.name for f in dataclasses.fields(Config))
 
+# Enum-like keys and their values: checked here, once, for every command.
+CHOICES = {
+    "select": ("max", "final"),
+    "context": ("global", "round"),
+    "race_score": ("heldout", "all"),
+    "init": ("none", "human"),
+    "feedback": ("none", "human"),
+    "backend": ("jax", "isaacgym"),
+    "llm": ("auto", "offline", "openai", "replay"),
+}
+
+
+def check_choices(cfg) -> None:
+    """One sentence for the first enum-like key with a value it does not take."""
+    for key, allowed in CHOICES.items():
+        if cfg[key] not in allowed:
+            raise EurekaError(f"{key}={cfg[key]} is not known; use "
+                              + " or ".join(f"{key}={a}" for a in allowed) + ".")
+
 
 def _normalize(override: str) -> str:
     if "=" not in override:
@@ -145,6 +164,7 @@ def load_config(overrides: list[str] = ()) -> DictConfig:
         cfg = OmegaConf.merge(OmegaConf.structured(Config), composed)
     except (HydraException, OmegaConfBaseException) as e:
         raise EurekaError(f"bad override ({_first_line(e)}); check the value's type.") from e
+    check_choices(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 

@@ -203,8 +203,8 @@ class JaxBackend:
 
     def train_stage(self, stage, reward_source, init, stage_dir):
         from eureka_jax.reward import RewardError, compile_reward
+        from eureka_jax.runs import load_params, save_params
         from eureka_jax.train import train_candidates
-        from eureka_jax.train.batch import load_params, save_params
         from eureka_jax.train.config import seed_list, training_settings
 
         task = self._task(stage.task)

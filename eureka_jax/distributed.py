@@ -22,6 +22,10 @@ import jax
 import numpy as np
 
 from eureka_jax.errors import EurekaError
+from eureka_jax.train.sharding import multi_process
+
+# The trainer (eureka_jax.train.batch) is imported where it is used, so that commands that
+# train nothing start without it; it never imports this module (dependency one-way).
 
 _PREFIX = "eureka_jax"
 _state = {"jobs": 0, "serving": False}
@@ -62,7 +66,7 @@ def initialize(cfg) -> bool:
             raise EurekaError(f"distributed.process_id={d['process_id']} is outside 0.."
                               f"{d['num_processes'] - 1} (distributed.num_processes).")
     if _initialized():  # already joined (e.g. by the caller); never touch the backend before
-        return jax.process_count() > 1
+        return _joined()
     try:
         if d["coordinator"]:
             jax.distributed.initialize(
@@ -78,7 +82,25 @@ def initialize(cfg) -> bool:
             "from every process.") from e
     if jax.process_count() > 1:
         _place_mjx_models_locally()
+    return _joined()
+
+
+def _joined() -> bool:
+    """With several processes, makes every training call of the leader announce its batch
+    (the trainer's ``BEFORE_TRAINING`` hook; the trainer never imports this module)."""
+    from eureka_jax.train import batch
+
+    if jax.process_count() > 1 and _announce_batch not in batch.BEFORE_TRAINING:
+        batch.BEFORE_TRAINING.append(_announce_batch)
     return jax.process_count() > 1
+
+
+def _announce_batch(task, reward_fns, config, hparams, seeds, labels, slots=None,
+                    init_params=None) -> None:
+    if init_params is not None:
+        raise EurekaError("fine-tuning from given parameters (curricula) runs in one process; "
+                          "start the curriculum without distributed.* settings.")
+    announce(task, reward_fns, config, hparams, seeds, labels, slots=slots)
 
 
 def _place_mjx_models_locally() -> None:
@@ -110,10 +132,6 @@ def _initialized() -> bool:
 def _first_line(e: Exception) -> str:
     lines = str(e).strip().splitlines()
     return lines[0] if lines else type(e).__name__
-
-
-def multi_process() -> bool:
-    return jax.process_count() > 1
 
 
 def is_leader() -> bool:
@@ -188,7 +206,7 @@ def serve(task_dirs=(), job_timeout_s: float = 86400.0) -> int:
     """
     from eureka_jax.reward import RewardError, compile_reward
     from eureka_jax.task import load_task
-    from eureka_jax.train.batch import train_candidates
+    from eureka_jax.train import batch
     from eureka_jax.train.config import PPOHyperparams, TrainConfig
 
     timeout = float(job_timeout_s)
@@ -216,24 +234,9 @@ def serve(task_dirs=(), job_timeout_s: float = 86400.0) -> int:
                                         f"{type(e).__name__}: {_first_line(e)}")
                 raise
             _client().key_value_set(f"{_PREFIX}/ready/{n}/{pid}", "ok")
-            train_candidates(task, fns, config, hparams, seeds=job["seeds"],
-                             labels=job["labels"], slots=job.get("slots"))
+            batch.train_candidates(task, fns, config, hparams, seeds=job["seeds"],
+                                   labels=job["labels"], slots=job.get("slots"))
             done += 1
     finally:
         _state["serving"] = False
     return done
-
-
-def to_host(x) -> np.ndarray:
-    """A (possibly multi-process) array as one numpy array on this process."""
-    if getattr(x, "is_fully_addressable", True):
-        return np.asarray(x)
-    from jax.experimental import multihost_utils
-
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-
-def global_array(value: np.ndarray, sharding) -> jax.Array:
-    """The same host value on every process, placed as one global array."""
-    value = np.asarray(value)
-    return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])

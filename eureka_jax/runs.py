@@ -90,7 +90,8 @@ def save_result(path: Path, result) -> None:
 
 def load_result(path: Path):
     """Reads back what ``save_result`` wrote (parameters are not kept there)."""
-    from eureka_jax.train import BatchResult, TrainingCurves
+    from eureka_jax.train.batch import BatchResult
+    from eureka_jax.train.ppo import TrainingCurves
 
     arrays = read_arrays(path)
     meta = read_json(Path(path).with_suffix(".json"))
@@ -112,3 +113,33 @@ def train_or_load(path: Path, train, *args, **kwargs):
     result = train(*args, **kwargs)
     save_result(path, result)
     return result
+
+
+def save_params(path, params) -> None:
+    """Writes ``BatchResult.params`` (leaves [K, S, ...]) as msgpack, atomically."""
+    import jax
+    from flax import serialization
+
+    atomic_write(path, serialization.msgpack_serialize(
+        serialization.to_state_dict(jax.tree.map(np.asarray, params))))
+
+
+def load_params(path, task, config, reward_fns, num_seeds: int):
+    """Reads parameters saved by ``save_params`` for a training of ``task`` with ``config``;
+    a file that does not fit (other network sizes or observation size) is a clear error."""
+    import jax
+    from flax import serialization
+
+    from eureka_jax.errors import EurekaError
+    from eureka_jax.train.ppo import make_train
+
+    train = make_train(task, config, reward_fns)
+    template = jax.eval_shape(train.initial_params, jax.random.PRNGKey(0))
+    template = jax.tree.map(lambda x: np.zeros((len(reward_fns), num_seeds, *x.shape), x.dtype),
+                            template)
+    state = serialization.msgpack_restore(path.read_bytes())
+    try:
+        return serialization.from_state_dict(template, state)
+    except (ValueError, KeyError) as e:
+        raise EurekaError(f"{path} does not hold parameters for this training ({e}); start "
+                          "from a checkpoint of the same observation size and network sizes.") from e

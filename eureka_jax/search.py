@@ -15,6 +15,7 @@ import numpy as np
 
 from eureka_jax import selection
 from eureka_jax.budget import budget_note, budget_text
+from eureka_jax.config import check_choices
 from eureka_jax.errors import EurekaError
 from eureka_jax.reflect import population_text, reflect_runs
 from eureka_jax.reward import RewardError, compile_reward, policy_for
@@ -47,9 +48,6 @@ def _summary_text(config, seeds: int, confirm: int) -> str:
             f"candidate{race}")
 
 
-CHOICES = {"select": ("max", "final"), "context": ("global", "round"),
-           "race_score": ("heldout", "all"),
-           "init": ("none", "human"), "feedback": ("none", "human")}
 
 
 SLOW_FACTOR = 5.0  # a batch this many times slower than the search's fastest is reported
@@ -88,10 +86,7 @@ def check_settings(cfg, task):
                        ("num_eval", 0), ("max_resample", 0)):
         if int(cfg[key]) < least:
             raise EurekaError(f"{key}={cfg[key]} is too small; {key} must be at least {least}.")
-    for key, allowed in CHOICES.items():
-        if cfg[key] not in allowed:
-            raise EurekaError(f"{key}={cfg[key]} is not known; use "
-                              + " or ".join(f"{key}={a}" for a in allowed) + ".")
+    check_choices(cfg)  # already checked when the config was loaded; a resumed run's too
     value = cfg.target_fitness
     if value != "task" and value is not None and not isinstance(value, int | float):
         raise EurekaError(f"target_fitness={value} is not a number; give a number, null (run "

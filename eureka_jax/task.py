@@ -24,7 +24,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,36 @@ BUILTIN_TASK_DIR = Path(__file__).resolve().parents[1] / "envs"
 REQUIRED_FILES = ("env.py", "task.yaml", "human_reward.py")
 REQUIRED_KEYS = ("description", "episode_length", "fitness")
 PROBE_ENVS, PROBE_STEPS = 8, 16
+
+
+class TaskSpec(Protocol):
+    """What the search, the compiler, the reflection and the evaluation need of a task: the
+    interface ``Task`` (a task folder, JAX) and ``bridges.isaacgym.IsaacGymTask`` share."""
+
+    name: str
+    description: str
+    episode_length: int
+    fitness_input: str
+    fitness_description: str
+    fitness_aggregate: str
+    target_fitness: float | None
+    goals: list
+    train: dict
+
+    @property
+    def reward_input_specs(self) -> dict: ...  # name -> jax.ShapeDtypeStruct (one env)
+
+    @property
+    def probe_inputs(self) -> dict: ...  # name -> [128, *shape] arrays the probe runs on
+
+    @property
+    def human_reward_source(self) -> str: ...
+
+    def context(self, budget: str | None = None) -> str: ...  # what the LLM reads
+
+    def model_facts(self) -> str: ...
+
+    def baseline_rewards(self) -> list: ...  # the final evaluation's human and sparse
 
 
 @dataclass(eq=False)

@@ -5,19 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from eureka_jax.errors import EurekaError
+from eureka_jax.config import CHOICES, check_choices
 from eureka_jax.llm.base import Usage
 from eureka_jax.llm.offline import OfflineProposer
 from eureka_jax.llm.openai_client import OpenAIProposer
 from eureka_jax.llm.replay import RecordingProposer, ReplayProposer
 
-KINDS = ("auto", "offline", "openai", "replay")
+KINDS = CHOICES["llm"]
 
 
 def resolve_llm(cfg) -> str:
     """``auto`` means openai when an API key is configured, else offline."""
-    if cfg.llm not in KINDS:
-        raise EurekaError(f"unknown llm '{cfg.llm}'; choose one of: {', '.join(KINDS)}.")
+    check_choices(cfg)
     if cfg.llm == "auto":
         return "openai" if (cfg.api_key or os.environ.get("OPENAI_API_KEY")) else "offline"
     return cfg.llm

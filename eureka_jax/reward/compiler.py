@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from eureka_jax.reward.errors import RewardError
 from eureka_jax.reward.extract import extract_code
 from eureka_jax.reward.policy import DEFAULT_POLICY, Policy, check_tree
-from eureka_jax.reward.sandbox import Worker, load_function
+from eureka_jax.reward.sandbox import load_function
+from eureka_jax.reward.worker import Worker
 
 
 @dataclass(frozen=True, eq=False)

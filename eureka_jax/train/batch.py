@@ -13,6 +13,13 @@ import numpy as np
 
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
 from eureka_jax.train.ppo import TrainingCurves, make_train
+from eureka_jax.train.sharding import global_array, to_host
+
+# Called at the start of every train_candidates call, before anything is placed on devices,
+# with (task, reward_fns, config, hparams, seeds, labels, slots=, init_params=). The
+# multi-process layer (eureka_jax.distributed) registers one that hands the same batch to the
+# other processes; the trainer itself never imports that layer.
+BEFORE_TRAINING: list = []
 
 
 @dataclass
@@ -131,8 +138,6 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     """
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-    from eureka_jax import distributed
-
     hparams = hparams if hparams is not None else PPOHyperparams.create()
     seeds = np.asarray(seeds, dtype=np.int64).tolist()
     rows = list(range(len(reward_fns))) if slots is None else [int(i) for i in slots]
@@ -146,21 +151,18 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     spread = NamedSharding(mesh, PartitionSpec("candidates"))
     replicated = NamedSharding(mesh, PartitionSpec())
 
-    # with several processes, the leader first hands the same job to the others (no-op otherwise)
-    if init_params is not None and distributed.multi_process():
-        from eureka_jax.errors import EurekaError
-
-        raise EurekaError("fine-tuning from given parameters (curricula) runs in one process; "
-                          "start the curriculum without distributed.* settings.")
-    distributed.announce(task, reward_fns, config, hparams, seeds, labels, slots=slots)
+    # with several processes, the leader first hands the same job to the others
+    for hook in BEFORE_TRAINING:
+        hook(task, reward_fns, config, hparams, seeds, labels, slots=slots,
+             init_params=init_params)
     pad = layout["padded_candidates"] - k
     seed_rows = seeds if isinstance(seeds[0], list) else [seeds] * k
     keys = seed_keys(seed_rows + [seed_rows[0]] * pad, k + pad)
     candidates = jnp.asarray(rows + [rows[0]] * pad, jnp.int32)
 
     train = make_train(task, config, reward_fns)
-    args = (distributed.global_array(keys, spread), distributed.global_array(candidates, spread),
-            jax.tree.map(lambda x: distributed.global_array(x, replicated), hparams))
+    args = (global_array(keys, spread), global_array(candidates, spread),
+            jax.tree.map(lambda x: global_array(x, replicated), hparams))
     if init_params is None:
         batched = jax.jit(
             jax.vmap(jax.vmap(train, in_axes=(0, None, None)), in_axes=(0, 0, None)),
@@ -173,7 +175,7 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
             jax.vmap(jax.vmap(train, in_axes=(0, None, None, 0)), in_axes=(0, 0, None, 0)),
             in_shardings=(spread, spread, replicated, spread), out_shardings=spread,
         )
-        args = (*args, jax.tree.map(lambda x: distributed.global_array(x, spread), init))
+        args = (*args, jax.tree.map(lambda x: global_array(x, spread), init))
     key = (id(task), tuple((fn.entry, fn.source) for fn in reward_fns), config,
            k + pad, num_seeds, init_params is None, tuple(devices))
     if key in _PROGRAMS:
@@ -194,8 +196,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         labels=[names[i] for i in rows] if slots is not None else list(names),
         component_names=[reward_fns[i].component_names for i in rows],
         seeds=seeds,
-        curves=jax.tree.map(lambda x: distributed.to_host(x)[:k], out.curves),
-        params=jax.tree.map(lambda x: distributed.to_host(x)[:k], out.params),
+        curves=jax.tree.map(lambda x: to_host(x)[:k], out.curves),
+        params=jax.tree.map(lambda x: to_host(x)[:k], out.params),
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
         env_steps=config.total_env_steps * k * num_seeds,
@@ -220,32 +222,3 @@ def _check_init(init_params, k: int, s: int, train):
             f"{want[:4]}... (candidates x seeds x network), got {got[:4]}...; fine-tune with the "
             "same observation size, policy_hidden/value_hidden and candidates x seeds.")
     return init
-
-
-def save_params(path, params) -> None:
-    """Writes ``BatchResult.params`` (leaves [K, S, ...]) as msgpack, atomically."""
-    from flax import serialization
-
-    from eureka_jax.runs import atomic_write
-
-    atomic_write(path, serialization.msgpack_serialize(
-        serialization.to_state_dict(jax.tree.map(np.asarray, params))))
-
-
-def load_params(path, task, config: TrainConfig, reward_fns, num_seeds: int):
-    """Reads parameters saved by ``save_params`` for a training of ``task`` with ``config``;
-    a file that does not fit (other network sizes or observation size) is a clear error."""
-    from flax import serialization
-
-    from eureka_jax.errors import EurekaError
-
-    train = make_train(task, config, reward_fns)
-    template = jax.eval_shape(train.initial_params, jax.random.PRNGKey(0))
-    template = jax.tree.map(lambda x: np.zeros((len(reward_fns), num_seeds, *x.shape), x.dtype),
-                            template)
-    state = serialization.msgpack_restore(path.read_bytes())
-    try:
-        return serialization.from_state_dict(template, state)
-    except (ValueError, KeyError) as e:
-        raise EurekaError(f"{path} does not hold parameters for this training ({e}); start "
-                          "from a checkpoint of the same observation size and network sizes.") from e

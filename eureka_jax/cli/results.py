@@ -1,0 +1,82 @@
+"""Commands on finished runs and multi-stage runs: ``evaluate``, ``report``, ``curriculum``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from eureka_jax.cli.common import console, make_backend, new_run_dir
+from eureka_jax.cli.views import print_evaluation
+from eureka_jax.errors import EurekaError
+
+
+def _existing_run(cfg):
+    from omegaconf import OmegaConf
+
+    if not cfg.run:
+        raise EurekaError("give the run directory: run=runs/<task>/search-<time>.")
+    run_dir = Path(cfg.run).expanduser()
+    if not (run_dir / "summary.json").is_file():
+        raise EurekaError(f"{run_dir} has no summary.json; give a finished search's directory.")
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    return saved, run_dir
+
+
+def cmd_evaluate(cfg) -> int:
+    """Final evaluation of a run: best vs human vs sparse, num_eval seeds, normalized score."""
+    from eureka_jax.evaluate import evaluate
+    from eureka_jax.report import make_report
+    from eureka_jax.runs import read_json
+
+    saved, run_dir = _existing_run(cfg)
+    task, backend = make_backend(saved, run_dir / "isaacgym")
+    trainer = backend.train_candidates if backend is not None else None
+    best = read_json(run_dir / "summary.json")["best"]
+    if best is None:
+        raise EurekaError(f"{run_dir} has no best reward to evaluate.")
+    (run_dir / "evaluation_curves.npz").unlink(missing_ok=True)
+    print_evaluation(evaluate(saved, task, best["source"], run_dir, cfg.num_eval,
+                               trainer=trainer))
+    make_report(run_dir)
+    return 0
+
+
+def cmd_report(cfg) -> int:
+    """Writes the plots and report.md of a run directory."""
+    from eureka_jax.report import make_report
+
+    _, run_dir = _existing_run(cfg)
+    print(f"report: {make_report(run_dir)}")
+    return 0
+
+
+def cmd_curriculum(cfg) -> int:
+    """Runs a curriculum (e.g. name=pen_spinning): each stage fine-tunes the previous one."""
+    from eureka_jax.curriculum import JaxBackend, list_curricula, load_curriculum, run_curriculum
+
+    if not cfg.name:
+        raise EurekaError("say which curriculum: name=NAME (one of: "
+                          f"{', '.join(list_curricula())}) or name=PATH.yaml.")
+    curriculum = load_curriculum(cfg.name)
+    if cfg.backend == "isaacgym":
+        from eureka_jax.bridges.isaacgym import IsaacGymCurriculumBackend
+
+        backend = IsaacGymCurriculumBackend(cfg)
+    else:
+        backend = JaxBackend(cfg)
+    run_dir = (Path(cfg.resume).expanduser() if cfg.resume
+               else new_run_dir(cfg, curriculum.name, "curriculum"))
+    print(f"curriculum {curriculum.name} ({len(curriculum.stages)} stages, backend="
+          f"{cfg.backend}, {cfg.seeds} seed(s)); run directory {run_dir}", flush=True)
+    summary = run_curriculum(curriculum, backend, run_dir, reward=cfg.reward)
+    table = Table(title=f"curriculum {curriculum.name}: fitness per seed (best over checkpoints)")
+    for column in ("stage", "task", "reward", "started from", "fitness"):
+        table.add_column(column, overflow="fold")
+    for r in summary["stages"]:
+        table.add_row(f"{r['stage']} {r['name']}", r["task"], r["reward"],
+                      f"stage {r['stage'] - 1}" if r["init_from"] else "scratch",
+                      ", ".join(f"{f:.3f}" for f in r["fitness_per_seed"]))
+    console.print(table)
+    print(f"summary: {run_dir / 'curriculum.json'}")
+    return 0

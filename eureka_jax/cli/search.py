@@ -1,0 +1,128 @@
+"""``search``: the Eureka loop from the command line (settings, resume, the live view)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from eureka_jax.cli.common import make_backend, new_run_dir
+from eureka_jax.cli.views import SearchView, print_evaluation
+from eureka_jax.config import load_config
+from eureka_jax.errors import EurekaError
+
+
+def _human_feedback(cfg):
+
+    def ask(round_name) -> str:
+        if cfg.feedback_file:
+            path = Path(cfg.feedback_file).expanduser()
+            return path.read_text() if path.is_file() else ""
+        if not sys.stdin.isatty():
+            raise EurekaError("feedback=human needs a terminal or feedback_file=PATH.")
+        return input(f"your feedback on round {round_name} (empty line: none): ")
+
+    return ask
+
+
+# Settings that may change when a killed search is resumed: they do not alter anything it
+# has already trained or asked for. Every other setting is refused there, in one sentence.
+RESUME_SAFE = ("iteration", "num_eval", "target_fitness", "feedback", "feedback_file", "llm",
+               "model", "base_url", "api_key", "max_retries", "request_timeout",
+               "max_samples_per_request", "price_prompt_per_1k", "price_completion_per_1k",
+               "prompts_dir", "replay", "resume", "runs_dir")
+
+
+def changed_settings(cfg) -> list[str]:
+    """The top-level keys the command line set to something other than the defaults."""
+    from omegaconf import OmegaConf
+
+    defaults = OmegaConf.to_container(load_config([]), resolve=True)
+    given = OmegaConf.to_container(cfg, resolve=True)
+    return [k for k in given if given[k] != defaults.get(k)]
+
+
+def _search_settings(cfg):
+    """(cfg, run_dir or None): the settings of a new search, or of the run given by resume=
+    with the overrides that are safe to change on resume applied (others refused)."""
+
+    from omegaconf import OmegaConf
+
+    from eureka_jax.config import Config
+
+    if not cfg.resume:
+        return cfg, None
+    run_dir = Path(cfg.resume).expanduser()
+    if not (run_dir / "config.yaml").is_file():
+        raise EurekaError(f"{run_dir} is not a run directory (no config.yaml); give the "
+                          "folder a search printed when it started.")
+    changed = changed_settings(cfg)
+    unsafe = [k for k in changed if k not in RESUME_SAFE]
+    if unsafe:
+        raise EurekaError(
+            f"--resume continues a run with the settings it started with, and "
+            f"{', '.join(unsafe)} {'decides' if len(unsafe) == 1 else 'decide'} what it has "
+            "already trained; drop "
+            f"{'it' if len(unsafe) == 1 else 'them'} from the command line, or start a new "
+            f"search (safe to change on resume: {', '.join(RESUME_SAFE[:3])}, the llm settings).")
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    merged = OmegaConf.merge(OmegaConf.structured(Config), saved,
+                             {k: cfg[k] for k in changed if k != "resume"}, {"resume": cfg.resume})
+    OmegaConf.set_readonly(merged, True)
+    return merged, run_dir
+
+
+def cmd_search(cfg) -> int:
+    """Runs the Eureka search (then the final evaluation and the report)."""
+    from omegaconf import OmegaConf
+
+    from eureka_jax.budget import budget_warnings
+    from eureka_jax.evaluate import evaluate
+    from eureka_jax.llm.factory import make_proposer
+    from eureka_jax.llm.prompts import Prompts
+    from eureka_jax.report import make_report
+    from eureka_jax.runs import atomic_write
+    from eureka_jax.search import Search, check_settings
+
+    cfg, run_dir = _search_settings(cfg)
+    task, backend = make_backend(cfg)
+    config, _ = check_settings(cfg, task)  # every setting, before anything is written
+    if backend is not None:
+        backend.check_installed()  # before any LLM call or run directory
+        task.check_num_envs(cfg.isaacgym.num_envs)
+    if run_dir is None:
+        run_dir = new_run_dir(cfg, cfg.task, "search")
+        atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
+    trainer = None
+    if backend is not None:
+        backend.work_dir = run_dir / "isaacgym"
+        trainer = backend.train_candidates
+    proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
+    import jax
+
+    for warning in (budget_warnings(task, config, jax.default_backend())
+                    if cfg.backend == "jax" else []):
+        print(f"warning: {warning}", flush=True)
+    print(f"search on {task.name} with llm={kind}: {cfg.iteration} rounds x {cfg.sample} "
+          f"samples x {cfg.seeds} seed(s) on {len(jax.devices())} {jax.default_backend()} "
+          f"device(s) in {jax.process_count()} process(es); run directory {run_dir}",
+          flush=True)
+    view = SearchView(usage)
+    search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir), log=view.log,
+                    human_feedback=_human_feedback(cfg), trainer=trainer)
+    view.search = search
+    with view:
+        summary = search.run()
+    if summary["best"] is None:
+        raise EurekaError(f"no candidate trained in {cfg.iteration} rounds; see {run_dir} for "
+                          "the compile errors, or raise max_resample/sample.")
+    if cfg.num_eval > 0:
+        print(f"final evaluation: best, human and sparse rewards x {cfg.num_eval} seeds",
+              flush=True)
+        print_evaluation(evaluate(cfg, task, summary["best"]["source"], run_dir, cfg.num_eval,
+                                   trainer=trainer))
+    report = make_report(run_dir)
+    if usage.calls:
+        print(usage.text()
+              + (f", estimated cost {usage.cost:.4f}" if usage.cost is not None else ""))
+    print(f"best reward: {run_dir / 'best_reward.py'}; report: {report}")
+    return 0

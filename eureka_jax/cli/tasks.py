@@ -1,0 +1,43 @@
+"""``tasks`` and ``show-task``: the task table and the exact context an LLM reads."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from eureka_jax.cli.common import console
+
+
+def cmd_tasks(cfg) -> None:
+    """Lists the task folders: simulator, episode, fitness, CPU budget (reads task.yaml only)."""
+    from rich.markup import escape
+
+    from eureka_jax.task import list_tasks, load_task
+    from eureka_jax.train.config import training_settings
+
+    table = Table(title="eureka-jax tasks (show-task task=NAME: actions, reward inputs, source)")
+    table.add_column("task", no_wrap=True)
+    table.add_column("simulator")
+    table.add_column("episode", justify="right")
+    table.add_column("fitness", overflow="fold")
+    table.add_column("default budget", justify="right")
+    table.add_column("on 2 CPU cores", overflow="fold")
+    for name in list_tasks(cfg.task_dirs):
+        task = load_task(name, cfg.task_dirs)  # builds no environment
+        config, _ = training_settings(cfg, task)
+        cpu = {True: "learns", False: "smoke only", None: "not measured"}[task.cpu_learns]
+        table.add_row(name, task.simulator, str(task.episode_length),
+                      escape(f"{task.fitness_description} [{task.fitness_input}]"),
+                      f"{config.total_env_steps:,}", cpu)
+    console.print(table)
+
+
+def cmd_show_task(cfg) -> None:
+    """Prints exactly the task context the LLM receives (with the training budget of these
+    settings, as in a search's first prompt)."""
+    from eureka_jax.budget import budget_text
+    from eureka_jax.task import load_task
+    from eureka_jax.train.config import training_settings
+
+    task = load_task(cfg.task, cfg.task_dirs)
+    config, _ = training_settings(cfg, task)
+    print(task.context(budget_text(task, config, cfg.seeds, cfg.select)), end="")

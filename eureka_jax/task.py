@@ -286,8 +286,25 @@ def _task_roots(task_dirs) -> list[Path]:
     return roots
 
 
+def _variants(folder: Path) -> list[str]:
+    """The task names a folder defines: its ``variants`` (one folder, several tasks that share
+    the environment and differ in a few settings), or the folder's own name."""
+    try:
+        spec = yaml.safe_load((folder / "task.yaml").read_text()) or {}
+    except yaml.YAMLError as e:
+        raise EurekaError(f"{folder / 'task.yaml'} is not valid YAML ({e}); fix its syntax.") from e
+    variants = spec.get("variants") if isinstance(spec, dict) else None
+    if variants is None:
+        return [folder.name]
+    if not isinstance(variants, dict) or not variants:
+        raise EurekaError(f"{folder / 'task.yaml'}: variants must map task names to their "
+                          "settings (description, fitness, env, ...).")
+    return list(variants)
+
+
 def list_tasks(task_dirs=()) -> dict[str, Path]:
-    """Finds task folders: every sub-folder holding a ``task.yaml``.
+    """Finds task folders: every sub-folder holding a ``task.yaml`` (a folder with
+    ``variants`` defines one task per variant).
 
     Args:
       task_dirs: extra folders of the user's, searched after the built-in ``envs/``.
@@ -298,12 +315,13 @@ def list_tasks(task_dirs=()) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for root in _task_roots(task_dirs):
         for folder in sorted(p for p in root.iterdir() if (p / "task.yaml").is_file()):
-            if folder.name in found and found[folder.name] != folder:
-                raise EurekaError(
-                    f"task '{folder.name}' is defined twice ({found[folder.name]} and {folder}); "
-                    "rename one of the folders."
-                )
-            found[folder.name] = folder
+            for name in _variants(folder):
+                if name in found and found[name] != folder:
+                    raise EurekaError(
+                        f"task '{name}' is defined twice ({found[name]} and {folder}); "
+                        "rename one of them."
+                    )
+                found[name] = folder
     return dict(sorted(found.items()))
 
 
@@ -314,10 +332,31 @@ def load_task(name: str, task_dirs=()) -> Task:
     if name not in tasks:
         raise EurekaError(f"unknown task '{name}'; choose one of: {', '.join(tasks)} (a task "
                           "folder of your own needs task_dirs=[/folder/holding/it]).")
-    return _load_folder(tasks[name])
+    return _load_folder(tasks[name], name)
 
 
-def _load_folder(path: Path) -> Task:
+VARIANT_KEYS = ("description", "fitness", "env", "termination", "target_fitness", "goals",
+                "watch", "train", "episode_length")
+
+
+def _merge_variant(spec: dict, name: str, path: Path) -> dict:
+    """The folder's settings with variant ``name``'s on top (``fitness``, ``env`` and
+    ``train`` merge key by key; the others replace)."""
+    variant = (spec.get("variants") or {}).get(name) or {}
+    unknown = sorted(set(variant) - set(VARIANT_KEYS))
+    if unknown:
+        raise EurekaError(f"{path / 'task.yaml'}: variant '{name}' sets {', '.join(unknown)}, "
+                          f"which a variant cannot change; it may set {', '.join(VARIANT_KEYS)}.")
+    merged = {k: v for k, v in spec.items() if k != "variants"}
+    for key, value in variant.items():
+        if key in ("fitness", "env", "train") and isinstance(value, dict):
+            merged[key] = {**(merged.get(key) or {}), **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _load_folder(path: Path, name: str | None = None) -> Task:
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if missing:
         raise EurekaError(f"task folder {path} lacks {', '.join(missing)}; add them (see README).")
@@ -325,6 +364,9 @@ def _load_folder(path: Path) -> Task:
         spec: dict[str, Any] = yaml.safe_load((path / "task.yaml").read_text()) or {}
     except yaml.YAMLError as e:
         raise EurekaError(f"{path / 'task.yaml'} is not valid YAML ({e}); fix its syntax.") from e
+    if spec.get("variants"):
+        name = name if name in spec["variants"] else next(iter(spec["variants"]))
+        spec = _merge_variant(spec, name, path)
     absent = [k for k in REQUIRED_KEYS if k not in spec]
     if absent:
         raise EurekaError(f"{path / 'task.yaml'} lacks {', '.join(absent)}; add them.")
@@ -341,7 +383,7 @@ def _load_folder(path: Path) -> Task:
         raise EurekaError(f"{path / 'task.yaml'}: fitness.aggregate is '{aggregate}'; use 'mean' "
                           "(per-step average over the maximum episode length) or 'sum' (a count).")
     return Task(
-        name=path.name,
+        name=name or path.name,
         path=path,
         description=str(spec["description"]),
         simulator=str(spec.get("simulator", "MJX")),

@@ -13,14 +13,17 @@ from flax import serialization
 
 from eureka_jax.curriculum import load_curriculum, parse_curriculum
 from eureka_jax.errors import EurekaError
-from eureka_jax.shadow_hand import advance_goal, axis_distance, quat_distance
-from eureka_jax.task import list_tasks
+from eureka_jax.task import list_tasks, load_task
 from tests.conftest import run_cli
 
 # compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
 pytestmark = pytest.mark.slow
 
 X, Y, Z = jnp.eye(3)
+# the hand's environment module: envs/shadow_hand/env.py, shared by the three variants
+HAND = load_task("shadow_hand_block").env_module
+advance_goal, axis_distance, quat_distance = (HAND.advance_goal, HAND.axis_distance,
+                                              HAND.quat_distance)
 
 
 def rot(axis, angle):
@@ -88,12 +91,19 @@ def test_spin_goal_starts_one_increment_ahead(tasks, transitions):
                                atol=2e-3)
 
 
-def test_the_three_tasks_are_listed_with_a_count_fitness():
+def test_the_three_tasks_are_variants_of_one_folder_with_a_count_fitness():
     out = run_cli("tasks")
     assert out.returncode == 0, out.stderr
-    for name in ("shadow_hand_block", "shadow_hand_pen", "shadow_hand_spin"):
+    names = ("shadow_hand_block", "shadow_hand_pen", "shadow_hand_spin")
+    for name in names:
         assert name in out.stdout
-    assert {"shadow_hand_block", "shadow_hand_pen", "shadow_hand_spin"} <= set(list_tasks())
+    folders = {list_tasks()[n] for n in names}
+    assert len(folders) == 1 and folders.pop().name == "shadow_hand"
+    tasks = {n: load_task(n) for n in names}
+    assert len({t.description for t in tasks.values()}) == 3  # each variant its own words
+    assert {t.fitness_aggregate for t in tasks.values()} == {"sum"}  # shared: a count
+    assert tasks["shadow_hand_spin"].env_config == {"scene": "hand_pen.xml", "symmetric": True,
+                                                    "goal_mode": "spin"}
 
 
 def test_pen_spinning_curriculum_is_declared():

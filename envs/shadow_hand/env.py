@@ -1,4 +1,7 @@
-"""Shadow Hand in-hand manipulation on MJX: the environment shared by the shadow_hand_* tasks.
+"""Shadow Hand in-hand manipulation on MJX (reward removed): the environment of this task
+folder, whose variants (task.yaml) are the tasks shadow_hand_block (turn a 5 cm cube to a random
+goal orientation), shadow_hand_pen (line a 20 cm pen's axis up with a random goal axis) and
+shadow_hand_spin (spin the pen: the goal advances a fixed step about a fixed axis).
 
 The hand (24 joints, 20 position actuators; the last two joints of each of the four fingers
 are coupled by a tendon) is mounted palm up; an object (a block or a pen) lies in the palm.
@@ -20,7 +23,9 @@ goal's orientation; for a pen (``symmetric=True``), the angle between the pen's 
 the goal's long axis, ignoring which end is which and any roll about the axis.
 
 Model: ``envs/assets/shadow_hand/hand_{block,pen}.xml``, derived from gymnasium-robotics'
-Shadow Hand by ``derive.py`` in that folder (which says what was changed for MJX and why).
+Shadow Hand by ``derive.py`` in that folder (which says what was changed for MJX and why). A
+variant chooses the scene, the distance (``symmetric``) and the goal rule (``goal_mode``)
+through its ``env:`` settings.
 The environment computes no reward; ``reward_inputs`` lists what a reward may use.
 """
 
@@ -31,12 +36,20 @@ import jax.numpy as jnp
 import mujoco
 from brax import math
 from ml_collections import config_dict
-from mujoco_playground._src import mjx_env
+from mujoco_playground import State
+from mujoco_playground import step as physics_step
 
 from eureka_jax.env import MjxTaskEnv
 
-ASSETS = Path(__file__).resolve().parents[1] / "envs" / "assets" / "shadow_hand"
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "shadow_hand"
 NUM_HAND_JOINTS = 24
+# where the free object sits in qpos (position, quaternion) and qvel (linear, angular velocity)
+OBJECT_POS = slice(NUM_HAND_JOINTS, NUM_HAND_JOINTS + 3)
+OBJECT_QUAT = slice(NUM_HAND_JOINTS + 3, NUM_HAND_JOINTS + 7)
+OBJECT_POSE = slice(NUM_HAND_JOINTS, NUM_HAND_JOINTS + 7)
+OBJECT_LINVEL = slice(NUM_HAND_JOINTS, NUM_HAND_JOINTS + 3)
+OBJECT_ANGVEL = slice(NUM_HAND_JOINTS + 3, NUM_HAND_JOINTS + 6)
+VARIANT_KEYS = ("scene", "symmetric", "goal_mode")  # env: settings a variant chooses
 FINGERTIPS = ("ff", "mf", "rf", "lf", "th")  # first, middle, ring, little finger, thumb
 # The hand's start pose (rad, joint order of the model: WRJ1, WRJ0, FFJ3..0, MFJ3..0, RFJ3..0,
 # LFJ4..0, THJ4..0): the initial pose of gymnasium-robotics' hand tasks, fingers curled
@@ -102,12 +115,12 @@ class ShadowHandEnv(MjxTaskEnv):
     angular velocity x 0.1 (3), goal orientation (4), fingertip positions relative to the
     object (15), previous action (20)."""
 
-    scene = "hand_block.xml"
-    symmetric = False  # True: pen distance (long axis only)
-    goal_mode = "random"  # or "spin"
-
-    def __init__(self, config=None, config_overrides=None):
-        model = mujoco.MjModel.from_xml_path(str(ASSETS / self.scene))
+    def __init__(self, config=None, config_overrides=None, scene: str = "hand_block.xml",
+                 symmetric: bool = False, goal_mode: str = "random"):
+        self.scene = scene
+        self.symmetric = symmetric  # True: pen distance (long axis only)
+        self.goal_mode = goal_mode  # "random", or "spin"
+        model = mujoco.MjModel.from_xml_path(str(ASSETS / scene))
         super().__init__(config or default_config(), config_overrides, model)
         m = self._mj_model
         low, high = m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1]
@@ -119,7 +132,7 @@ class ShadowHandEnv(MjxTaskEnv):
         # actuator targets of the rest pose; action a asks for rest + a * half the range
         self._ctrl_rest = jnp.clip(self._hand_rest[m.actuator_trnid[:, 0]], low, high)
         self._ctrl_low, self._ctrl_high = jnp.asarray(low), jnp.asarray(high)
-        self._object_start = jnp.asarray(m.qpos0[NUM_HAND_JOINTS:NUM_HAND_JOINTS + 7])
+        self._object_start = jnp.asarray(m.qpos0[OBJECT_POSE])
         self._tip_sites = jnp.asarray(
             [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, f"robot0:S_{t}tip") for t in FINGERTIPS])
 
@@ -127,21 +140,12 @@ class ShadowHandEnv(MjxTaskEnv):
     def action_size(self) -> int:
         return self._mj_model.nu
 
-    upstream_label = "eureka_jax/shadow_hand.py, shared by the shadow_hand_* tasks"
-
-    def upstream_source(self) -> str:
-        """This module's source: the LLM reads the shared environment, then the task's env.py."""
-        import inspect
-        import sys
-
-        return inspect.getsource(sys.modules[__name__])
-
     def distance(self, q, goal):
         return axis_distance(q, goal) if self.symmetric else quat_distance(q, goal)
 
     # ---- reset / step ------------------------------------------------------------------------
 
-    def reset(self, rng: jax.Array) -> mjx_env.State:
+    def reset(self, rng: jax.Array) -> State:
         c = self._config
         rng, k_hand, k_pos, k_rot, k_goal = jax.random.split(rng, 5)
         span = self._joint_high - self._joint_low
@@ -168,15 +172,15 @@ class ShadowHandEnv(MjxTaskEnv):
             "successes": jnp.zeros(()), "rot_dist": self.distance(quat, goal),
         }
         obs = self._observe(data, goal, info["prev_action"])
-        return mjx_env.State(data, obs, jnp.zeros(()), jnp.zeros(()), {}, info)
+        return State(data, obs, jnp.zeros(()), jnp.zeros(()), {}, info)
 
-    def step(self, state: mjx_env.State, action: jax.Array) -> mjx_env.State:
+    def step(self, state: State, action: jax.Array) -> State:
         c, info = self._config, state.info
         action = jnp.clip(action, -1.0, 1.0)
         mapped = jnp.clip(self._ctrl_rest + action * self._ctrl_half, self._ctrl_low,
                           self._ctrl_high)
         target = c.action_smoothing * mapped + (1.0 - c.action_smoothing) * info["target"]
-        data = mjx_env.step(self._mjx_model, state.data, target, self.n_substeps)
+        data = physics_step(self._mjx_model, state.data, target, self.n_substeps)
         quat = self.object_quat(data)
         rot_dist = self.distance(quat, info["goal_quat"])
         success = (rot_dist < c.success_tolerance).astype(jnp.float32)
@@ -196,10 +200,10 @@ class ShadowHandEnv(MjxTaskEnv):
     # ---- what the policy sees and what a reward may use ----------------------------------
 
     def object_pos(self, data) -> jax.Array:
-        return data.qpos[NUM_HAND_JOINTS:NUM_HAND_JOINTS + 3]
+        return data.qpos[OBJECT_POS]
 
     def object_quat(self, data) -> jax.Array:
-        q = data.qpos[NUM_HAND_JOINTS + 3:NUM_HAND_JOINTS + 7]
+        q = data.qpos[OBJECT_QUAT]
         return q / jnp.linalg.norm(q)
 
     def fingertip_pos(self, data) -> jax.Array:
@@ -210,8 +214,8 @@ class ShadowHandEnv(MjxTaskEnv):
         return jnp.concatenate([
             data.qpos[:NUM_HAND_JOINTS], 0.1 * data.qvel[:NUM_HAND_JOINTS],
             obj - self._object_start[:3], self.object_quat(data),
-            data.qvel[NUM_HAND_JOINTS:NUM_HAND_JOINTS + 3],
-            0.1 * data.qvel[NUM_HAND_JOINTS + 3:NUM_HAND_JOINTS + 6], goal,
+            data.qvel[OBJECT_LINVEL],
+            0.1 * data.qvel[OBJECT_ANGVEL], goal,
             (self.fingertip_pos(data) - obj).reshape(-1), prev_action,
         ])
 
@@ -222,8 +226,8 @@ class ShadowHandEnv(MjxTaskEnv):
         return {
             "object_pos": obj,  # (3,) m, world frame
             "object_quat": self.object_quat(data),  # (4,) w, x, y, z
-            "object_linvel": data.qvel[NUM_HAND_JOINTS:NUM_HAND_JOINTS + 3],  # (3,) m/s, world
-            "object_angvel": data.qvel[NUM_HAND_JOINTS + 3:NUM_HAND_JOINTS + 6],  # (3,) rad/s, object frame
+            "object_linvel": data.qvel[OBJECT_LINVEL],  # (3,) m/s, world
+            "object_angvel": data.qvel[OBJECT_ANGVEL],  # (3,) rad/s, object frame
             "goal_pos": self._object_start[:3],  # (3,) m: where the object should stay (its start)
             "goal_quat": state.info["goal_quat"],  # (4,) the goal this step aimed at
             "goal_dist": jnp.linalg.norm(obj - self._object_start[:3]),  # m
@@ -238,3 +242,11 @@ class ShadowHandEnv(MjxTaskEnv):
             "consecutive_successes": info["successes"],  # successes so far in this episode
             "fell": next_state.done,  # 1.0 when the object fell (the episode ends)
         }
+
+
+def make_env(config_overrides: dict) -> ShadowHandEnv:
+    """The variant's environment: its ``scene``/``symmetric``/``goal_mode`` come with the
+    config overrides (task.yaml ``env:``) and are taken out before the physics config."""
+    overrides = dict(config_overrides or {})
+    variant = {k: overrides.pop(k) for k in VARIANT_KEYS if k in overrides}
+    return ShadowHandEnv(config_overrides=overrides, **variant)

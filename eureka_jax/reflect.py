@@ -153,13 +153,19 @@ def population_text(population: list[dict], round_number, best_index: int | None
         message = " ".join(str(c.get("message", "")).split())
         return f"- {name}: rejected before training [{c.get('category')}]: {message[:160]}"
 
+    # the round's best first, then the other raced leaders (scored on fresh seeds), then the
+    # one-seed scores (optimistic: the luck of that seed is in them), each by score
     trained = sorted((c for c in population if c["status"] == "trained"),
-                     key=lambda c: -c["score"])
+                     key=lambda c: (c["index"] != best_index, c.get("num_seeds", 1) < 2,
+                                    -c["score"]))
     others = [c for c in population if c["status"] != "trained"]
     counts = {s: sum(c["status"] == s for c in population)
               for s in ("trained", "failed", "rejected")}
+    raced = any(c.get("num_seeds", 1) > 1 for c in trained)
     lines = [(f"Round {round_number}: {len(population)} candidates ({counts['trained']} trained, "
-             f"{counts['failed']} failed in training, {counts['rejected']} rejected), best first:")]
+              f"{counts['failed']} failed in training, {counts['rejected']} rejected), best first"
+              + ("; the leaders trained again on fresh seeds and were ranked by those, so a "
+                 "one-seed score is optimistic" if raced else "") + ":")]
     used = len(lines[0])
     shown = 0
     for c in trained + others:

@@ -71,7 +71,8 @@ def read_arrays(path: Path) -> dict:
 
 CURVE_FIELDS = ("fitness", "episode_return", "episode_length", "components", "env_steps",
                 "failed", "failed_at", "train_fitness", "train_episode_return",
-                "train_episode_length", "train_components", "peak_fitness", "watch")
+                "train_episode_length", "train_components", "peak_fitness", "watch",
+                "policy_loss", "value_loss", "entropy_loss", "approx_kl")
 
 
 def save_result(path: Path, result) -> None:

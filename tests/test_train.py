@@ -126,6 +126,11 @@ def test_curves_have_the_documented_shapes(short_runs):
     assert np.isfinite(res.curves.fitness).all() and not res.curves.failed.any()
     upright = res.curves.components[0, :, :, 3]
     assert ((upright > 0.5) & (upright <= 1.0)).all()
+    # brax's loss terms per checkpoint: what tells a diverged optimisation from a bad reward
+    for name in ("policy_loss", "value_loss", "entropy_loss", "approx_kl"):
+        values = getattr(res.curves, name)
+        assert values.shape == (2, 2, SHORT.num_checkpoints) and np.isfinite(values).all(), name
+    assert (res.curves.value_loss > 0).all()
 
 
 def test_batched_candidate_equals_candidate_alone(short_runs):

@@ -14,7 +14,7 @@ import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 
-from eureka_jax.reward.cost import constants_size, jaxpr_flops
+from eureka_jax.reward.cost import constants_size, jaxpr_flops, sub_jaxprs
 from eureka_jax.reward.policy import Policy
 from eureka_jax.reward.sandbox import error_line, load_function
 
@@ -194,16 +194,6 @@ def _check_output_structure(out, policy: Policy) -> str | None:
     return None
 
 
-def _sub_jaxprs(params):
-    for value in params.values():
-        values = value if isinstance(value, (tuple, list)) else (value,)
-        for v in values:
-            if isinstance(v, jax.extend.core.ClosedJaxpr):
-                yield v.jaxpr
-            elif isinstance(v, jax.extend.core.Jaxpr):
-                yield v
-
-
 def _check_jaxpr(jaxpr, policy: Policy) -> str | None:
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
@@ -220,7 +210,7 @@ def _check_jaxpr(jaxpr, policy: Policy) -> str | None:
                         f"{tuple(var.aval.shape)}) in `{name}`; the limit is "
                         f"{policy.max_intermediate_elements:,}. Rewards of one environment "
                         "need small arrays.")
-        for sub in _sub_jaxprs(eqn.params):
+        for sub in sub_jaxprs(eqn.params):
             problem = _check_jaxpr(sub, policy)
             if problem:
                 return problem

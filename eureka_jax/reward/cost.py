@@ -32,7 +32,8 @@ def _size(var) -> int:
     return math.prod(getattr(getattr(var, "aval", None), "shape", ()) or ())
 
 
-def _inner(params):
+def sub_jaxprs(params):
+    """The jaxprs inside an equation's parameters (bodies of scan, cond, pjit, ...)."""
     for value in params.values():
         values = value if isinstance(value, (tuple, list)) else (value,)
         for v in values:
@@ -69,7 +70,7 @@ def jaxpr_flops(jaxpr) -> float:
             n = max(_size(v) for v in eqn.invars)
             total += n * max(1.0, math.log2(max(n, 2)))
         else:
-            inner = list(_inner(params))
+            inner = list(sub_jaxprs(params))
             if inner:  # pjit, closed_call, remat, custom_jvp/vjp calls, ...
                 total += sum(jaxpr_flops(j) for j in inner)
             elif name in REDUCTIONS:

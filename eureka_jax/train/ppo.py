@@ -27,114 +27,15 @@ from brax.training.acme import running_statistics, specs
 from brax.training.agents.ppo import losses as ppo_losses
 from brax.training.agents.ppo import networks as ppo_networks
 
-from eureka_jax.errors import EurekaError
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
-
-
-@flax.struct.dataclass
-class TrainingCurves:
-    """Per-checkpoint statistics of one run (leading axes [K, S] when batched).
-
-    ``fitness``, ``episode_return``, ``episode_length`` and ``components`` come from
-    evaluation rollouts when ``TrainConfig.eval_envs > 0``: at an evaluated checkpoint the
-    current policy runs ``eval_envs`` full episodes from fresh resets (deterministic actions
-    by default), so a reading neither repeats across checkpoints nor counts a partial
-    episode. Checkpoints that are not evaluated (``eval_every > 1``) hold NaN there; the last
-    checkpoint is always evaluated. With ``eval_envs=0`` they are the training statistics.
-
-    The ``train_*`` fields are the training episodes' statistics at every checkpoint: the
-    mean, over the training envs, of each env's last completed episode (an env that has not
-    completed one yet contributes its episode so far, so early values are lower bounds).
-    They are None where a backend does not provide them (Isaac Gym logs).
-
-    Attributes:
-      fitness: [C] task fitness (fitness signal summed over the episode / max episode length).
-      episode_return: [C] episode return under the candidate's own reward.
-      episode_length: [C] episode length in steps.
-      components: [C, M] per-step mean of each reward component over the episode; M is the
-        largest component count in the batch, padded with 0 (names in ``BatchResult``).
-      env_steps: [C] environment steps taken by this run at each checkpoint.
-      failed: scalar bool, the reward or the training went non-finite.
-      failed_at: scalar int, first checkpoint index at which it did (-1 if never).
-      train_fitness, train_episode_return, train_episode_length, train_components: the same
-        statistics from the training episodes.
-      watch: [C, W] the task's behaviour statistics (``Task.watch``, in its order) in the
-        evaluation episodes: each watched quantity's mean over the steps where its condition
-        held (NaN where it never did, or at a checkpoint not evaluated).
-      peak_fitness: scalar, the maximum of the fitness over every value the backend logged,
-        where it logs more often than the checkpoints (Isaac Gym: Eureka's statistic, the max
-        of the raw ``consecutive_successes`` series); None for the JAX trainer, whose
-        checkpoints are its evaluations.
-    """
-
-    fitness: jnp.ndarray
-    episode_return: jnp.ndarray
-    episode_length: jnp.ndarray
-    components: jnp.ndarray
-    env_steps: jnp.ndarray
-    failed: jnp.ndarray
-    failed_at: jnp.ndarray
-    train_fitness: jnp.ndarray | None = None
-    train_episode_return: jnp.ndarray | None = None
-    train_episode_length: jnp.ndarray | None = None
-    train_components: jnp.ndarray | None = None
-    peak_fitness: jnp.ndarray | None = None
-    watch: jnp.ndarray | None = None
-
-
-@flax.struct.dataclass
-class TrainOutput:
-    curves: TrainingCurves
-    params: Any  # (normalizer_params, policy_params, value_params), brax's inference layout
-
-
-@flax.struct.dataclass
-class _Episodes:
-    """Per-env episode accumulators (current) and the last completed episode."""
-
-    ret: jnp.ndarray
-    fit: jnp.ndarray
-    length: jnp.ndarray
-    comps: jnp.ndarray
-    last_ret: jnp.ndarray
-    last_fit: jnp.ndarray
-    last_length: jnp.ndarray
-    last_comps: jnp.ndarray
-    has_last: jnp.ndarray
-
-    @classmethod
-    def zeros(cls, num_envs: int, num_components: int):
-        z = jnp.zeros(num_envs)
-        c = jnp.zeros((num_envs, num_components))
-        return cls(z, z, z, c, z, z, z, c, jnp.zeros(num_envs, bool))
-
-    def add(self, reward, fitness, comps, done, fitness_divisor):
-        ret, fit = self.ret + reward, self.fit + fitness
-        length, comp_sums = self.length + 1, self.comps + comps
-        fit_norm = fit / fitness_divisor
-        comp_means = comp_sums / length[:, None]
-        d = done.astype(bool)
-        return _Episodes(
-            ret=jnp.where(d, 0.0, ret),
-            fit=jnp.where(d, 0.0, fit),
-            length=jnp.where(d, 0.0, length),
-            comps=jnp.where(d[:, None], 0.0, comp_sums),
-            last_ret=jnp.where(d, ret, self.last_ret),
-            last_fit=jnp.where(d, fit_norm, self.last_fit),
-            last_length=jnp.where(d, length, self.last_length),
-            last_comps=jnp.where(d[:, None], comp_means, self.last_comps),
-            has_last=self.has_last | d,
-        )
-
-    def summary(self, fitness_divisor):
-        h = self.has_last
-        safe_len = jnp.maximum(self.length, 1.0)
-        return (
-            jnp.mean(jnp.where(h, self.last_fit, self.fit / fitness_divisor)),
-            jnp.mean(jnp.where(h, self.last_ret, self.ret)),
-            jnp.mean(jnp.where(h, self.last_length, self.length)),
-            jnp.mean(jnp.where(h[:, None], self.last_comps, self.comps / safe_len[:, None]), 0),
-        )
+from eureka_jax.train.curves import (
+    TrainingCurves,
+    TrainOutput,
+    _Episodes,
+    watch_fn,
+    watch_mean,
+    watch_update,
+)
 
 
 def reward_switch(reward_fns, num_components: int):
@@ -163,51 +64,24 @@ def reward_switch(reward_fns, num_components: int):
     return apply
 
 
-def watch_fn(task):
-    """``inputs -> (values [W], conditions [W])`` for one transition, from ``task.watch``:
-    each entry takes a reward input (``index`` picks an element), reduces it (``value``,
-    ``abs``, ``norm``, ``mean``) and counts the step only where its ``where`` input (a 0/1
-    reward input) is > 0.5."""
-    specs = list(getattr(task, "watch", None) or ())
-    if specs:
-        known = set(task.reward_input_specs)
-        for w in specs:
-            for key in ("input", "where"):
-                if w.get(key) and w[key] not in known:
-                    raise EurekaError(f"task '{task.name}': watch '{w['name']}' names {key} "
-                                      f"'{w[key]}', which is not a reward input; choose one of "
-                                      f"{', '.join(sorted(known))}.")
+@flax.struct.dataclass
+class _Carry:
+    """The training loop's state between steps, updates and checkpoints."""
 
-    def one(inputs):
-        values, conds = [], []
-        for w in specs:
-            x = jnp.asarray(inputs[w["input"]], jnp.float32)
-            if "index" in w:
-                x = x.reshape(-1)[int(w["index"])]
-            how = w.get("reduce", "value")
-            x = {"value": lambda v: v.reshape(-1)[0] if v.ndim else v, "abs": jnp.abs,
-                 "norm": jnp.linalg.norm, "mean": jnp.mean}[how](x)
-            x = jnp.mean(x) if jnp.ndim(x) else x
-            cond = (inputs[w["where"]] > 0.5).astype(jnp.float32) if w.get("where") else 1.0
-            values.append(x)
-            conds.append(jnp.asarray(cond, jnp.float32).reshape(()))
-        return (jnp.stack(values) if values else jnp.zeros((0,)),
-                jnp.stack(conds) if conds else jnp.zeros((0,)))
-
-    return one, len(specs)
+    params: Any  # brax PPONetworkParams (policy, value)
+    normalizer: Any  # running observation statistics
+    opt_state: Any
+    env_state: Any  # the training envs' states
+    pool: Any  # fresh initial states for envs that reset in this checkpoint window
+    steps: jnp.ndarray  # [num_envs] steps into the current episode
+    episodes: _Episodes
+    nonfinite: jnp.ndarray  # the reward, an update or an evaluation went NaN/inf
 
 
-def watch_update(wsum, wcount, values, conds, alive):
-    """One evaluation step of the watch statistics: per env [n, W], count a value only while
-    its env is still in its episode and its condition holds."""
-    conds = conds * alive[:, None]
-    return wsum + jnp.where(conds > 0, values, 0.0), wcount + conds
-
-
-def watch_mean(wsum, wcount):
-    """[W] each statistic pooled over all envs' counted steps (NaN if none counted)."""
-    count = wcount.sum(0)
-    return jnp.where(count > 0, wsum.sum(0) / jnp.maximum(count, 1.0), jnp.nan)
+# brax's PPO loss metrics kept per checkpoint (mean over the window's updates, epochs and
+# minibatches), and the TrainingCurves fields they fill
+LOSS_METRICS = ("policy_loss", "v_loss", "entropy_loss", "kl_mean")
+LOSS_FIELDS = ("policy_loss", "value_loss", "entropy_loss", "approx_kl")
 
 
 def make_train(task, config: TrainConfig, reward_fns):
@@ -318,33 +192,30 @@ def make_train(task, config: TrainConfig, reward_fns):
         sgd_step = gradients.gradient_update_fn(loss_fn, optimizer, None, has_aux=True)
 
         rng, key_policy, key_value, key_env = jax.random.split(rng, 4)
-        params = ppo_losses.PPONetworkParams(
-            policy=network.policy_network.init(key_policy),
-            value=network.value_network.init(key_value),
-        )
-        normalizer = running_statistics.init_state(specs.Array((obs_size,), jnp.dtype("float32")))
+        normalizer, policy_params, value_params = fresh_params(key_policy, key_value)
+        params = ppo_losses.PPONetworkParams(policy=policy_params, value=value_params)
         if init is not None:
             normalizer = init[0]
             params = ppo_losses.PPONetworkParams(policy=init[1], value=init[2])
         opt_state = optimizer.init(params)
         first = reset_pool(key_env)
-        carry = {
-            "params": params, "normalizer": normalizer, "opt_state": opt_state,
-            "env_state": first, "pool": first, "steps": jnp.zeros(config.num_envs),
-            "episodes": _Episodes.zeros(config.num_envs, num_components),
-            "nonfinite": jnp.array(False),
-        }
+        carry = _Carry(
+            params=params, normalizer=normalizer, opt_state=opt_state, env_state=first,
+            pool=first, steps=jnp.zeros(config.num_envs),
+            episodes=_Episodes.zeros(config.num_envs, num_components),
+            nonfinite=jnp.array(False),
+        )
 
         def env_step(c, key):
             key_act, = jax.random.split(key, 1)
-            policy = make_policy((c["normalizer"], c["params"].policy))
-            obs = c["env_state"].obs
+            policy = make_policy((c.normalizer, c.params.policy))
+            obs = c.env_state.obs
             action, extras = policy(obs, key_act)
-            nxt = jax.vmap(env.step)(c["env_state"], action)
-            inputs = jax.vmap(env.reward_inputs)(c["env_state"], action, nxt)
+            nxt = jax.vmap(env.step)(c.env_state, action)
+            inputs = jax.vmap(env.reward_inputs)(c.env_state, action, nxt)
             total, comps = jax.vmap(lambda x: rewards(candidate, x))(inputs)
             finite = jnp.isfinite(total).all() & jnp.isfinite(comps).all()
-            steps = c["steps"] + 1
+            steps = c.steps + 1
             terminated = nxt.done
             truncated = jnp.where(terminated > 0, 0.0, (steps >= max_length).astype(jnp.float32))
             done = jnp.maximum(terminated, truncated)
@@ -356,14 +227,14 @@ def make_train(task, config: TrainConfig, reward_fns):
                 next_observation=nxt.obs,
                 extras={"policy_extras": extras, "state_extras": {"truncation": truncated}},
             )
-            episodes = c["episodes"].add(total, inputs[task.fitness_input], comps, done,
+            episodes = c.episodes.add(total, inputs[task.fitness_input], comps, done,
                                          fitness_divisor)
             reset = jax.tree.map(
                 lambda p, s: jnp.where(jnp.reshape(done > 0, (-1,) + (1,) * (s.ndim - 1)), p, s),
-                c["pool"], nxt,
+                c.pool, nxt,
             )
-            c = dict(c, env_state=reset, steps=jnp.where(done > 0, 0.0, steps), episodes=episodes,
-                     nonfinite=c["nonfinite"] | ~finite)
+            c = c.replace(env_state=reset, steps=jnp.where(done > 0, 0.0, steps), episodes=episodes,
+                     nonfinite=c.nonfinite | ~finite)
             return c, transition
 
         def sgd_epoch(state, key):
@@ -378,58 +249,60 @@ def make_train(task, config: TrainConfig, reward_fns):
             def minibatch(s, inputs):
                 params, opt_state = s
                 batch, key = inputs
-                (_, _), params, opt_state = sgd_step(
+                (_, metrics), params, opt_state = sgd_step(
                     params, normalizer, batch, key, optimizer_state=opt_state
                 )
-                return (params, opt_state), None
+                return (params, opt_state), jnp.stack([metrics[k] for k in LOSS_METRICS])
 
             keys = jax.random.split(key_loss, config.num_minibatches)
-            (params, opt_state), _ = jax.lax.scan(minibatch, (params, opt_state),
-                                                  (shuffled, keys))
-            return (params, opt_state, normalizer, data), None
+            (params, opt_state), losses = jax.lax.scan(minibatch, (params, opt_state),
+                                                       (shuffled, keys))
+            return (params, opt_state, normalizer, data), losses.mean(0)
 
         def update(c, key):
             key_roll, key_sgd = jax.random.split(key)
             c, data = jax.lax.scan(env_step, c, jax.random.split(key_roll, config.unroll_length))
             data = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), data)  # [envs, T, ...]
-            normalizer = running_statistics.update(c["normalizer"], data.observation)
-            (params, opt_state, _, _), _ = jax.lax.scan(
-                sgd_epoch, (c["params"], c["opt_state"], normalizer, data),
+            normalizer = running_statistics.update(c.normalizer, data.observation)
+            (params, opt_state, _, _), losses = jax.lax.scan(
+                sgd_epoch, (c.params, c.opt_state, normalizer, data),
                 jax.random.split(key_sgd, config.update_epochs),
             )
             finite = jnp.all(jnp.stack([jnp.isfinite(x).all()
                                         for x in jax.tree.leaves(params)]))
-            return dict(c, params=params, opt_state=opt_state, normalizer=normalizer,
-                        nonfinite=c["nonfinite"] | ~finite), None
+            return c.replace(params=params, opt_state=opt_state, normalizer=normalizer,
+                        nonfinite=c.nonfinite | ~finite), losses.mean(0)
 
         def evaluated(c, key):
             fit, ret, length, comps, watch, finite = evaluate(
-                c["normalizer"], c["params"].policy, candidate, key)
-            return (fit, ret, length, comps, watch), c["nonfinite"] | ~finite
+                c.normalizer, c.params.policy, candidate, key)
+            return (fit, ret, length, comps, watch), c.nonfinite | ~finite
 
         def not_evaluated(c, key):
             nan = jnp.full((), jnp.nan)
             return (nan, nan, nan, jnp.full((num_components,), jnp.nan),
-                    jnp.full((num_watch,), jnp.nan)), c["nonfinite"]
+                    jnp.full((num_watch,), jnp.nan)), c.nonfinite
 
         def checkpoint(c, inputs):
             index, key = inputs
             key_pool, key_updates, key_eval = jax.random.split(key, 3)
             # Fresh initial states for the envs that reset during this window (cheaper than
             # a reset per step: some resets, e.g. cheetah's, simulate hundreds of steps).
-            c = dict(c, pool=reset_pool(key_pool))
-            c, _ = jax.lax.scan(update, c, jax.random.split(key_updates, updates_per_checkpoint))
-            train_stats = c["episodes"].summary(fitness_divisor)
+            c = c.replace(pool=reset_pool(key_pool))
+            c, losses = jax.lax.scan(update, c,
+                                     jax.random.split(key_updates, updates_per_checkpoint))
+            losses = losses.mean(0)  # [len(LOSS_METRICS)] over this window's updates
+            train_stats = c.episodes.summary(fitness_divisor)
             if config.eval_envs == 0:  # no evaluation episodes: no behaviour statistics
                 stats = (*train_stats, jnp.full((num_watch,), jnp.nan))
-                return c, (stats, train_stats, c["nonfinite"])
+                return c, (stats, train_stats, losses, c.nonfinite)
             # the index is not batched, so under vmap this stays a branch (no wasted rollouts)
             due = ((index + 1) % config.eval_every == 0) | (index == config.num_checkpoints - 1)
             eval_stats, nonfinite = jax.lax.cond(due, evaluated, not_evaluated, c, key_eval)
-            c = dict(c, nonfinite=nonfinite)
-            return c, (eval_stats, train_stats, nonfinite)
+            c = c.replace(nonfinite=nonfinite)
+            return c, (eval_stats, train_stats, losses, nonfinite)
 
-        carry, (eval_stats, train_stats, nonfinite) = jax.lax.scan(
+        carry, (eval_stats, train_stats, losses, nonfinite) = jax.lax.scan(
             checkpoint, carry,
             (jnp.arange(config.num_checkpoints), jax.random.split(rng, config.num_checkpoints)),
         )
@@ -443,15 +316,19 @@ def make_train(task, config: TrainConfig, reward_fns):
             env_steps=env_steps, failed=nonfinite.any(), failed_at=failed_at,
             train_fitness=train_stats[0], train_episode_return=train_stats[1],
             train_episode_length=train_stats[2], train_components=train_stats[3],
+            **{name: losses[:, i] for i, name in enumerate(LOSS_FIELDS)},
         )
-        params = (carry["normalizer"], carry["params"].policy, carry["params"].value)
+        params = (carry.normalizer, carry.params.policy, carry.params.value)
         return TrainOutput(curves=curves, params=params)
 
-    def initial_params(key):
-        """Fresh (normalizer, policy, value) parameters: the layout ``init`` must have."""
-        key_policy, key_value = jax.random.split(key)
+    def fresh_params(key_policy, key_value):
+        """New (normalizer, policy, value) parameters: the layout ``init`` must have."""
         return (running_statistics.init_state(specs.Array((obs_size,), jnp.dtype("float32"))),
                 network.policy_network.init(key_policy), network.value_network.init(key_value))
+
+    def initial_params(key):
+        """Fresh (normalizer, policy, value) parameters from one key (``fresh_params``)."""
+        return fresh_params(*jax.random.split(key))
 
     train.initial_params = initial_params
     return train

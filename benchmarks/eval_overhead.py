@@ -50,7 +50,7 @@ def main():
         ref = float(np.median(runs[SETTINGS[0][0]]))
         for label, envs, every in SETTINGS:
             med = float(np.median(runs[label]))
-            rows.append(f"| {name} | {base.total_env_steps:,} | {base.num_checkpoints} | {label} "
+            rows.append(f"| {name} | {base.total_env_steps:,} | {base.num_evals} | {label} "
                         f"| {compile_s[label]:.1f} | {med:.2f} | "
                         f"{', '.join(f'{r:.2f}' for r in runs[label])} | "
                         f"{(med / ref - 1) * 100:+.0f}% |")

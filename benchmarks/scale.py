@@ -43,7 +43,7 @@ from eureka_jax.train import TrainConfig, train_candidates, split_train_settings
 from benchmarks.trainer import typical_cartpole_rewards
 enable_compilation_cache()
 task = load_task("cartpole")
-settings = {**task.train, "num_updates": args["updates"], "num_checkpoints": 10}
+settings = {**task.train, "num_updates": args["updates"], "num_evals": 10}
 config, hparams = split_train_settings(settings)
 if args["processes"] > 1 and jax.process_index() > 0:  # trains what process 0 hands out
     distributed.serve()

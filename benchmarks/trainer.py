@@ -50,7 +50,7 @@ def compute_reward(pole_angle, cart_position, cart_velocity, action, terminated)
 def bench_batched(args):
     task = load_task("cartpole")
     config = TrainConfig(num_envs=64, unroll_length=32, num_updates=args.updates,
-                         num_checkpoints=10)
+                         num_evals=10)
     hparams = split_train_settings(task.train)[1]
     fns = [compile_reward(s, task) for s in typical_cartpole_rewards(max(args.k))]
     rows = []
@@ -93,7 +93,7 @@ def bench_ceiling(args):
         task = load_task(name)
         settings = dict(task.train) or {}
         config = TrainConfig(num_envs=64, unroll_length=32, num_updates=args.updates,
-                             num_checkpoints=5, update_epochs=epochs,
+                             num_evals=5, update_epochs=epochs,
                              num_minibatches=minibatches)
         hparams = split_train_settings(settings)[1] if settings else PPOHyperparams.create()
         fns = [compile_reward(task.human_reward_source, task)] * k
@@ -125,7 +125,7 @@ def bench_ceiling(args):
 def bench_overhead(args):
     task = load_task("cartpole")
     config = TrainConfig(num_envs=64, unroll_length=32, num_updates=args.updates,
-                         num_checkpoints=5)
+                         num_evals=5)
     hparams = split_train_settings(task.train)[1]
     typical = [compile_reward(s, task) for s in typical_cartpole_rewards(16)]
     constant = compile_reward(

@@ -56,7 +56,7 @@ def bench_brax(args):
     task = load_task("cartpole")
     human = compile_reward(task.human_reward_source, task)
     config = TrainConfig(num_envs=64, unroll_length=32, num_updates=args.updates,
-                         num_checkpoints=10)
+                         num_evals=10)
     _, hp = split_train_settings(task.train)
 
     ours = train_candidates(task, [human], config, hp, seeds=[0])

@@ -50,9 +50,9 @@ def budget_text(task, config, seeds: int, select: str = "max",
                 "score is the highest consecutive_successes logged during training.\n")
     n = episodes_per_env(task, config)
     when = ("the best of these" if select == "max" else "the last of these")
-    scored = (f"{config.eval_envs} evaluation episodes at each of {config.num_checkpoints} "
+    scored = (f"{config.eval_envs} evaluation episodes at each of {config.num_evals} "
               f"checkpoints, {when}" if config.eval_envs > 0 else
-              f"the training episodes at {config.num_checkpoints} checkpoints, {when}")
+              f"the training episodes at {config.num_evals} checkpoints, {when}")
     return (f"Training budget: each reward candidate trains a new PPO policy from scratch for "
             f"{config.total_env_steps:,} environment steps ({config.num_envs} parallel envs x "
             f"{config.unroll_length} steps x {config.num_updates} updates, about {n:.1f} "

@@ -359,7 +359,7 @@ def test_backend_trains_through_the_interpreter_and_reports_crashes(tmp_path, st
     task = dataclasses.replace(task, overrides=[*task.overrides,
                                                 "task.env.observationType=full"])
     crashing = compile_reward(NEEDS_FORCES, task)
-    config = TrainConfig(num_updates=6, num_checkpoints=3)
+    config = TrainConfig(num_updates=6, num_evals=3)
     result = backend.train_candidates(task, [reward_fn, crashing], config, seeds=[0, 1],
                                       labels=["good", "crash"])
     assert result.curves.fitness.shape == (2, 2, 3)
@@ -395,7 +395,7 @@ def test_eurekas_copy_of_isaacgymenvs_finds_our_class_and_its_logs_read(tmp_path
     cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
                        "max_iterations=5"])
     result = IsaacGymBackend(cfg, tmp_path / "work").train_candidates(
-        task, [reward_fn], TrainConfig(num_updates=5, num_checkpoints=5), seeds=[3])
+        task, [reward_fn], TrainConfig(num_updates=5, num_evals=5), seeds=[3])
     assert not result.errors and not result.curves.failed.any()
     np.testing.assert_allclose(result.curves.env_steps[0, 0], [64, 128, 192, 256, 320])
     assert np.isfinite(result.curves.fitness[0, 0]).all()
@@ -420,7 +420,7 @@ def test_a_task_without_a_success_metric_fails_its_candidate_not_the_search(tmp_
     cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
                        "max_iterations=2"])
     result = IsaacGymBackend(cfg, tmp_path / "work").train_candidates(
-        cartpole, [fn], TrainConfig(num_updates=2, num_checkpoints=2), seeds=[0])
+        cartpole, [fn], TrainConfig(num_updates=2, num_evals=2), seeds=[0])
     assert result.curves.failed.all()
     assert "logged no 'consecutive_successes'" in result.errors[0]
 

@@ -27,7 +27,7 @@ assert len(jax.devices()) == 4, jax.devices()
 task = load_task("cartpole")
 fns = [compile_reward(task.human_reward_source, task), compile_reward(task.sparse_reward_source, task),
        compile_reward("def compute_reward(pole_angle):\n    return -pole_angle ** 2, {'a': -pole_angle ** 2}\n", task)]
-config = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_checkpoints=2,
+config = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_evals=2,
                      policy_hidden=(32, 32), value_hidden=(32, 32))
 out = {}
 for name, k, seeds in (("padded", 3, [0, 1]),):  # 3 candidates on 4 devices: padded to 4
@@ -61,7 +61,7 @@ def test_four_devices_match_one_device_including_padding():
 
 SEARCH = ["search", "task=cartpole", "iteration=1", "sample=3", "num_eval=0", "llm=offline",
           "max_iterations=4", "train.num_envs=16", "train.unroll_length=8",
-          "train.num_checkpoints=2", "train.policy_hidden=[32,32]", "train.value_hidden=[32,32]"]
+          "train.num_evals=2", "train.policy_hidden=[32,32]", "train.value_hidden=[32,32]"]
 
 
 def _free_port() -> int:

@@ -128,7 +128,7 @@ def test_curriculum_errors_are_one_sentence(spec, message):
 # eval_envs=0: this test is about the hand-off; an evaluation rollout would compile the hand's
 # physics a second time (about doubling this test's compile) and is tested elsewhere.
 TINY = ["seeds=2", "max_iterations=2", "train.num_envs=8", "train.unroll_length=4",
-        "train.num_minibatches=2", "train.update_epochs=1", "train.num_checkpoints=2",
+        "train.num_minibatches=2", "train.update_epochs=1", "train.num_evals=2",
         "train.policy_hidden=[32,32]", "train.value_hidden=[32,32]", "train.eval_envs=0"]
 
 

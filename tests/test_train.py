@@ -16,7 +16,7 @@ from eureka_jax.train.ppo import _Episodes
 # compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
 pytestmark = pytest.mark.slow
 
-SHORT = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_checkpoints=2,
+SHORT = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_evals=2,
                     policy_hidden=(32, 32), value_hidden=(32, 32))
 
 
@@ -117,8 +117,8 @@ def _leaves(params, k):
 
 def test_curves_have_the_documented_shapes(short_runs):
     res = short_runs["with_sparse"]
-    assert res.curves.fitness.shape == (2, 2, SHORT.num_checkpoints)
-    assert res.curves.components.shape == (2, 2, SHORT.num_checkpoints, 4)
+    assert res.curves.fitness.shape == (2, 2, SHORT.num_evals)
+    assert res.curves.components.shape == (2, 2, SHORT.num_evals, 4)
     assert res.component_names[0] == ("cart_still", "failure", "pole_still", "upright")
     assert res.env_steps == 2 * 2 * SHORT.total_env_steps
     np.testing.assert_array_equal(res.curves.env_steps[0, 0],
@@ -129,7 +129,7 @@ def test_curves_have_the_documented_shapes(short_runs):
     # brax's loss terms per checkpoint: what tells a diverged optimisation from a bad reward
     for name in ("policy_loss", "value_loss", "entropy_loss", "approx_kl"):
         values = getattr(res.curves, name)
-        assert values.shape == (2, 2, SHORT.num_checkpoints) and np.isfinite(values).all(), name
+        assert values.shape == (2, 2, SHORT.num_evals) and np.isfinite(values).all(), name
     assert (res.curves.value_loss > 0).all()
 
 
@@ -194,7 +194,7 @@ def test_evaluation_rollouts_match_the_closed_form(lifetime, expected):
                                env_config={"lifetime": lifetime})
     fn = compile_reward(task.human_reward_source, task)
     config = dataclasses.replace(SHORT, num_envs=4, num_minibatches=2, num_updates=6,
-                                 num_checkpoints=3, eval_envs=5)
+                                 num_evals=3, eval_envs=5)
     curves = train_candidates(task, [fn], config, seeds=[0, 1]).curves
     for name in ("fitness", "episode_return", "episode_length"):
         np.testing.assert_allclose(getattr(curves, name), expected[name], rtol=1e-6)
@@ -242,7 +242,7 @@ def test_evaluation_every_nth_checkpoint_and_always_the_last():
     task = load_task("countdown", [FIXTURE_TASKS])
     fn = compile_reward(task.human_reward_source, task)
     config = dataclasses.replace(SHORT, num_envs=4, num_minibatches=2, num_updates=5,
-                                 num_checkpoints=5, eval_envs=3, eval_every=2)
+                                 num_evals=5, eval_envs=3, eval_every=2)
     result = train_candidates(task, [fn], config, seeds=[0])
     evaluated = np.isfinite(result.curves.fitness[0, 0])
     assert evaluated.tolist() == [False, True, False, True, True]

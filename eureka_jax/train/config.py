@@ -23,7 +23,8 @@ class TrainConfig:
       num_updates: PPO updates per run; total env steps = num_updates * num_envs * unroll_length.
       update_epochs: passes over each rollout.
       num_minibatches: minibatches per pass (must divide num_envs).
-      num_checkpoints: points at which curves are recorded (must divide num_updates).
+      num_evals: points at which curves are recorded and the policy evaluated (must divide
+        num_updates; Brax's name; ``num_checkpoints`` is accepted for it).
       policy_hidden, value_hidden: MLP layer sizes.
       normalize_observations: running mean/std observation normalisation (brax's).
       eval_envs: environments per evaluation rollout (full episodes from fresh resets at a
@@ -38,7 +39,7 @@ class TrainConfig:
     num_updates: int = 100
     update_epochs: int = 4
     num_minibatches: int = 4
-    num_checkpoints: int = 20
+    num_evals: int = 20
     policy_hidden: tuple[int, ...] = (64, 64)
     value_hidden: tuple[int, ...] = (64, 64)
     normalize_observations: bool = True
@@ -48,7 +49,7 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("num_envs", "unroll_length", "num_updates", "update_epochs",
-                     "num_minibatches", "num_checkpoints"):
+                     "num_minibatches", "num_evals"):
             if int(getattr(self, name)) < 1:
                 raise EurekaError(f"train.{name} must be a positive integer; got "
                                   f"{getattr(self, name)}.")
@@ -63,10 +64,10 @@ class TrainConfig:
                 f"train.num_minibatches ({self.num_minibatches}) must divide train.num_envs "
                 f"({self.num_envs}); choose e.g. num_minibatches=4 with num_envs=64."
             )
-        if self.num_updates % self.num_checkpoints:
+        if self.num_updates % self.num_evals:
             raise EurekaError(
-                f"train.num_checkpoints ({self.num_checkpoints}) must divide train.num_updates "
-                f"({self.num_updates}); e.g. num_updates=100 with num_checkpoints=20."
+                f"train.num_evals ({self.num_evals}) must divide train.num_updates "
+                f"({self.num_updates}); e.g. num_updates=100 with num_evals=20."
             )
 
     @property
@@ -100,8 +101,13 @@ STATIC_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 TRACED_KEYS = tuple(f.name for f in dataclasses.fields(PPOHyperparams))
 
 
+# older spellings still accepted in task.yaml and train.* (renamed to Brax's words)
+ALIASES = {"num_checkpoints": "num_evals"}
+
+
 def split_train_settings(settings: dict) -> tuple[TrainConfig, PPOHyperparams]:
     """Splits a task's/user's ``train`` dict into the static config and traced numbers."""
+    settings = {ALIASES.get(k, k): v for k, v in settings.items()}
     unknown = sorted(set(settings) - set(STATIC_KEYS) - set(TRACED_KEYS))
     if unknown:
         raise EurekaError(
@@ -120,12 +126,13 @@ def split_train_settings(settings: dict) -> tuple[TrainConfig, PPOHyperparams]:
 def training_settings(cfg, task, extra: dict | None = None) -> tuple[TrainConfig, PPOHyperparams]:
     """The task's PPO settings, then ``extra`` (e.g. a curriculum stage's), then the user's
     ``train.*`` and ``max_iterations`` on top."""
-    settings = {**task.train, **(extra or {}), **dict(cfg.train)}
+    settings = {ALIASES.get(k, k): v
+                for k, v in {**task.train, **(extra or {}), **dict(cfg.train)}.items()}
     if cfg.max_iterations is not None:
         settings["num_updates"] = int(cfg.max_iterations)
         # keep checkpoints dividing the updates: the largest divisor <= the configured count
-        wanted = int(settings.get("num_checkpoints", 20))
-        settings["num_checkpoints"] = max(
+        wanted = int(settings.get("num_evals", 20))
+        settings["num_evals"] = max(
             d for d in range(1, min(wanted, settings["num_updates"]) + 1)
             if settings["num_updates"] % d == 0
         )

@@ -118,7 +118,7 @@ def make_train(task, config: TrainConfig, reward_fns):
         value_hidden_layer_sizes=config.value_hidden,
     )
     make_policy = ppo_networks.make_inference_fn(network)
-    updates_per_checkpoint = config.num_updates // config.num_checkpoints
+    updates_per_checkpoint = config.num_updates // config.num_evals
     minibatch_envs = config.num_envs // config.num_minibatches
 
     def reset_pool(rng):
@@ -297,17 +297,17 @@ def make_train(task, config: TrainConfig, reward_fns):
                 stats = (*train_stats, jnp.full((num_watch,), jnp.nan))
                 return c, (stats, train_stats, losses, c.nonfinite)
             # the index is not batched, so under vmap this stays a branch (no wasted rollouts)
-            due = ((index + 1) % config.eval_every == 0) | (index == config.num_checkpoints - 1)
+            due = ((index + 1) % config.eval_every == 0) | (index == config.num_evals - 1)
             eval_stats, nonfinite = jax.lax.cond(due, evaluated, not_evaluated, c, key_eval)
             c = c.replace(nonfinite=nonfinite)
             return c, (eval_stats, train_stats, losses, nonfinite)
 
         carry, (eval_stats, train_stats, losses, nonfinite) = jax.lax.scan(
             checkpoint, carry,
-            (jnp.arange(config.num_checkpoints), jax.random.split(rng, config.num_checkpoints)),
+            (jnp.arange(config.num_evals), jax.random.split(rng, config.num_evals)),
         )
         failed_at = jnp.where(nonfinite.any(), jnp.argmax(nonfinite), -1)
-        env_steps = (jnp.arange(1, config.num_checkpoints + 1) * updates_per_checkpoint
+        env_steps = (jnp.arange(1, config.num_evals + 1) * updates_per_checkpoint
                      * config.steps_per_update).astype(jnp.float32)
         fit, ret, length, comps, watch = eval_stats
         curves = TrainingCurves(

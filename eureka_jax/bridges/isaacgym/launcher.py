@@ -374,7 +374,7 @@ class IsaacGymBackend:
                 log.close()
                 outputs[(job.row, job.seed)] = (code, (job.run_dir / "output.log").read_text())
         run_seconds = time.perf_counter() - start
-        c = config.num_checkpoints
+        c = config.num_evals
         per_run, errors = [], {}
         for job in jobs:
             code, text = outputs[(job.row, job.seed)]

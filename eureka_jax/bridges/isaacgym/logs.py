@@ -11,7 +11,7 @@ Two layouts exist for the task's ``extras`` (ours: ``consecutive_successes``, ``
 rl_games itself writes ``rewards/step`` and ``episode_lengths/step`` by frame, the same
 values as ``.../iter`` by epoch, and ``info/epochs`` (value: the epoch) by frame; those pairs
 map epochs to frames. ``/frame`` is preferred; an epoch-keyed tag is mapped to frames. Each
-tag is resampled on its own axis at ``num_checkpoints`` evenly spaced frames (the last value
+tag is resampled on its own axis at ``num_evals`` evenly spaced frames (the last value
 at or before each point). The fitness is also kept unresampled: its maximum over the whole
 logged series is Eureka's selection statistic (``eureka/eureka.py`` takes
 ``max(consecutive_successes)``), written as ``TrainingCurves.peak_fitness``.
@@ -109,7 +109,7 @@ def _resample(steps, values, at):
     return np.where(idx >= 0, values[np.clip(idx, 0, None)], np.nan).astype(np.float32)
 
 
-def curves_from_scalars(scalars: dict, num_checkpoints: int, component_names, total_steps=None,
+def curves_from_scalars(scalars: dict, num_evals: int, component_names, total_steps=None,
                         fitness_tag: str = "consecutive_successes") -> TrainingCurves:
     """``TrainingCurves`` with arrays [C] ([C, M] for components) from one run's scalars.
 
@@ -127,18 +127,18 @@ def curves_from_scalars(scalars: dict, num_checkpoints: int, component_names, to
     last = float(total_steps or max(float(np.max(s)) for s in [fitness[0], *frame_tags]))
     # a run that restored a frame counter (fine-tuning) starts there, not at 0
     first = max(0.0, float(to_frame(0))) if to_frame is not None and not total_steps else 0.0
-    at = first + (last - first) * np.arange(1, num_checkpoints + 1) / num_checkpoints
+    at = first + (last - first) * np.arange(1, num_evals + 1) / num_evals
 
     def series(tags):
         for tag in tags:
             if tag in scalars:
                 return _resample(*scalars[tag], at)
-        return np.full(num_checkpoints, np.nan, np.float32)
+        return np.full(num_evals, np.nan, np.float32)
 
     def component(name):
         found = find_tag(scalars, f"eureka/{name}", to_frame)
         return (_resample(*found, at) if found is not None
-                else np.full(num_checkpoints, np.nan, np.float32))
+                else np.full(num_evals, np.nan, np.float32))
 
     comps = [component(n) for n in component_names]
     return TrainingCurves(
@@ -146,7 +146,7 @@ def curves_from_scalars(scalars: dict, num_checkpoints: int, component_names, to
         episode_return=series(RETURN_TAGS),
         episode_length=series(LENGTH_TAGS),
         components=(np.stack(comps, axis=-1) if comps
-                    else np.zeros((num_checkpoints, 0), np.float32)),
+                    else np.zeros((num_evals, 0), np.float32)),
         env_steps=at.astype(np.float32),
         failed=np.array(False),
         failed_at=np.array(-1),

@@ -44,11 +44,16 @@ def transitions(rollouts):
     return lambda name: rollouts(name)[0]
 
 
+def cli_argv(*args) -> list[str]:
+    """The command line of the installed `eureka-jax` command (for tests that start it
+    themselves, e.g. to kill it)."""
+    return [str(Path(sys.executable).with_name("eureka-jax")), *args]
+
+
 def run_cli(*args, cwd=None, timeout=600):
     """Runs the installed `eureka-jax` command as a user would, returning the finished process."""
-    exe = Path(sys.executable).with_name("eureka-jax")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [str(exe), *args], check=False, capture_output=True, text=True, cwd=cwd or REPO, env=env,
+        cli_argv(*args), check=False, capture_output=True, text=True, cwd=cwd or REPO, env=env,
         timeout=timeout,
     )

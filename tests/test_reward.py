@@ -1,14 +1,13 @@
 """The reward compiler: accepted forms, and a corpus of hostile or broken programs."""
 
 import sys
-import time
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from eureka_jax.reward import DEFAULT_POLICY, Policy, RewardError, compile_reward, extract_code
+from eureka_jax.reward import Policy, RewardError, compile_reward, extract_code
 from tests.reward_corpus import CORPUS
 
 # Short limits keep the corpus fast; the hangs in it run for minutes, so 4 s still tells them
@@ -178,17 +177,6 @@ def test_extract_keeps_everything_before_the_entry():
     code = extract_code(ACCEPTED["several_blocks"])
     assert "def centred" in code and "def compute_reward" in code
     assert code.index("def centred") < code.index("def compute_reward")
-
-
-def test_corpus_runs_quickly_and_median_compile_is_small(cartpole):
-    """Not a timing assertion on CI noise: the corpus budget is the issue's 'well under a
-    minute', and a legitimate compile in seconds is what the search relies on."""
-    times = []
-    for source in ACCEPTED.values():
-        start = time.perf_counter()
-        compile_reward(source, cartpole)
-        times.append(time.perf_counter() - start)
-    assert np.median(times) < DEFAULT_POLICY.trace_timeout_s
 
 
 # ---- wave 3: cost, captured size, output structure, process-wide state ---------------------

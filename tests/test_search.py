@@ -3,9 +3,7 @@
 import json
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,7 +11,7 @@ import pytest
 
 from eureka_jax.evaluate import human_normalized
 from eureka_jax.reflect import reflect
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_argv
 
 # compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
 pytestmark = pytest.mark.slow
@@ -105,16 +103,11 @@ def test_human_normalized_score():
     assert human_normalized(0.5, 0.3, 0.3) is None
 
 
-def _cli(*args):
-    exe = Path(sys.executable).with_name("eureka-jax")
-    return [str(exe), *args]
-
-
 def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
     feedback = tmp_path / "notes.txt"
     feedback.write_text("Please keep the cart near the centre.")
     out = subprocess.run(
-        _cli("search", "task=cartpole", "iteration=2", "sample=3", "llm=offline", "init=human",
+        cli_argv("search", "task=cartpole", "iteration=2", "sample=3", "llm=offline", "init=human",
              "feedback=human", f"feedback_file={feedback}", "num_eval=2", "target_fitness=0",
              f"runs_dir={tmp_path / 'runs'}", *TINY),
         capture_output=True, text=True, cwd=REPO, timeout=900, check=False,
@@ -178,7 +171,7 @@ BROKEN = ["```python\ndef compute_reward(pole_angel):\n    return pole_angel, {}
 
 
 def _scripted_search(server, runs, *extra):
-    return _cli("search", "task=cartpole", "iteration=3", "sample=2", "llm=openai",
+    return cli_argv("search", "task=cartpole", "iteration=3", "sample=2", "llm=openai",
                 "model=scripted", f"base_url={server.base_url}", "api_key=test", "num_eval=0",
                 "target_fitness=null",
                 f"runs_dir={runs}", *TINY, *extra)
@@ -231,7 +224,7 @@ def test_errors_are_fed_back_and_a_killed_search_resumes_to_the_same_result(tmp_
         proc.wait()
         run = first_round.parents[1]
         curves_mtime = (run / "iter_00/curves.npz").stat().st_mtime_ns
-        out = subprocess.run(_cli("search", "--resume", str(run)), capture_output=True,
+        out = subprocess.run(cli_argv("search", "--resume", str(run)), capture_output=True,
                              text=True, cwd=REPO, timeout=900, check=False)
         assert out.returncode == 0, out.stderr + out.stdout
         requests = len(server.requests)
@@ -250,14 +243,14 @@ def test_errors_are_fed_back_and_a_killed_search_resumes_to_the_same_result(tmp_
     for name in ("round.json", "race_curves.npz", "race_curves.json"):
         (run / "iter_02" / name).unlink()
     first_pass = (run / "iter_02/curves.npz").stat().st_mtime_ns
-    out = subprocess.run(_cli("search", "--resume", str(run), "iteration=3"),
+    out = subprocess.run(cli_argv("search", "--resume", str(run), "iteration=3"),
                          capture_output=True, text=True, cwd=REPO, timeout=900, check=False)
     assert out.returncode == 0, out.stderr + out.stdout
     assert (run / "iter_02/curves.npz").stat().st_mtime_ns == first_pass
     again = json.loads((run / "summary.json").read_text())
     assert _decisions(again) == _decisions(reference)
     # a setting that decides what was trained cannot change on resume, in one sentence
-    out = subprocess.run(_cli("search", "--resume", str(run), "sample=5"),
+    out = subprocess.run(cli_argv("search", "--resume", str(run), "sample=5"),
                          capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
     assert out.returncode == 2 and "sample" in out.stderr and "Traceback" not in out.stderr
 
@@ -267,7 +260,7 @@ def test_bad_settings_are_one_sentence_and_leave_no_run_directory(tmp_path):
                           (["train.num_envs=30"], "must divide train.num_envs"),
                           (["target_fitness=high"], "target_fitness=high is not a number"),
                           (["select=mean"], "select=mean is not known")):
-        out = subprocess.run(_cli("search", "task=cartpole", "llm=offline",
+        out = subprocess.run(cli_argv("search", "task=cartpole", "llm=offline",
                                   f"runs_dir={tmp_path / 'runs'}", *args),
                              capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
         assert out.returncode == 2, out.stdout + out.stderr

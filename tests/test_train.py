@@ -155,9 +155,18 @@ def test_nan_candidate_is_failed_and_neighbours_are_untouched(short_runs):
 
 
 def test_task_train_settings_split_into_static_and_traced(tasks):
-    config, hparams = split_train_settings(tasks["cartpole"].train)
-    assert config.num_updates == 300 and config.num_envs == 64
-    assert float(hparams.learning_rate) == pytest.approx(1e-3)
+    """Every key of every task's train: section lands in its half, with its value."""
+    from eureka_jax.train.config import STATIC_KEYS, TRACED_KEYS
+
+    for task in tasks.values():
+        config, hparams = split_train_settings(task.train)
+        for key, value in task.train.items():
+            if key in STATIC_KEYS:
+                got = getattr(config, key)
+                assert got == (tuple(value) if isinstance(value, list) else value), key
+            else:
+                assert key in TRACED_KEYS
+                assert float(getattr(hparams, key)) == pytest.approx(float(value)), key
 
 
 def test_human_reward_learns_cartpole(tasks, cartpole_rewards):

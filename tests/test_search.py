@@ -5,6 +5,7 @@ import signal
 import subprocess
 import time
 
+import jax
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -132,6 +133,21 @@ def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert set(evaluation["rewards"]) == {"best", "human", "sparse"}
     assert len(evaluation["rewards"]["best"]["fitness_per_seed"]) == 2
+    # the evaluation's policies are kept, every reward and seed, with what loads them
+    from eureka_jax.config import load_config
+    from eureka_jax.reward import compile_reward
+    from eureka_jax.runs import load_params
+    from eureka_jax.task import load_task
+    from eureka_jax.train.config import training_settings
+
+    meta = json.loads((run / "policies.json").read_text())
+    assert meta["rewards"] == ["best", "human", "sparse"] and len(meta["seeds"]) == 2
+    assert meta["observation_size"] == 4 and meta["train"]["policy_hidden"]
+    task = load_task("cartpole")
+    config, _ = training_settings(load_config(["task=cartpole", *TINY]), task)
+    fn = compile_reward(task.human_reward_source, task)
+    params = load_params(run / "policies.msgpack", task, config, [fn] * 3, 2)
+    assert all(np.asarray(x).shape[:2] == (3, 2) for x in jax.tree.leaves(params))
     # honest scores: every seed, paired intervals, the normalized score with its caveat
     assert {"best_minus_human", "best_minus_sparse", "human_normalized_flag"} <= set(evaluation)
     assert json.loads((run / "summary.json").read_text())["evaluation"] == evaluation

@@ -11,9 +11,13 @@ def episodes_per_env(task, config) -> float:
     return config.num_updates * config.unroll_length / task.episode_length
 
 
-def budget_warnings(task, config, platform: str = "cpu") -> list[str]:
+def budget_warnings(task, config, platform: str = "cpu", profile: str = "cpu") -> list[str]:
     """Sentences about the budget a user should read before a search starts."""
     warnings = []
+    if profile == "gpu" and platform == "cpu":
+        warnings.append(
+            f"profile=gpu on a CPU: {config.total_env_steps:,} env steps per run with "
+            f"{config.num_envs} envs will take many hours here; profile=cpu is sized for CPUs.")
     n = episodes_per_env(task, config)
     if n < MIN_EPISODES:
         warnings.append(
@@ -21,7 +25,7 @@ def budget_warnings(task, config, platform: str = "cpu") -> list[str]:
             f"steps in this budget ({config.total_env_steps:,} env steps per run); fewer than "
             f"{MIN_EPISODES} rarely learns anything: raise max_iterations (PPO updates, now "
             f"{config.num_updates}).")
-    if platform == "cpu" and task.cpu_learns is False:
+    if platform == "cpu" and profile == "cpu" and task.cpu_learns is False:
         warnings.append(
             f"on CPU, {task.name}'s default budget is a smoke test: even its human and sparse "
             "rewards do not learn within it (benchmarks/results/budgets.md), so scores will not "

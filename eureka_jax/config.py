@@ -86,6 +86,7 @@ class Config:
     runs_dir: str = "runs"
     max_iterations: int | None = None
     reward: str | None = None
+    profile: str = "cpu"
     train: dict = field(default_factory=dict)
     name: str | None = None
     backend: str = "jax"
@@ -104,6 +105,7 @@ CHOICES = {
     "feedback": ("none", "human"),
     "backend": ("jax", "isaacgym"),
     "llm": ("auto", "offline", "openai", "replay"),
+    "profile": ("cpu", "gpu"),
 }
 
 

@@ -92,6 +92,8 @@ class Task:
         cores (measured by ``benchmarks/budgets.py``); None where not measured.
       termination: when an episode ends before its time limit, in words (None: never); part
         of the generated model facts in the context.
+      train_gpu: the accelerator profile (``profile=gpu``): settings over ``train`` for a GPU,
+        from the published PPO settings where they exist (see each task.yaml).
       watch: behaviour statistics recorded in the evaluation episodes and reported in the
         reflection, ``[{"name", "input", "reduce": value|abs|norm|mean, "index", "where",
         "description"}]`` (``where``: a 0/1 reward input; the statistic counts only those
@@ -113,6 +115,7 @@ class Task:
     cpu_learns: bool | None = None
     termination: str | None = None
     watch: list = field(default_factory=list)
+    train_gpu: dict = field(default_factory=dict)
 
     @functools.cached_property
     def env_module(self):
@@ -336,7 +339,7 @@ def load_task(name: str, task_dirs=()) -> Task:
 
 
 VARIANT_KEYS = ("description", "fitness", "env", "termination", "target_fitness", "goals",
-                "watch", "train", "episode_length")
+                "watch", "train", "train_gpu", "episode_length")
 
 
 def _merge_variant(spec: dict, name: str, path: Path) -> dict:
@@ -349,7 +352,7 @@ def _merge_variant(spec: dict, name: str, path: Path) -> dict:
                           f"which a variant cannot change; it may set {', '.join(VARIANT_KEYS)}.")
     merged = {k: v for k, v in spec.items() if k != "variants"}
     for key, value in variant.items():
-        if key in ("fitness", "env", "train") and isinstance(value, dict):
+        if key in ("fitness", "env", "train", "train_gpu") and isinstance(value, dict):
             merged[key] = {**(merged.get(key) or {}), **value}
         else:
             merged[key] = value
@@ -392,6 +395,7 @@ def _load_folder(path: Path, name: str | None = None) -> Task:
         fitness_description=str(fitness.get("description", fitness["input"])),
         env_config=dict(spec.get("env") or {}),
         train=dict(spec.get("train") or {}),
+        train_gpu=dict(spec.get("train_gpu") or {}),
         target_fitness=spec.get("target_fitness"),
         goals=list(spec.get("goals") or []),
         fitness_aggregate=aggregate,

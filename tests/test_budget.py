@@ -3,6 +3,8 @@
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from eureka_jax.budget import budget_note, budget_warnings, episodes_per_env
 from eureka_jax.reflect import reflect
 from eureka_jax.task import load_task
@@ -32,3 +34,28 @@ def test_the_old_name_of_num_evals_is_still_accepted():
 
     config, _ = split_train_settings({"num_updates": 10, "num_checkpoints": 5})
     assert config.num_evals == 5
+
+
+def test_every_task_has_a_gpu_profile_and_the_published_ones_match():
+    from eureka_jax.config import load_config
+    from eureka_jax.errors import EurekaError
+    from eureka_jax.task import list_tasks, load_task
+    from eureka_jax.train.config import training_settings
+
+    for name in list_tasks():
+        config, _ = training_settings(load_config([f"task={name}", "profile=gpu"]),
+                                      load_task(name))
+        assert config.num_envs >= 2048 and config.total_env_steps >= 5_000_000, name
+    # Brax's published ant PPO (notebooks/training.ipynb): 4096 envs, unroll 5, 32
+    # minibatches, 4 epochs, lr 3e-4, discount 0.97, 50M steps
+    ant, hp = training_settings(load_config(["task=ant", "profile=gpu"]), load_task("ant"))
+    assert (ant.num_envs, ant.unroll_length, ant.num_minibatches, ant.update_epochs) == \
+        (4096, 5, 32, 4)
+    assert abs(ant.total_env_steps - 50_000_000) / 50_000_000 < 0.01
+    assert float(hp.learning_rate) == pytest.approx(3e-4)
+    assert float(hp.discounting) == pytest.approx(0.97)
+    with pytest.raises(EurekaError, match="profile=bogus is not known"):
+        load_config(["profile=bogus"])
+    fixture = load_task("countdown", [str(Path(__file__).parent / "fixtures" / "tasks")])
+    with pytest.raises(EurekaError, match="no gpu profile"):
+        training_settings(load_config(["profile=gpu"]), fixture)

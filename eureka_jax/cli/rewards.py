@@ -86,7 +86,7 @@ def cmd_train(cfg) -> int:
 
     from eureka_jax.budget import budget_warnings
 
-    for warning in budget_warnings(task, config, jax.default_backend()):
+    for warning in budget_warnings(task, config, jax.default_backend(), cfg.profile):
         print(f"warning: {warning}", flush=True)
     print(f"training {len(fns)} candidate(s) x {len(seeds)} seed(s) on {task.name}: "
           f"{config.total_env_steps:,} env steps each ({config.num_updates} updates x "

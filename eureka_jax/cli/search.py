@@ -99,7 +99,7 @@ def cmd_search(cfg) -> int:
     proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
     import jax
 
-    for warning in (budget_warnings(task, config, jax.default_backend())
+    for warning in (budget_warnings(task, config, jax.default_backend(), cfg.profile)
                     if cfg.backend == "jax" else []):
         print(f"warning: {warning}", flush=True)
     print(f"search on {task.name} with llm={kind}: {cfg.iteration} rounds x {cfg.sample} "

@@ -124,10 +124,18 @@ def split_train_settings(settings: dict) -> tuple[TrainConfig, PPOHyperparams]:
 
 
 def training_settings(cfg, task, extra: dict | None = None) -> tuple[TrainConfig, PPOHyperparams]:
-    """The task's PPO settings, then ``extra`` (e.g. a curriculum stage's), then the user's
-    ``train.*`` and ``max_iterations`` on top."""
+    """The task's PPO settings (with its ``train_gpu`` profile on top for ``profile=gpu``),
+    then ``extra`` (e.g. a curriculum stage's), then the user's ``train.*`` and
+    ``max_iterations`` on top."""
+    base = dict(task.train)
+    if cfg.get("profile", "cpu") == "gpu":
+        gpu = getattr(task, "train_gpu", None)
+        if not gpu:
+            raise EurekaError(f"task '{task.name}' has no gpu profile (train_gpu in its "
+                              "task.yaml); use profile=cpu, or set train.* yourself.")
+        base.update(gpu)
     settings = {ALIASES.get(k, k): v
-                for k, v in {**task.train, **(extra or {}), **dict(cfg.train)}.items()}
+                for k, v in {**base, **(extra or {}), **dict(cfg.train)}.items()}
     if cfg.max_iterations is not None:
         settings["num_updates"] = int(cfg.max_iterations)
         # keep checkpoints dividing the updates: the largest divisor <= the configured count

@@ -289,13 +289,25 @@ def _task_roots(task_dirs) -> list[Path]:
     return roots
 
 
+def _read_spec(folder: Path) -> dict:
+    """A folder's task.yaml, parsed once per version of the file (``list_tasks`` reads every
+    folder's for its variants on each ``load_task``; the task then needs the same file)."""
+    path = folder / "task.yaml"
+    return _parse_spec(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_spec(path: Path, mtime_ns: int) -> dict:
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise EurekaError(f"{path} is not valid YAML ({e}); fix its syntax.") from e
+
+
 def _variants(folder: Path) -> list[str]:
     """The task names a folder defines: its ``variants`` (one folder, several tasks that share
     the environment and differ in a few settings), or the folder's own name."""
-    try:
-        spec = yaml.safe_load((folder / "task.yaml").read_text()) or {}
-    except yaml.YAMLError as e:
-        raise EurekaError(f"{folder / 'task.yaml'} is not valid YAML ({e}); fix its syntax.") from e
+    spec = _read_spec(folder)
     variants = spec.get("variants") if isinstance(spec, dict) else None
     if variants is None:
         return [folder.name]
@@ -363,10 +375,7 @@ def _load_folder(path: Path, name: str | None = None) -> Task:
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if missing:
         raise EurekaError(f"task folder {path} lacks {', '.join(missing)}; add them (see README).")
-    try:
-        spec: dict[str, Any] = yaml.safe_load((path / "task.yaml").read_text()) or {}
-    except yaml.YAMLError as e:
-        raise EurekaError(f"{path / 'task.yaml'} is not valid YAML ({e}); fix its syntax.") from e
+    spec: dict[str, Any] = dict(_read_spec(path))  # a copy: the cached one stays as read
     if spec.get("variants"):
         name = name if name in spec["variants"] else next(iter(spec["variants"]))
         spec = _merge_variant(spec, name, path)

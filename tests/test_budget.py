@@ -59,3 +59,24 @@ def test_every_task_has_a_gpu_profile_and_the_published_ones_match():
     fixture = load_task("countdown", [str(Path(__file__).parent / "fixtures" / "tasks")])
     with pytest.raises(EurekaError, match="no gpu profile"):
         training_settings(load_config(["profile=gpu"]), fixture)
+
+
+def test_bad_new_settings_are_one_sentence(tmp_path):
+    import shutil
+
+    from eureka_jax.config import load_config
+    from eureka_jax.errors import EurekaError
+    from eureka_jax.reward import policy_for
+
+    with pytest.raises(EurekaError, match="reward_cost_ratio=0 must be > 0"):
+        policy_for(load_config(["reward_cost_ratio=0"]))
+    root = tmp_path / "tasks"
+    shutil.copytree(Path(TASKS) / "countdown", root / "countdown")
+    spec = root / "countdown" / "task.yaml"
+    base = spec.read_text()
+    spec.write_text(base + "  - {name: bad, input: t, reduce: median}\n")
+    with pytest.raises(EurekaError, match="watch 'bad' has reduce 'median'; use one of"):
+        load_task("countdown", [str(root)])
+    spec.write_text(base + "variants:\n  countdown: {simulator: other}\n")
+    with pytest.raises(EurekaError, match="variant 'countdown' sets simulator, which a variant"):
+        load_task("countdown", [str(root)])

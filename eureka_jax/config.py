@@ -88,6 +88,12 @@ class Config:
     reward: str | None = None
     profile: str = "cpu"
     train: dict = field(default_factory=dict)
+    episodes: int = 1
+    video: str = "gif"
+    video_width: int = 320
+    video_height: int = 240
+    camera: str | None = None
+    report_video: bool = True
     name: str | None = None
     backend: str = "jax"
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
@@ -106,6 +112,7 @@ CHOICES = {
     "backend": ("jax", "isaacgym"),
     "llm": ("auto", "offline", "openai", "replay"),
     "profile": ("cpu", "gpu"),
+    "video": ("gif", "mp4"),
 }
 
 

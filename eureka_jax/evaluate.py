@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from eureka_jax.reward import compile_reward
-from eureka_jax.runs import read_json, train_or_load, write_json
+from eureka_jax.runs import read_json, save_policies, train_or_load, write_json
 from eureka_jax.selection import per_seed, t_interval
 from eureka_jax.train import train_candidates
 from eureka_jax.train.config import seed_list, training_settings
@@ -79,7 +79,9 @@ def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int, trainer=
     result = train_or_load(Path(run_dir) / "evaluation_curves.npz", trainer or train_candidates,
                            task, fns, config, hparams, seeds=seeds, labels=list(sources))
     if result.params is not None:  # a fresh training (a resumed one read its curves back)
-        save_policies(Path(run_dir), result, task, config, seeds)
+        save_policies(Path(run_dir), result, task, config, seeds,
+                      sources=[best_source, task.human_reward_source, task.sparse_reward_source],
+                      curves="evaluation_curves.npz")
     stat = per_seed(result, cfg.select)
     final_fit = result.final_fitness()
     rewards = {}
@@ -116,27 +118,6 @@ def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int, trainer=
     if summary_path.is_file():
         write_json(summary_path, {**read_json(summary_path), "evaluation": evaluation})
     return evaluation
-
-
-def save_policies(run_dir: Path, result, task, config, seeds) -> None:
-    """The evaluation's trained parameters (best, human, sparse; every seed) as
-    ``policies.msgpack`` (flax msgpack, the layout ``runs.load_params`` reads: one file, no
-    extra dependency, the same as the curriculum's hand-off) and ``policies.json``: what is
-    needed to rebuild the networks and load them (observation and action sizes, network
-    sizes, every static training setting)."""
-    import dataclasses
-
-    from eureka_jax.runs import save_params
-
-    save_params(run_dir / "policies.msgpack", result.params)
-    env = getattr(task, "env", None)
-    write_json(run_dir / "policies.json", {
-        "task": task.name, "rewards": list(result.labels), "seeds": list(seeds),
-        "layout": "leaves [rewards, seeds, ...] of (normalizer, policy, value) parameters",
-        "observation_size": getattr(env, "observation_size", None),
-        "action_size": getattr(env, "action_size", None),
-        "train": dataclasses.asdict(config),
-    })
 
 
 def format_difference(d: dict) -> str:

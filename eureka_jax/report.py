@@ -88,6 +88,9 @@ def make_report(run_dir: Path) -> Path:
         lines += ["", title, "", "```python", b["source"].rstrip(), "```"]
         if components:
             lines += ["", "![components](components.png)"]
+        if (run_dir / "best.gif").is_file():
+            lines += ["", ("The best reward's policy (final evaluation, first seed, one episode; "
+                      "more with `eureka-jax play`):"), "", "![best policy](best.gif)"]
     if evaluation:
         from eureka_jax.evaluate import format_difference, format_hns
 

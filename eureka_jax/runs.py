@@ -9,7 +9,10 @@ Layout of ``runs/<task>/search-<UTC time>/``::
       curves.npz           training curves of the round's valid candidates (+ curves.json)
       race_curves.npz      the leaders' extra seeds (seed race), when confirm > 0
       round.json           the round's decision (best candidate, per-seed scores, reflection)
-    evaluation.json        the final evaluation
+    evaluation.json        the final evaluation (+ evaluation_curves.npz)
+    policies.msgpack       its trained policies (best, human, sparse; every seed) and
+    policies.json          what rebuilds them (see ``save_policies``; ``eureka-jax play``)
+    best.gif               the best policy filmed (report.md shows it)
     summary.json, report.md, fitness.png
 """
 
@@ -144,3 +147,24 @@ def load_params(path, task, config, reward_fns, num_seeds: int):
     except (ValueError, KeyError) as e:
         raise EurekaError(f"{path} does not hold parameters for this training ({e}); start "
                           "from a checkpoint of the same observation size and network sizes.") from e
+
+
+def save_policies(run_dir: Path, result, task, config, seeds, sources, curves: str) -> None:
+    """A training's final parameters (every row and seed) as ``policies.msgpack`` (flax
+    msgpack, the layout ``load_params`` reads: one file, no extra dependency, the same as
+    the curriculum's hand-off) and ``policies.json``: what rebuilds the networks and the
+    training (observation and action sizes, every static training setting), each row's
+    reward source and the curves file of the training (``curves``, in ``run_dir``)."""
+    import dataclasses
+
+    save_params(Path(run_dir) / "policies.msgpack", result.params)
+    env = getattr(task, "env", None)
+    write_json(Path(run_dir) / "policies.json", {
+        "task": task.name, "rewards": list(result.labels), "seeds": list(seeds),
+        "layout": "leaves [rewards, seeds, ...] of (normalizer, policy, value) parameters",
+        "observation_size": getattr(env, "observation_size", None),
+        "action_size": getattr(env, "action_size", None),
+        "train": dataclasses.asdict(config),
+        "sources": dict(zip(result.labels, sources)),
+        "curves": curves,
+    })

@@ -1,5 +1,9 @@
 """The `eureka-jax` command as a user runs it (subprocess)."""
 
+import json
+
+import jax
+import numpy as np
 import pytest
 
 from tests.conftest import run_cli
@@ -70,12 +74,25 @@ def test_train_prints_fitness_per_candidate_and_seed(tmp_path):
     )
     out = run_cli("train", "env=cartpole", f"reward=human,{reply}", "seeds=2",
                   "max_iterations=2", "train.num_envs=8", "train.unroll_length=8",
-                  "train.num_minibatches=2")
+                  "train.num_minibatches=2", f"runs_dir={tmp_path / 'runs'}")
     assert out.returncode == 0, out.stderr
     assert "training 2 candidate(s) x 2 seed(s)" in out.stdout
     assert "seed 0" in out.stdout and "seed 1" in out.stdout
     assert str(reply) in out.stdout and "human" in out.stdout
     assert "compile" in out.stdout and "env steps/s" in out.stdout
+    # the training is kept: curves and policies, in the layout `eureka-jax play` reads
+    run = next((tmp_path / "runs" / "cartpole").glob("train-*"))
+    assert f"saved: {run}" in out.stdout
+    meta = json.loads((run / "policies.json").read_text())
+    assert meta["rewards"] == ["human", str(reply)] and meta["seeds"] == [0, 1]
+    assert "upright = jnp.cos(pole_angle)" in meta["sources"][str(reply)]
+    from eureka_jax.play import SavedPolicies
+
+    saved = SavedPolicies(run)
+    assert saved.row(str(reply)) == 1 and saved.column(1) == 1
+    assert all(np.asarray(x).shape[:2] == (2, 2) for x in jax.tree.leaves(saved.params))
+    curves = np.load(run / "curves.npz")
+    assert curves["fitness"].shape[:2] == (2, 2)
 
 
 def test_train_settings_errors_are_one_sentence():

@@ -1,6 +1,7 @@
 """The search: reflection text, scores, and end-to-end runs of `eureka-jax search`."""
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -12,13 +13,20 @@ import pytest
 
 from eureka_jax.evaluate import human_normalized
 from eureka_jax.reflect import reflect
-from tests.conftest import REPO, cli_argv
+from tests.conftest import REPO, cli_argv, run_cli
 
 # compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
 pytestmark = pytest.mark.slow
 
 TINY = ["max_iterations=4", "train.num_envs=16", "train.unroll_length=16",
         "train.num_minibatches=2", "seeds=1"]
+
+
+def _gif_frames(path):
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as im:
+        return [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
 
 
 def test_reflection_on_handmade_curves():
@@ -159,6 +167,26 @@ def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         assert plt.imread(run / png).shape[2] in (3, 4)  # decodes as an image
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    # the best policy is filmed for the report: a GIF whose frames decode and move
+    frames = _gif_frames(run / "best.gif")
+    assert len(frames) > 5 and frames[0].shape[2] == 3
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 0.01
+    assert "![best policy](best.gif)" in report
+    # play: a saved policy replays its final evaluation exactly (deterministic actions)
+    out_play = run_cli("play", f"run={run}", "reward=human", "seed=1", "episodes=2", "video=mp4")
+    assert out_play.returncode == 0, out_play.stderr
+    replayed = re.search(r"fitness (\S+) \(the run recorded (\S+)\)", out_play.stdout)
+    recorded = np.load(run / "evaluation_curves.npz")["fitness"][1, 1, -1]
+    assert float(replayed.group(1)) == pytest.approx(recorded, abs=5e-4)
+    assert float(replayed.group(2)) == pytest.approx(recorded, abs=5e-4)
+    assert len(re.findall(r"episode \d: fitness", out_play.stdout)) == 2
+    video = run / "play" / f"human-seed{evaluation['seeds'][1]}.mp4"
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(video))
+    meta = next(reader)
+    mp4 = [np.frombuffer(f, np.uint8) for f in reader]
+    assert meta["size"] == (320, 240) and len(mp4) > 5 and np.any(mp4[0] != mp4[-1])
     assert "final evaluation (2 fresh seeds)" in out.stdout
     assert "best − sparse:" in out.stdout and "human-normalized score:" in out.stdout
     # the seed race: the leaders' extra seeds are in the round's record and on the console

@@ -13,7 +13,7 @@ import sys
 
 from eureka_jax.cli.common import err_console
 from eureka_jax.cli.doctor import cmd_doctor
-from eureka_jax.cli.results import cmd_curriculum, cmd_evaluate, cmd_report
+from eureka_jax.cli.results import cmd_curriculum, cmd_evaluate, cmd_play, cmd_report
 from eureka_jax.cli.rewards import cmd_check_reward, cmd_propose, cmd_train
 from eureka_jax.cli.search import cmd_search
 from eureka_jax.cli.tasks import cmd_show_task, cmd_tasks
@@ -29,6 +29,7 @@ COMMANDS = {
     "search": cmd_search,
     "evaluate": cmd_evaluate,
     "report": cmd_report,
+    "play": cmd_play,
     "curriculum": cmd_curriculum,
     "doctor": cmd_doctor,
 }
@@ -44,11 +45,13 @@ USAGE = (
     "  eureka-jax propose task=cartpole sample=4 llm=offline\n"
     "  eureka-jax search task=cartpole iteration=3 sample=8 llm=offline\n"
     "  eureka-jax search --resume runs/cartpole/search-<time>\n"
+    "  eureka-jax play run=runs/cartpole/search-<time> reward=best\n"
     "  eureka-jax curriculum name=pen_spinning\n"
 )
 
 
 TRAINING_COMMANDS = ("train", "search", "evaluate", "curriculum")
+FILMING_COMMANDS = ("search", "evaluate", "play")  # they render; MuJoCo's GL is set first
 
 
 def _run(command: str, cfg) -> int:
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        if command in FILMING_COMMANDS:
+            from eureka_jax.play import choose_gl
+
+            choose_gl(required=False)  # before mujoco is imported; play itself insists
         cfg = load_config(overrides)
         from eureka_jax.compile_cache import enable_compilation_cache
 

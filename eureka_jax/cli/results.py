@@ -38,8 +38,59 @@ def cmd_evaluate(cfg) -> int:
     (run_dir / "evaluation_curves.npz").unlink(missing_ok=True)
     print_evaluation(evaluate(saved, task, best["source"], run_dir, cfg.num_eval,
                                trainer=trainer))
+    film_best(cfg, run_dir)
     make_report(run_dir)
     return 0
+
+
+def _saved_policies(cfg, run_dir: Path):
+    from omegaconf import OmegaConf
+
+    from eureka_jax.play import SavedPolicies
+
+    task_dirs = cfg.task_dirs
+    if (run_dir / "config.yaml").is_file():
+        task_dirs = OmegaConf.load(run_dir / "config.yaml").get("task_dirs", task_dirs)
+    return SavedPolicies(run_dir, task_dirs)
+
+
+def cmd_play(cfg) -> int:
+    """Films a saved policy of a run (run=DIR reward=best seed=N episodes=N video=gif|mp4)."""
+    from eureka_jax.play import choose_gl, play
+
+    if not cfg.run:
+        raise EurekaError("give the run directory: run=runs/<task>/search-<time> (or a train "
+                          "run).")
+    choose_gl()
+    saved = _saved_policies(cfg, Path(cfg.run).expanduser())
+    out = play(saved, cfg.reward, cfg.seed, cfg.episodes, cfg.video, cfg.video_width,
+               cfg.video_height, cfg.camera)
+    recorded = ("" if out["recorded_fitness"] is None
+                else f" (the run recorded {out['recorded_fitness']:.4f})")
+    print(f"{out['reward']}, seed {out['seed']}: the final evaluation replayed: fitness "
+          f"{out['fitness']:.4f}{recorded}")
+    for i, e in enumerate(out["episodes"]):
+        print(f"  episode {i}: fitness {e['fitness']:.4f}, return {e['return']:.3f}, "
+              f"{e['length']} steps")
+    print(f"video: {out['video']} ({out['frames']} frames)")
+    return 0
+
+
+def film_best(cfg, run_dir: Path) -> None:
+    """``best.gif`` in ``run_dir`` (report.md shows it): the best reward's policy of the final
+    evaluation, first seed, one episode; skipped with the reason when nothing can render."""
+    from eureka_jax.play import choose_gl, play
+
+    if not cfg.report_video or not (run_dir / "policies.json").is_file():
+        return
+    try:
+        choose_gl()
+        out = play(_saved_policies(cfg, run_dir), "best", 0, 1, "gif", 240, 180, cfg.camera,
+                   out=run_dir / "best.gif")
+    except EurekaError as e:  # the run's results stand; only its film is missing
+        console.print(f"no video of the best policy: {e}", highlight=False, markup=False)
+        return
+    console.print(f"video of the best policy: {out['video']}", highlight=False)
 
 
 def cmd_report(cfg) -> int:

@@ -62,7 +62,8 @@ def cmd_check_reward(cfg) -> int:
 
 
 def cmd_train(cfg) -> int:
-    """Trains reward file(s) batched (candidates x seeds): fitness per candidate and seed."""
+    """Trains reward file(s) batched (candidates x seeds): fitness per candidate and seed; saves
+    the curves and policies in runs/<task>/train-<time>/."""
     import numpy as np
 
     from eureka_jax.reward import RewardError, compile_reward, policy_for
@@ -72,11 +73,12 @@ def cmd_train(cfg) -> int:
 
     task = load_task(cfg.task, cfg.task_dirs)
     config, hparams = training_settings(cfg, task)
-    labels, fns = [], []
+    labels, fns, sources = [], [], []
     for label, source in reward_sources(cfg.reward, task):
         try:
             fns.append(compile_reward(source, task, policy=policy_for(cfg)))
             labels.append(label)
+            sources.append(source)
         except RewardError as e:
             print(f"{label}: REJECTED [{e.category}] {e.message}")
     if not fns:
@@ -92,6 +94,7 @@ def cmd_train(cfg) -> int:
           f"{config.total_env_steps:,} env steps each ({config.num_updates} updates x "
           f"{config.num_envs} envs x {config.unroll_length} steps)", flush=True)
     result = train_candidates(task, fns, config, hparams, seeds=seeds, labels=labels)
+    run_dir = _save_training(cfg, task, result, config, seeds, sources)
     table = Table(title=f"{task.name}: fitness = {task.fitness_description} "
                   "(best over checkpoints / final)")
     table.add_column("reward", overflow="fold")
@@ -110,7 +113,23 @@ def cmd_train(cfg) -> int:
     print(f"compile {result.compile_seconds:.1f} s, run {result.run_seconds:.1f} s, "
           f"{result.env_steps_per_second:,.0f} env steps/s "
           f"({result.env_steps:,} steps in total)")
+    print(f"saved: {run_dir} (curves.npz, policies.msgpack; film one with eureka-jax play "
+          f"run={run_dir} reward={labels[0]})")
     return 0 if np.isfinite(best).all() else 1
+
+
+def _save_training(cfg, task, result, config, seeds, sources):
+    """``runs/<task>/train-<time>/``: config.yaml, the curves and the trained policies (the
+    layout ``eureka-jax play`` reads)."""
+    from omegaconf import OmegaConf
+
+    from eureka_jax.runs import atomic_write, save_policies, save_result
+
+    run_dir = new_run_dir(cfg, task.name, "train")
+    atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
+    save_result(run_dir / "curves.npz", result)
+    save_policies(run_dir, result, task, config, seeds, sources=sources, curves="curves.npz")
+    return run_dir
 
 
 def cmd_propose(cfg) -> int:

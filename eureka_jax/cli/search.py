@@ -76,6 +76,7 @@ def cmd_search(cfg) -> int:
     from omegaconf import OmegaConf
 
     from eureka_jax.budget import budget_warnings
+    from eureka_jax.cli.results import film_best
     from eureka_jax.evaluate import evaluate
     from eureka_jax.llm.factory import make_proposer
     from eureka_jax.llm.prompts import Prompts
@@ -120,6 +121,8 @@ def cmd_search(cfg) -> int:
               flush=True)
         print_evaluation(evaluate(cfg, task, summary["best"]["source"], run_dir, cfg.num_eval,
                                    trainer=trainer))
+        if backend is None:  # JAX tasks: their policies can be replayed here
+            film_best(cfg, run_dir)
     report = make_report(run_dir)
     if usage.calls:
         print(usage.text()

@@ -5,7 +5,7 @@ by a signal handler in the same thread, and a memory bomb must not take the trai
 The worker runs with an address-space limit and is killed at the wall-clock limit; the parent
 then starts a new one. Only a program that passed there is ever executed in the parent.
 
-Entry point: ``python -m eureka_jax.reward.worker FD LIMIT``.
+Entry point: ``_worker_main(FD, LIMIT)``, started by ``Worker`` with ``python -c``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _worker_main(fd: int, memory_limit_bytes: int) -> None:
 class Worker:
     """A long-lived checker process; killed and replaced when a program exceeds its limits.
 
-    A plain subprocess (``python -m eureka_jax.reward.worker``) rather than multiprocessing's
+    A plain subprocess (``python -c``, calling ``_worker_main``) rather than multiprocessing's
     spawn, which would re-run the user's main script in the child.
     """
 
@@ -66,8 +66,11 @@ class Worker:
         env = {**os.environ, "JAX_PLATFORMS": "cpu",
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "eureka_jax.reward.worker", str(theirs.fileno()),
-             str(self.policy.memory_limit_bytes)],
+            # -c, not -m: the package imports this module, and runpy warns when it runs a
+            # module that is already imported
+            [sys.executable, "-c", ("import sys; from eureka_jax.reward.worker import "
+             "_worker_main; _worker_main(int(sys.argv[1]), int(sys.argv[2]))"),
+             str(theirs.fileno()), str(self.policy.memory_limit_bytes)],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
         )
         theirs.close()

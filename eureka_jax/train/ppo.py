@@ -124,7 +124,7 @@ def make_train(task, config: TrainConfig, reward_fns):
     def reset_pool(rng):
         return jax.vmap(env.reset)(jax.random.split(rng, config.num_envs))
 
-    def evaluate(normalizer, policy_params, candidate, key):
+    def evaluate(normalizer, policy_params, candidate, key, record: bool = False):
         """Full episodes of the current policy from fresh resets on ``eval_envs`` envs.
 
         Each env runs until it terminates or reaches the time limit; a finished env's state
@@ -132,6 +132,10 @@ def make_train(task, config: TrainConfig, reward_fns):
         finished (a ``while_loop``: a policy that fails fast is evaluated fast).
         Returns (fitness, return, length, component means, watch means, all finite)
         averaged over envs (watch: pooled over the steps where each condition held).
+        ``record=True`` (replaying a saved policy, not in training) also returns a dict:
+        each env's fitness and length, and the states to render (``RENDER_FIELDS`` of
+        ``state.data``, [episode_length + 1, envs, ...]; frames past an env's length repeat
+        its last state).
         """
         policy = make_policy((normalizer, policy_params),
                              deterministic=config.eval_deterministic)
@@ -142,13 +146,18 @@ def make_train(task, config: TrainConfig, reward_fns):
                 jnp.zeros((), jnp.int32), zeros, zeros, zeros,
                 jnp.zeros((n, num_components)), jnp.zeros((n, num_watch)),
                 jnp.zeros((n, num_watch)), jnp.array(True))
+        if record:
+            first = _render_state(init[0])
+            init = (*init, jax.tree.map(
+                lambda x: jnp.zeros((task.episode_length + 1, *x.shape), x.dtype).at[0].set(x),
+                first))
 
         def running(carry):
             _, alive, t = carry[:3]
             return (t < task.episode_length) & alive.any()
 
         def step(carry):
-            state, alive, t, ret, fit, length, comps, wsum, wcount, finite = carry
+            state, alive, t, ret, fit, length, comps, wsum, wcount, finite = carry[:10]
             action, _ = policy(state.obs, jax.random.fold_in(key_act, t))
             nxt = jax.vmap(env.step)(state, action)
             inputs = jax.vmap(env.reward_inputs)(state, action, nxt)
@@ -165,14 +174,22 @@ def make_train(task, config: TrainConfig, reward_fns):
                 lambda a, b: jnp.where(jnp.reshape(alive, (-1,) + (1,) * (a.ndim - 1)), a, b),
                 nxt, state)
             alive = alive & (nxt.done == 0)
-            return state, alive, t + 1, ret, fit, length, comps, wsum, wcount, finite
+            out = (state, alive, t + 1, ret, fit, length, comps, wsum, wcount, finite)
+            if record:
+                out = (*out, jax.tree.map(lambda b, x: b.at[t + 1].set(x), carry[10],
+                                          _render_state(state)))
+            return out
 
-        _, _, _, ret, fit, length, comps, wsum, wcount, finite = jax.lax.while_loop(
-            running, step, init)
+        final = jax.lax.while_loop(running, step, init)
+        _, _, _, ret, fit, length, comps, wsum, wcount, finite = final[:10]
         comp_means = comps / jnp.maximum(length, 1.0)[:, None]
         watch = watch_mean(wsum, wcount)
-        return (jnp.mean(fit / fitness_divisor), jnp.mean(ret), jnp.mean(length),
-                jnp.mean(comp_means, 0), watch, finite)
+        stats = (jnp.mean(fit / fitness_divisor), jnp.mean(ret), jnp.mean(length),
+                 jnp.mean(comp_means, 0), watch, finite)
+        if record:
+            return (*stats, {"fitness": fit / fitness_divisor, "return": ret, "length": length,
+                             "states": final[10]})
+        return stats
 
     def train(rng, candidate, hparams: PPOHyperparams, init=None) -> TrainOutput:
         optimizer = optax.chain(
@@ -191,7 +208,7 @@ def make_train(task, config: TrainConfig, reward_fns):
         )
         sgd_step = gradients.gradient_update_fn(loss_fn, optimizer, None, has_aux=True)
 
-        rng, key_policy, key_value, key_env = jax.random.split(rng, 4)
+        key_policy, key_value, key_env, checkpoint_keys = run_keys(rng)
         normalizer, policy_params, value_params = fresh_params(key_policy, key_value)
         params = ppo_losses.PPONetworkParams(policy=policy_params, value=value_params)
         if init is not None:
@@ -285,7 +302,7 @@ def make_train(task, config: TrainConfig, reward_fns):
 
         def checkpoint(c, inputs):
             index, key = inputs
-            key_pool, key_updates, key_eval = jax.random.split(key, 3)
+            key_pool, key_updates, key_eval = jax.random.split(key, 3)  # as in eval_key
             # Fresh initial states for the envs that reset during this window (cheaper than
             # a reset per step: some resets, e.g. cheetah's, simulate hundreds of steps).
             c = c.replace(pool=reset_pool(key_pool))
@@ -304,7 +321,7 @@ def make_train(task, config: TrainConfig, reward_fns):
 
         carry, (eval_stats, train_stats, losses, nonfinite) = jax.lax.scan(
             checkpoint, carry,
-            (jnp.arange(config.num_evals), jax.random.split(rng, config.num_evals)),
+            (jnp.arange(config.num_evals), checkpoint_keys),
         )
         failed_at = jnp.where(nonfinite.any(), jnp.argmax(nonfinite), -1)
         env_steps = (jnp.arange(1, config.num_evals + 1) * updates_per_checkpoint
@@ -330,5 +347,28 @@ def make_train(task, config: TrainConfig, reward_fns):
         """Fresh (normalizer, policy, value) parameters from one key (``fresh_params``)."""
         return fresh_params(*jax.random.split(key))
 
+    def run_keys(rng):
+        """(policy init, value init, first env resets, [num_evals] checkpoint keys) of the run
+        seeded with ``rng``."""
+        rng, key_policy, key_value, key_env = jax.random.split(rng, 4)
+        return key_policy, key_value, key_env, jax.random.split(rng, config.num_evals)
+
+    def eval_key(rng, index: int = -1):
+        """The key of the evaluation at checkpoint ``index`` of the run seeded with ``rng``
+        (-1: the last, whose result is the run's final fitness): replaying a saved policy
+        with it repeats that evaluation's episodes."""
+        return jax.random.split(run_keys(rng)[3][index], 3)[2]
+
     train.initial_params = initial_params
+    train.evaluate = evaluate
+    train.eval_key = eval_key
     return train
+
+
+# what of ``state.data`` a replay keeps to render a frame (Playground's ``render_array`` reads
+# these)
+RENDER_FIELDS = ("qpos", "qvel", "mocap_pos", "mocap_quat", "xfrc_applied")
+
+
+def _render_state(state):
+    return {name: getattr(state.data, name) for name in RENDER_FIELDS}

@@ -1,6 +1,7 @@
 """The `eureka-jax` command as a user runs it (subprocess)."""
 
 import json
+import re
 
 import jax
 import numpy as np
@@ -128,8 +129,61 @@ def test_propose_through_the_real_client_then_replay(tmp_path):
     assert "1 of 2 compile" in again.stdout  # the server is gone: answered from the recording
 
 
-def test_doctor_shows_devices_and_mesh():
-    out = run_cli("doctor", "sample=6", "seeds=1")
+# big enough envs that the training's arrays stand out of the process's own memory
+MEMORY_TRAIN = ["train.num_envs=2048", "train.unroll_length=16", "max_iterations=2",
+                "train.num_evals=1", "train.eval_envs=16"]
+
+PEAK_SCRIPT = """
+import json, sys, threading, time
+from eureka_jax.config import load_config
+from eureka_jax.reward import compile_reward
+from eureka_jax.task import load_task
+import eureka_jax.train.batch as batch
+from eureka_jax.train.config import training_settings
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+task = load_task("cartpole")
+config, hparams = training_settings(load_config(sys.argv[1:]), task)
+fn = compile_reward(task.human_reward_source, task)
+start, peak, done = [0], [0], threading.Event()
+
+def sample():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.002)
+
+def before_run(compiled, device, what):  # compiled; measure from here
+    start[0] = rss()
+    threading.Thread(target=sample, daemon=True).start()
+    return check(compiled, device, what)
+
+check, batch.check_fits = batch.check_fits, before_run
+result = batch.train_candidates(task, [fn, fn], config, hparams, seeds=[0, 1, 2, 3])
+done.set()
+print(json.dumps({"measured": peak[0] - start[0], "program": result.memory_bytes}))
+"""
+
+
+def test_doctor_shows_devices_mesh_and_a_memory_estimate_within_2x_of_the_peak():
+    import subprocess
+    import sys
+
+    out = run_cli("doctor", "sample=6", "seeds=1", *MEMORY_TRAIN)
     assert out.returncode == 0, out.stderr
-    assert "cpu:0" in out.stdout and "1-D mesh 'candidates'" in out.stdout
-    assert "sample=6 candidates -> 6 slots" in out.stdout
+    text = " ".join(out.stdout.split())
+    assert "cpu:0" in text and "1-D mesh 'candidates'" in text
+    assert "sample=6 candidates -> 6 slots" in text
+    per_run = float(re.search(r"one run \(candidate x seed\) needs ([\d.,]+) MiB", text)
+                    .group(1).replace(",", "")) * 2**20
+    assert "sample=6 x seeds=1 = 6 runs, fits" in text
+    # 4 candidates x 2 seeds trained for real: the process's memory while it runs
+    peak = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, "task=cartpole", *MEMORY_TRAIN],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert peak.returncode == 0, peak.stderr
+    measured = json.loads(peak.stdout.strip().splitlines()[-1])
+    assert 0.5 < measured["measured"] / (8 * per_run) < 2.0
+    # the batch's own program, checked before it ran: 8 runs' worth (it scales with K x S)
+    assert abs(measured["program"] / (8 * per_run) - 1) < 0.1

@@ -489,7 +489,7 @@ def test_missing_isaac_gym_is_one_sentence_with_the_install_steps(tmp_path):
     out = run_cli("search", "backend=isaacgym", "task=ShadowHand", "llm=offline",
                   f"runs_dir={tmp_path}", "isaacgym.python=/nonexistent/python3.8")
     assert out.returncode == 2 and "is not an executable" in out.stderr
-    out = run_cli("doctor")
+    out = run_cli("doctor", "backend=isaacgym")
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
     assert "backend isaacgym" in text and "not usable" in text and "torch" in text

@@ -9,7 +9,8 @@ from eureka_jax.errors import EurekaError
 
 
 def cmd_doctor(cfg) -> int:
-    """Shows devices, the mesh a search would use, versions, cache and usable backends."""
+    """Shows devices, the mesh a search would use, versions, cache, usable backends and how
+    many candidates x seeds of the task fit in memory."""
     from importlib import metadata
 
     import jax
@@ -33,8 +34,34 @@ def cmd_doctor(cfg) -> int:
     table.add_row("compile cache", str(enable_compilation_cache()))
     for name, status in backend_status(cfg):
         table.add_row(name, status)
+    if cfg.backend == "jax":
+        table.add_row(f"memory ({cfg.task}, profile={cfg.profile})", memory_status(cfg))
     console.print(table)
     return 0
+
+
+def memory_status(cfg) -> str:
+    """How many candidates x seeds of ``cfg.task`` at its training settings fit on the first
+    device, from the compiled program's memory analysis (one compile of a single run)."""
+    from eureka_jax.reward import compile_reward
+    from eureka_jax.task import load_task
+    from eureka_jax.train.config import training_settings
+    from eureka_jax.train.memory import WARN_SHARE, estimate
+
+    task = load_task(cfg.task, cfg.task_dirs)
+    config, _ = training_settings(cfg, task)
+    est = estimate(task, config, [compile_reward(task.human_reward_source, task)])
+    device = f"{est['device'].platform}:{est['device'].id}"
+    if est["per_run"] is None or est["free"] is None:
+        return f"unknown: {device} reports no memory analysis or no free memory"
+    runs = int(cfg.sample) * int(cfg.seeds)
+    verdict = ("fits" if runs <= est["fits"] else
+               f"does NOT fit: lower sample or seeds, or train.num_envs (now {config.num_envs})")
+    return (f"one run (candidate x seed) needs {est['per_run'] / 2**20:,.1f} MiB; {device} has "
+            f"{est['free'] / 2**30:,.1f} GiB free: about {est['fits']:,} runs fit per device "
+            f"in {WARN_SHARE:.0%} of it; this search's batch, sample={cfg.sample} x "
+            f"seeds={cfg.seeds} = {runs} runs, {verdict} (the final evaluation trains 3 x "
+            f"num_eval={cfg.num_eval} runs)")
 
 
 def backend_status(cfg) -> list[tuple[str, str]]:

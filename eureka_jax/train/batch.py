@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
+from eureka_jax.train.memory import check_fits
 from eureka_jax.train.ppo import TrainingCurves, make_train
 from eureka_jax.train.sharding import global_array, to_host
 
@@ -40,6 +41,8 @@ class BatchResult:
       env_steps: total environment steps of the call (all rows and seeds).
       slots: per row, the index of the candidate it trained (None: row k is candidate k).
       errors: row index -> text, for trainings that crashed (Isaac Gym backend).
+      memory_bytes: what the compiled program needs on each device (XLA's analysis; None
+        where unknown), checked against the free memory before it ran.
     """
 
     labels: list[str]
@@ -52,6 +55,7 @@ class BatchResult:
     env_steps: int
     slots: list[int] | None = None
     errors: dict = field(default_factory=dict)
+    memory_bytes: int | None = None
 
     def seed_table(self) -> np.ndarray:
         """[K, S] the seed of every run."""
@@ -188,6 +192,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         _PROGRAMS[key] = (task, compiled)  # the task is held so its id is not reused
         while len(_PROGRAMS) > _MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
+    memory = check_fits(compiled, devices[0], f"this batch ({k} candidate row(s) x "
+                        f"{num_seeds} seed(s) of {task.name})")
     start = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
     run_seconds = time.perf_counter() - start
@@ -202,6 +208,7 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         run_seconds=run_seconds,
         env_steps=config.total_env_steps * k * num_seeds,
         slots=None if slots is None else rows,
+        memory_bytes=memory,
     )
 
 

@@ -39,9 +39,11 @@ def peak_memory_mib() -> float:
 
 
 def write(name: str, title: str, notes: str, header: str, rows: list[str]) -> None:
-    """Writes ``results/<name>``: title, machine header, peak memory, notes, a table."""
-    RESULTS.mkdir(exist_ok=True)
+    """Writes ``results/<name>`` (or ``name`` itself, an absolute path): title, machine
+    header, peak memory, notes, a table."""
+    path = Path(name) if Path(name).is_absolute() else RESULTS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     text = (f"# {title}\n\n{machine_header()}- peak memory of the process: "
             f"{peak_memory_mib():,.0f} MiB\n{notes}\n{header}\n" + "\n".join(rows) + "\n")
-    (RESULTS / name).write_text(text)
+    path.write_text(text)
     print(text, flush=True)

@@ -280,8 +280,11 @@ class MjxTaskEnv(mjx_env.MjxEnv):
     Subclasses build an ``mujoco.MjModel`` and call ``super().__init__(config, overrides,
     mj_model)``; config needs ``ctrl_dt``, ``sim_dt`` and ``impl`` (``"jax"`` runs on CPU and
     GPU; ``"warp"`` is GPU-only). Optional solver keys, applied after the overrides:
-    ``iterations``, ``ls_iterations``, and ``brax_solver`` (Newton without Euler damping, the
-    settings Brax uses for its MJX backend).
+    ``iterations``, ``ls_iterations``, ``brax_solver`` (Newton without Euler damping, the
+    settings Brax uses for its MJX backend), ``jacobian`` (``dense``, ``sparse`` or ``auto``:
+    MuJoCo's mass-matrix and constraint-Jacobian layout) and ``cpu_jacobian`` (the same, used
+    when JAX runs on the CPU: the Shadow Hand sets ``sparse`` there, see
+    ``benchmarks/cpu_hand_stall.py``).
     """
 
     def __init__(self, config, config_overrides, mj_model):
@@ -290,6 +293,13 @@ class MjxTaskEnv(mjx_env.MjxEnv):
         from mujoco import mjx
 
         c = self._config
+        jacobian = c.get("jacobian")
+        if c.get("cpu_jacobian") and jax.default_backend() == "cpu":
+            jacobian = c.cpu_jacobian
+        if jacobian:
+            mj_model.opt.jacobian = {"dense": mujoco.mjtJacobian.mjJAC_DENSE,
+                                     "sparse": mujoco.mjtJacobian.mjJAC_SPARSE,
+                                     "auto": mujoco.mjtJacobian.mjJAC_AUTO}[jacobian]
         if c.get("brax_solver"):
             mj_model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
             mj_model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP

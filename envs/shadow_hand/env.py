@@ -66,6 +66,11 @@ def default_config() -> config_dict.ConfigDict:
         impl="jax",
         iterations=6,
         ls_iterations=6,
+        # On the CPU, MuJoCo's sparse mass matrix: MJX then factors it with its own JAX code.
+        # The dense layout's batched Cholesky (jaxlib 0.10's LAPACK kernel, which splits a
+        # batch of >= 128 over XLA's thread pool and blocks on it) deadlocks on 2 cores
+        # (benchmarks/results/cpu_hand_stall.md). Same physics; GPUs keep MuJoCo's choice.
+        cpu_jacobian="sparse",
         action_smoothing=0.5,  # alpha of the moving average of actuator targets
         success_tolerance=0.1,  # rad
         fall_distance=0.15,  # m from the object's start position

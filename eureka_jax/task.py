@@ -98,6 +98,9 @@ class Task:
         reflection, ``[{"name", "input", "reduce": value|abs|norm|mean, "index", "where",
         "description"}]`` (``where``: a 0/1 reward input; the statistic counts only those
         steps), so the LLM sees what the policy does, not only what it is paid.
+      observation_keys: for an env with dict observations, which key the policy and the
+        value network read (``{"policy": "state", "value": "privileged_state"}``; the
+        defaults, see ``train.ppo.observation_layout``).
     """
 
     name: str
@@ -116,6 +119,7 @@ class Task:
     termination: str | None = None
     watch: list = field(default_factory=list)
     train_gpu: dict = field(default_factory=dict)
+    observation_keys: dict = field(default_factory=dict)
 
     @functools.cached_property
     def env_module(self):
@@ -351,7 +355,7 @@ def load_task(name: str, task_dirs=()) -> Task:
 
 
 VARIANT_KEYS = ("description", "fitness", "env", "termination", "target_fitness", "goals",
-                "watch", "train", "train_gpu", "episode_length")
+                "watch", "train", "train_gpu", "episode_length", "observation_keys")
 
 
 def _merge_variant(spec: dict, name: str, path: Path) -> dict:
@@ -411,6 +415,7 @@ def _load_folder(path: Path, name: str | None = None) -> Task:
         cpu_learns=spec.get("cpu_learns"),
         termination=spec.get("termination"),
         watch=_watch_specs(spec.get("watch"), path),
+        observation_keys=dict(spec.get("observation_keys") or {}),
     )
 
 

@@ -84,6 +84,39 @@ LOSS_METRICS = ("policy_loss", "v_loss", "entropy_loss", "kl_mean")
 LOSS_FIELDS = ("policy_loss", "value_loss", "entropy_loss", "approx_kl")
 
 
+def observation_layout(task):
+    """(observation size, network keys) of a task's env for brax's networks.
+
+    Flat observations: (size, {}). Dict observations (Playground's convention, e.g.
+    ``{"state": (48,), "privileged_state": (123,)}``): ({key: shape}, {"policy_obs_key",
+    "value_obs_key"}) from the task's ``observation_keys`` (task.yaml ``observation_keys:
+    {policy: KEY, value: KEY}``); by default the policy reads ``state`` and the value network
+    ``privileged_state`` where there is one (an asymmetric actor-critic), else ``state``.
+    Running statistics are kept per key.
+    """
+    from collections.abc import Mapping
+
+    from eureka_jax.errors import EurekaError
+
+    size = task.env.observation_size
+    if not isinstance(size, Mapping):
+        return int(size), {}
+    shapes = {k: (int(v),) if isinstance(v, int) else tuple(int(d) for d in v)
+              for k, v in size.items()}
+    wanted = dict(getattr(task, "observation_keys", None) or {})
+    policy = wanted.get("policy", "state")
+    value = wanted.get("value", "privileged_state" if "privileged_state" in shapes else policy)
+    for role, key in (("policy", policy), ("value", value)):
+        if key not in shapes:
+            raise EurekaError(f"task '{task.name}': its env's observations have the keys "
+                              f"{', '.join(shapes)}, not '{key}' for the {role} network; set "
+                              f"observation_keys: {{{role}: KEY}} in its task.yaml.")
+        if len(shapes[key]) != 1:
+            raise EurekaError(f"task '{task.name}': observation '{key}' has shape "
+                              f"{shapes[key]}; the {role} network (an MLP) reads flat vectors.")
+    return shapes, {"policy_obs_key": policy, "value_obs_key": value}
+
+
 def make_train(task, config: TrainConfig, reward_fns):
     """Builds the pure training function for one (candidate, seed).
 
@@ -105,9 +138,7 @@ def make_train(task, config: TrainConfig, reward_fns):
     num_components = max([len(fn.component_names) for fn in reward_fns] + [0])
     rewards = reward_switch(reward_fns, num_components)
     watched, num_watch = watch_fn(task)
-    obs_size = env.observation_size
-    if not isinstance(obs_size, int):
-        raise NotImplementedError(f"task '{task.name}' has dict observations; not supported yet")
+    obs_size, obs_keys = observation_layout(task)
     normalize = (running_statistics.normalize if config.normalize_observations
                  else types.identity_observation_preprocessor)
     network = ppo_networks.make_ppo_networks(
@@ -116,6 +147,7 @@ def make_train(task, config: TrainConfig, reward_fns):
         preprocess_observations_fn=normalize,
         policy_hidden_layer_sizes=config.policy_hidden,
         value_hidden_layer_sizes=config.value_hidden,
+        **obs_keys,
     )
     make_policy = ppo_networks.make_inference_fn(network)
     updates_per_checkpoint = config.num_updates // config.num_evals
@@ -340,7 +372,9 @@ def make_train(task, config: TrainConfig, reward_fns):
 
     def fresh_params(key_policy, key_value):
         """New (normalizer, policy, value) parameters: the layout ``init`` must have."""
-        return (running_statistics.init_state(specs.Array((obs_size,), jnp.dtype("float32"))),
+        shapes = (specs.Array((obs_size,), jnp.dtype("float32")) if isinstance(obs_size, int)
+                  else {k: specs.Array(v, jnp.dtype("float32")) for k, v in obs_size.items()})
+        return (running_statistics.init_state(shapes),
                 network.policy_network.init(key_policy), network.value_network.init(key_value))
 
     def initial_params(key):

@@ -57,10 +57,8 @@ class PlaygroundTask:
     playground_env: str = ""
 
     def __init__(self, config_overrides: dict | None = None):
-        from mujoco_playground import registry
-
         overrides = {"impl": "jax", **(config_overrides or {})}
-        self.env = registry.load(self.playground_env, config_overrides=overrides)
+        self.env = load_playground(self.playground_env, overrides)
         self.mj_model = self.env.mj_model
         self.mjx_model = self.env.mjx_model
         self.action_size = self.env.action_size
@@ -81,6 +79,46 @@ class PlaygroundTask:
         """The Playground env's module source with its reward code pruned."""
         module = inspect.getmodule(type(self.env))
         return prune_reward_code(inspect.getsource(module))
+
+
+def load_playground(name: str, config_overrides: dict | None = None):
+    """``mujoco_playground.registry.load(name)`` with its failures in one sentence.
+
+    Playground's locomotion and manipulation envs load robot models from MuJoCo Menagerie,
+    which Playground clones (git, a pinned commit) into its package folder on first use.
+    Offline that clone fails with a ``CalledProcessError`` after a progress bar; here it says
+    which assets, where they go and how to put a local copy there.
+    """
+    import contextlib
+    import io
+    import subprocess
+
+    from mujoco_playground import registry
+    from mujoco_playground._src import mjx_env as playground
+
+    from eureka_jax.errors import EurekaError
+
+    if name not in registry.ALL_ENVS:
+        raise EurekaError(f"'{name}' is not a MuJoCo Playground environment; choose one of "
+                          f"mujoco_playground.registry.ALL_ENVS (e.g. "
+                          f"{', '.join(list(registry.ALL_ENVS)[:4])}, ...).")
+    robot = name in registry.locomotion.ALL_ENVS or name in registry.manipulation.ALL_ENVS
+    path, commit = playground.MENAGERIE_PATH, playground.MENAGERIE_COMMIT_SHA
+    if not robot or path.exists():
+        return registry.load(name, config_overrides=config_overrides)
+    print(f"{name} needs MuJoCo Menagerie's robot models; Playground downloads them once into "
+          f"{path} (git, needs internet) ...", flush=True)
+    output = io.StringIO()  # Playground's progress bar, shown only if the download fails
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            return registry.load(name, config_overrides=config_overrides)
+    except (subprocess.CalledProcessError, OSError) as e:
+        raise EurekaError(
+            f"Playground environment {name} needs the MuJoCo Menagerie robot models in {path}, "
+            f"which Playground downloads on first use with internet access, and the download "
+            f"failed ({e}); offline, put a checkout there: where there is internet, run git "
+            f"clone https://github.com/google-deepmind/mujoco_menagerie && git -C "
+            f"mujoco_menagerie checkout {commit}, then copy that folder to {path}.") from e
 
 
 def _mentions_reward(node: ast.AST) -> bool:
@@ -107,6 +145,17 @@ class _RewardPruner(ast.NodeTransformer):
         self.generic_visit(node)
         if not node.body:
             node.body = [ast.Pass()]
+        return node
+
+    def visit_Call(self, node):  # `config_dict.create(..., reward_config=...)` loses that part
+        node.keywords = [k for k in node.keywords if not (k.arg and "reward" in k.arg.lower())]
+        self.generic_visit(node)
+        return node
+
+    def visit_For(self, node):  # `for k in config.reward_config.scales: ...` logs rewards
+        if _mentions_reward(node.iter):
+            return None
+        self.generic_visit(node)
         return node
 
     def visit_Import(self, node):

@@ -86,3 +86,51 @@ def test_train_saves_a_dict_task_and_play_replays_it(tmp_path):
     replayed = re.search(r"fitness (\S+) \(the run recorded (\S+)\)", played.stdout)
     assert float(replayed.group(1)) == pytest.approx(float(replayed.group(2)), abs=5e-4)
     assert (run / "play" / "human-seed1.gif").stat().st_size > 1000
+
+
+def test_a_playground_robot_without_its_assets_is_one_sentence_saying_how_to_get_them(
+        monkeypatch):
+    from mujoco_playground._src import mjx_env as playground
+
+    from eureka_jax.env import PlaygroundTask
+    from eureka_jax.errors import EurekaError
+
+    if playground.MENAGERIE_PATH.exists():
+        pytest.skip("MuJoCo Menagerie is installed here; nothing is missing")
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file")  # no download, even where one could work
+
+    class Go1(PlaygroundTask):
+        playground_env = "Go1JoystickFlatTerrain"
+
+    with pytest.raises(EurekaError) as e:
+        Go1()
+    text = str(e.value)
+    assert text.count(". ") == 0 and text.endswith(".")  # one sentence
+    for part in ("needs the MuJoCo Menagerie robot models", ("downloads on first use with "
+                 "internet access"), str(playground.MENAGERIE_PATH),
+                 playground.MENAGERIE_COMMIT_SHA):
+        assert part in text, part
+    assert not playground.MENAGERIE_PATH.exists()  # no half-made copy left behind
+
+
+def test_an_unknown_playground_environment_is_one_sentence():
+    from eureka_jax.env import load_playground
+    from eureka_jax.errors import EurekaError
+
+    with pytest.raises(EurekaError, match="'Go2Flip' is not a MuJoCo Playground environment"):
+        load_playground("Go2Flip")
+
+
+def test_the_context_of_a_playground_robot_module_keeps_observations_and_drops_rewards():
+    """The reward pruning works on Playground's locomotion sources (readable offline: only
+    the robot models are downloaded)."""
+    import inspect
+
+    from mujoco_playground._src.locomotion.go1 import joystick
+
+    from eureka_jax.env import prune_reward_code
+
+    pruned = prune_reward_code(inspect.getsource(joystick))
+    assert "def _get_obs" in pruned and "privileged_state" in pruned
+    assert "_reward_tracking_lin_vel" not in pruned and "def _get_reward" not in pruned
+    assert "reward_config" not in pruned

@@ -78,15 +78,14 @@ def estimate(task, config, reward_fns, device=None) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from eureka_jax.train.batch import seed_keys
     from eureka_jax.train.config import PPOHyperparams
     from eureka_jax.train.ppo import make_train
 
     device = device or jax.devices()[0]
     train = make_train(task, config, reward_fns)
     batched = jax.jit(jax.vmap(jax.vmap(train, in_axes=(0, None, None)), in_axes=(0, 0, None)))
-    compiled = batched.lower(seed_keys([0], 1), jnp.zeros(1, jnp.int32),
-                             PPOHyperparams.create()).compile()
+    keys = jax.random.PRNGKey(0)[None, None]  # [K=1, S=1] as the batch lays them out
+    compiled = batched.lower(keys, jnp.zeros(1, jnp.int32), PPOHyperparams.create()).compile()
     per_run, free = program_bytes(compiled), free_bytes(device)
     fits = None if not per_run or free is None else int(WARN_SHARE * free // per_run)
     return {"per_run": per_run, "free": free, "fits": fits, "device": device}

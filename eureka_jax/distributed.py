@@ -92,7 +92,24 @@ def _joined() -> bool:
 
     if jax.process_count() > 1 and _announce_batch not in batch.BEFORE_TRAINING:
         batch.BEFORE_TRAINING.append(_announce_batch)
+    if jax.process_count() > 1 and _all_compiled not in batch.BEFORE_RUN:
+        batch.BEFORE_RUN.append(_all_compiled)
     return jax.process_count() > 1
+
+
+_RUNS = [0]  # batches run so far: every process runs the same sequence, so the ids agree
+COMPILE_WAIT_S = 3600  # how long a process waits for the others to finish compiling
+
+
+def _all_compiled(compiled) -> None:
+    """Barrier between compiling and running a batch: every process has its program before
+    any starts the collectives (which allow only 30 s to join)."""
+    _RUNS[0] += 1
+    try:
+        _client().wait_at_barrier(f"eureka_jax/compiled/{_RUNS[0]}", COMPILE_WAIT_S * 1000)
+    except jax.errors.JaxRuntimeError as e:
+        raise EurekaError(f"the other processes did not finish compiling batch {_RUNS[0]} "
+                          f"within {COMPILE_WAIT_S} s ({_first_line(e)}).") from e
 
 
 def _announce_batch(task, reward_fns, config, hparams, seeds, labels, slots=None,

@@ -21,6 +21,11 @@ from eureka_jax.train.sharding import global_array, to_host
 # multi-process layer (eureka_jax.distributed) registers one that hands the same batch to the
 # other processes; the trainer itself never imports that layer.
 BEFORE_TRAINING: list = []
+# Called with the compiled program after compiling and before running it, in every process.
+# The multi-process layer registers a barrier there: XLA's CPU collectives give a process 30 s
+# to reach the first collective, and a process still compiling (a slower host, a busy CPU)
+# would miss it.
+BEFORE_RUN: list = []
 
 
 @dataclass
@@ -192,8 +197,11 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         _PROGRAMS[key] = (task, compiled)  # the task is held so its id is not reused
         while len(_PROGRAMS) > _MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
-    memory = check_fits(compiled, devices[0], f"this batch ({k} candidate row(s) x "
+    local = next(d for d in devices if d.process_index == jax.process_index())
+    memory = check_fits(compiled, local, f"this batch ({k} candidate row(s) x "
                         f"{num_seeds} seed(s) of {task.name})")
+    for hook in BEFORE_RUN:
+        hook(compiled)
     start = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
     run_seconds = time.perf_counter() - start

@@ -59,6 +59,8 @@ class Config:
     seeds: int = 1
     confirm: int = 2
     race_score: str = "heldout"
+    tune: int = 1
+    tune_range: float = 3.0
     target_fitness: Any = "task"
     num_eval: int = 5
     select: str = "max"

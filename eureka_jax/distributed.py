@@ -113,11 +113,12 @@ def _all_compiled(compiled) -> None:
 
 
 def _announce_batch(task, reward_fns, config, hparams, seeds, labels, slots=None,
-                    init_params=None) -> None:
+                    init_params=None, constants=None) -> None:
     if init_params is not None:
         raise EurekaError("fine-tuning from given parameters (curricula) runs in one process; "
                           "start the curriculum without distributed.* settings.")
-    announce(task, reward_fns, config, hparams, seeds, labels, slots=slots)
+    announce(task, reward_fns, config, hparams, seeds, labels, slots=slots,
+             constants=constants)
 
 
 def _place_mjx_models_locally() -> None:
@@ -175,7 +176,7 @@ def _get(key: str, timeout_s: float) -> str:
 
 
 def announce(task, reward_fns, config, hparams, seeds, labels, timeout_s: float = 600,
-             slots=None) -> None:
+             slots=None, constants=None) -> None:
     """Leader: posts a training job and waits until every other process has compiled it.
 
     Raises:
@@ -191,6 +192,8 @@ def announce(task, reward_fns, config, hparams, seeds, labels, timeout_s: float 
         "hparams": {k: float(v) for k, v in dataclasses.asdict(hparams).items()},
         "seeds": np.asarray(seeds, dtype=np.int64).tolist(),
         "slots": None if slots is None else [int(i) for i in slots],
+        # float32 values, which JSON's doubles carry exactly
+        "constants": None if constants is None else np.asarray(constants, np.float32).tolist(),
         "labels": list(labels) if labels else None,
         "sources": [fn.source for fn in reward_fns], "entries": [fn.entry for fn in reward_fns],
     }
@@ -252,7 +255,8 @@ def serve(task_dirs=(), job_timeout_s: float = 86400.0) -> int:
                 raise
             _client().key_value_set(f"{_PREFIX}/ready/{n}/{pid}", "ok")
             batch.train_candidates(task, fns, config, hparams, seeds=job["seeds"],
-                                   labels=job["labels"], slots=job.get("slots"))
+                                   labels=job["labels"], slots=job.get("slots"),
+                                   constants=job.get("constants"))
             done += 1
     finally:
         _state["serving"] = False

@@ -122,6 +122,7 @@ def population_text(population: list[dict], round_number, best_index: int | None
     Args:
       population: one dict per candidate of the round (proposal order): ``index``,
         ``status`` ("trained", "failed" or "rejected"), ``score``, ``std``, ``num_seeds``,
+        ``variants`` (constant variants it trained as, best shown; ``tune=``),
         ``components`` (names), ``failed_at`` (checkpoint), ``category``/``message``
         (rejections).
       round_number: the round's number as shown.
@@ -137,9 +138,11 @@ def population_text(population: list[dict], round_number, best_index: int | None
     budget = max_tokens * CHARS_PER_TOKEN
 
     def score(c):
+        tuned = (f", the best of {c['variants']} variants of its constants"
+                 if c.get("variants", 1) > 1 else "")
         if c.get("num_seeds", 1) > 1:
-            return f"{c['score']:.3g} ± {c['std']:.2g} over {c['num_seeds']} seeds"
-        return f"{c['score']:.3g} (1 seed)"
+            return f"{c['score']:.3g} ± {c['std']:.2g} over {c['num_seeds']} seeds{tuned}"
+        return f"{c['score']:.3g} (1 seed{tuned})"
 
     def line(c):
         name = f"candidate {c['index']}"

@@ -126,7 +126,7 @@ def _best_curves(run_dir: Path, summary: dict):
     first = load_result(run_dir / name / "curves.npz")
     race_path = run_dir / name / "race_curves.npz"
     race = load_result(race_path) if race_path.is_file() else None
-    k = decision["candidates"].index(best["candidate"])
+    k = decision.get("best_row", decision["candidates"].index(best["candidate"]))
     c = runs_of(first, race, k)  # every seed the best trained with
     return first.component_names[k], c.fitness, c.components, c.env_steps[0]
 

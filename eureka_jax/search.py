@@ -22,6 +22,7 @@ from eureka_jax.reward import RewardError, compile_reward, policy_for
 from eureka_jax.runs import atomic_write, read_json, train_or_load, write_json
 from eureka_jax.train import train_candidates
 from eureka_jax.train.config import seed_list, training_settings
+from eureka_jax.tune import constants_text, make_plan, plan_trainer
 
 
 @dataclass
@@ -83,10 +84,17 @@ def check_settings(cfg, task):
       The training settings (``TrainConfig``, ``PPOHyperparams``).
     """
     for key, least in (("iteration", 1), ("sample", 1), ("seeds", 1), ("confirm", 0),
-                       ("num_eval", 0), ("max_resample", 0)):
+                       ("num_eval", 0), ("max_resample", 0), ("tune", 1)):
         if int(cfg[key]) < least:
             raise EurekaError(f"{key}={cfg[key]} is too small; {key} must be at least {least}.")
     check_choices(cfg)  # already checked when the config was loaded; a resumed run's too
+    if not float(cfg.tune_range) > 1.0:
+        raise EurekaError(f"tune_range={cfg.tune_range}: the variants' factors span [1/r, r]; "
+                          "give r > 1 (e.g. tune_range=3).")
+    if int(cfg.tune) > 1 and cfg.get("backend") == "isaacgym":
+        raise EurekaError("tune= trains constant variants as rows of one compiled JAX program; "
+                          "the Isaac Gym backend trains one process per reward: use tune=1 "
+                          "there.")
     value = cfg.target_fitness
     if value != "task" and value is not None and not isinstance(value, int | float):
         raise EurekaError(f"target_fitness={value} is not a number; give a number, null (run "
@@ -194,11 +202,23 @@ class Search:
             write_json(rdir / "round.json", decision)
             return decision
         labels = [f"{name}/candidate_{i:02d}" for i, _ in compiled]
-        fns = [f for _, f in compiled]
-        self.status["phase"] = f"training {len(compiled)} x {len(self.seeds)} (one program)"
-        self.log(f"  training {len(compiled)} candidate(s) x {len(self.seeds)} seed(s), "
-                 f"{self.config.total_env_steps:,} env steps each")
+        programs = [f for _, f in compiled]
         train = self.trainer or train_candidates
+        plan = None
+        if int(self.cfg.tune) > 1:  # rows = constant variants of the programs (tune.py)
+            plan = make_plan(programs, labels, int(self.cfg.tune), [int(self.cfg.seed), name],
+                             float(self.cfg.tune_range))
+            train = plan_trainer(train, plan, programs, labels)
+            rows = [compiled[p] for p in plan.programs]
+            labels = plan.labels
+        else:
+            rows = compiled
+        fns = [f for _, f in rows]
+        self.status["phase"] = f"training {len(rows)} x {len(self.seeds)} (one program)"
+        self.log(f"  training {len(rows)} candidate(s) x {len(self.seeds)} seed(s), "
+                 f"{self.config.total_env_steps:,} env steps each"
+                 + (f" ({len(compiled)} program(s), up to {self.cfg.tune} constant variants "
+                    "each)" if plan else ""))
         first = train_or_load(rdir / "curves.npz", train, self.task, fns, self.config,
                               self.hparams, seeds=self.seeds, labels=labels)
         self._log_trained(first)
@@ -213,39 +233,57 @@ class Search:
         errors = dict(first.errors)  # crashed trainings (Isaac Gym backend)
         runs = selection.runs_of(first, race, k)
         mean = scores.mean(k)
+        best_fn = rows[k][1]
+        reflection = reflect_runs(
+            runs, first.component_names[k], self.task, seed_scores=scores.scored(k),
+            score_kind=SCORE_KIND[self.cfg.select], budget_note=self.budget_note)
+        best_source = best_fn.source
+        if plan is not None:
+            program = plan.programs[k]
+            best_source = best_fn.with_values(plan.values[k, :len(best_fn.constants)])
+            reflection += constants_text(best_fn, plan, program,
+                                         [scores.mean(j) for j in range(len(rows))], k,
+                                         [len(scores.scored(j)) for j in range(len(rows))])
         decision = {
             "name": name,
             "status": "trained",
             "attempts": attempts + 1,
-            "candidates": [i for i, _ in compiled],
+            # per row: the reply index of its program (with tune=, a program's variants
+            # repeat it; "variants" says which is which)
+            "candidates": [i for i, _ in rows],
             "scores": [None if not np.isfinite(scores.mean(j)) else scores.mean(j)
-                       for j in range(len(compiled))],
+                       for j in range(len(rows))],
             "seed_scores": [[None if np.isnan(v) else float(v) for v in scores.values[j]]
-                            for j in range(len(compiled))],
+                            for j in range(len(rows))],
             "seeds": scores.seeds,
-            "confirmed": [compiled[j][0] for j in top],
-            "failed": [scores.failed(j) for j in range(len(compiled))],
-            "best_candidate": compiled[k][0],
+            "confirmed": [rows[j][0] for j in top],
+            "confirmed_rows": list(top),
+            "failed": [scores.failed(j) for j in range(len(rows))],
+            "best_candidate": rows[k][0],
+            "best_row": k,
             "best_fitness": float(mean) if np.isfinite(mean) else None,
             "best_std": scores.std(k),
             "best_num_seeds": len(scores.scored(k)),
             "first_pass_seeds": len(self.seeds),
-            "best_source": compiled[k][1].source,
-            "reflection": reflect_runs(
-                runs, first.component_names[k], self.task, seed_scores=scores.scored(k),
-                score_kind=SCORE_KIND[self.cfg.select], budget_note=self.budget_note),
+            "best_source": best_source,
+            "reflection": reflection,
             "summary": _summary_text(self.config, len(self.seeds), len(top)),
             "compile_seconds": first.compile_seconds + (race.compile_seconds if race else 0.0),
             "run_seconds": first.run_seconds + (race.run_seconds if race else 0.0),
             "env_steps": first.env_steps + (race.env_steps if race else 0),
             # trainings that crashed (Isaac Gym backend): candidate index -> traceback tail
-            "errors": {str(compiled[int(i)][0]): text for i, text in errors.items()},
+            "errors": {str(rows[int(i)][0]): text for i, text in errors.items()},
             "slow_batch": slow,
-            "population": self._population(compiled, scores, first),
+            "population": self._population(rows, scores, first, plan),
         }
+        if plan is not None:
+            decision.update(variants=plan.variants, best_variant=plan.variants[k],
+                            tuning=plan.record(programs))
+            if plan.variants[k]:
+                atomic_write(rdir / "best_tuned.py", best_source)
         if decision["best_fitness"] is None and errors:
             first_error = next(iter(errors))
-            decision["error_source"] = compiled[int(first_error)][1].source
+            decision["error_source"] = rows[int(first_error)][1].source
         write_json(rdir / "round.json", decision)
         return decision
 
@@ -260,15 +298,23 @@ class Search:
         self.log(f"  estimate: ~{per_round:.0f} s per round here; up to {rounds_left} more "
                  f"round(s) and the final evaluation: ~{total / 60:.1f} min")
 
-    def _population(self, compiled, scores, first) -> list[dict]:
+    def _population(self, rows, scores, first, plan=None) -> list[dict]:
         """Every candidate of the round for the reflection: trained (score ± std over its
-        seeds), failed in training (NaN at a checkpoint) or rejected by the compiler."""
+        seeds), failed in training (NaN at a checkpoint) or rejected by the compiler. With
+        constant variants (``plan``), a program is listed once, with its best variant."""
         out = list(self._rejected)
         failed_at = np.asarray(first.curves.failed_at)
-        for j, (i, fn) in enumerate(compiled):
+        programs: dict[int, list[int]] = {}
+        for j, (i, _) in enumerate(rows):
+            programs.setdefault(i, []).append(j)
+        for i, members in programs.items():
+            j = max(members, key=lambda m: (scores.mean(m), -m))
+            fn = rows[j][1]
             entry = {"index": i, "components": list(fn.component_names),
                      "num_seeds": len(scores.scored(j))}
-            if scores.failed(j):
+            if plan is not None and len(members) > 1:
+                entry["variants"] = len(members)
+            if all(scores.failed(m) for m in members):
                 at = failed_at[j][failed_at[j] >= 0]
                 entry.update(status="failed", failed_at=int(at.min()) if at.size else -1)
             else:

@@ -210,11 +210,23 @@ def _scale(value: float, rng) -> float:
 
 
 def _genome_in(text: str):
+    """The genome of the first program of ours in ``text``, with its temperatures and weights
+    read from the program's constants where they follow it (a program written back by
+    constant tuning, ``tune=``, keeps its genome comment but carries the tuned values)."""
     match = re.search(re.escape(GENOME_TAG) + r"(\[.*\])", text or "")
     if not match:
         return None
     genome = json.loads(match.group(1))
-    return genome if isinstance(genome, list) and genome else None
+    if not (isinstance(genome, list) and genome):
+        return None
+    after = text[match.end():]
+    for term in genome:
+        for key in ("temperature", "weight"):
+            name = f"{_component(term).upper()}_{key.upper()}"
+            value = re.search(rf"^{re.escape(name)} = ([-+0-9.eE]+)\s*$", after, re.MULTILINE)
+            if value:
+                term[key] = float(value.group(1))
+    return genome
 
 
 _COMPONENT_LINE = re.compile(

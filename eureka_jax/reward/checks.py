@@ -128,7 +128,35 @@ def _check_program(source, entry, bound, specs, probe, policy, step_flops):
             "use jnp.clip).",
         )
     return {"ok": True, "components": sorted(parts_abs), "total_dtype": str(total_abs.dtype),
-            "flops": flops}
+            "flops": flops, "constants": _tunable(source, entry, bound, abstract, policy,
+                                                  sorted(parts_abs))}
+
+
+def _tunable(source, entry, bound, abstract, policy, components) -> list[str]:
+    """The program's constants (``reward.constants``) that trace as arguments: greedily, in
+    source order, each one kept if the program still traces to the same structure with it
+    (and those before it) as a traced float32 scalar. One that needs a Python number
+    (``if WEIGHT > 0:``, ``math.exp(WEIGHT)``, a shape) stays a literal."""
+    from eureka_jax.reward.constants import find_constants
+
+    kept: list[str] = []
+    for constant in find_constants(source):
+        names = [*kept, constant.name]
+
+        def call(values, inputs, names=names):
+            fn = load_function(source, entry, policy, constants=dict(zip(names, values)))
+            return fn(**{n: inputs[n] for n in bound})
+
+        scalars = [jax.ShapeDtypeStruct((), jnp.float32)] * len(names)
+        try:
+            total, parts = jax.eval_shape(call, scalars, abstract)
+            traces = (getattr(total, "shape", None) == () and isinstance(parts, dict)
+                      and sorted(parts) == components)
+        except Exception:  # noqa: BLE001 - it needs a Python number: it stays a literal
+            traces = False
+        if traces:
+            kept.append(constant.name)
+    return kept
 
 
 def _check_cost(flops: float, step_flops: float | None, policy: Policy) -> str | None:

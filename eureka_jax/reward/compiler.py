@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from eureka_jax.reward.constants import Constant, find_constants, with_values
 from eureka_jax.reward.errors import RewardError
 from eureka_jax.reward.extract import extract_code
 from eureka_jax.reward.policy import DEFAULT_POLICY, Policy, check_tree
@@ -31,6 +32,8 @@ class RewardFn:
       compile_seconds: wall time of extraction, checks, tracing and probing.
       flops: estimated floating-point work of one call, for one environment
         (``eureka_jax.reward.cost``).
+      constants: its tunable constants (``eureka_jax.reward.constants``): named float
+        literals that the trainer can pass as traced values instead.
     """
 
     source: str
@@ -40,9 +43,27 @@ class RewardFn:
     fn: Callable = field(repr=False)
     compile_seconds: float = 0.0
     flops: float | None = None
+    constants: tuple[Constant, ...] = ()
+    policy: Policy = field(default=DEFAULT_POLICY, repr=False)
 
-    def __call__(self, inputs: dict):
-        return self.fn(**{name: inputs[name] for name in self.input_names})
+    def __call__(self, inputs: dict, constants=None):
+        """``constants``: None (the source's values) or one value per ``self.constants``
+        (an array [n] or a sequence; traced values allowed)."""
+        fn = self.fn
+        if constants is not None and self.constants:
+            fn = load_function(self.source, self.entry, self.policy, constants={
+                c.name: constants[i] for i, c in enumerate(self.constants)})
+        return fn(**{name: inputs[name] for name in self.input_names})
+
+    @property
+    def constant_values(self) -> tuple[float, ...]:
+        return tuple(c.value for c in self.constants)
+
+    def with_values(self, values) -> str:
+        """This program's source with its constants set to ``values`` (one per
+        ``self.constants``), as text: a tuned program to read, save and compile again."""
+        return with_values(self.source, {c.name: float(v)
+                                         for c, v in zip(self.constants, values, strict=True)})
 
 
 @functools.cache
@@ -139,6 +160,7 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
     if not result["ok"]:
         raise RewardError(result["category"], _with_line(result, code), result["line"])
     fn = load_function(code, entry, policy)
+    tunable = set(result.get("constants", ()))
     return RewardFn(
         source=code,
         entry=entry,
@@ -147,6 +169,8 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
         fn=fn,
         compile_seconds=time.perf_counter() - start,
         flops=result.get("flops"),
+        constants=tuple(c for c in find_constants(code) if c.name in tunable),
+        policy=policy,
     )
 
 

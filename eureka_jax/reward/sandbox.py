@@ -83,11 +83,22 @@ def safe_globals(policy: Policy = DEFAULT_POLICY) -> dict:
     return {"__builtins__": safe_builtins, "__name__": "reward"}
 
 
-def load_function(source: str, entry: str, policy: Policy = DEFAULT_POLICY):
-    """Executes (already checked) reward source in a restricted namespace; returns ``entry``."""
+def load_function(source: str, entry: str, policy: Policy = DEFAULT_POLICY, constants=None):
+    """Executes (already checked) reward source in a restricted namespace; returns ``entry``.
+
+    ``constants``: {name: value} for tunable constants (``reward.constants``): the program is
+    executed with those literals replaced by the given values (tracers included).
+    """
+    from eureka_jax.reward.constants import PARAMETERS, lifted_tree
+
     namespace = safe_globals(policy)
+    program = source
+    if constants:
+        program = lifted_tree(source, constants)
+        namespace[PARAMETERS] = dict(constants)
     # Annotations are never evaluated (PEP 563 flag), so `x: torch.Tensor` is harmless text.
-    code = compile(source, SOURCE_NAME, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True)
+    code = compile(program, SOURCE_NAME, "exec", flags=__future__.annotations.compiler_flag,
+                   dont_inherit=True)
     exec(code, namespace)  # noqa: S102 - restricted namespace, checked source
     return namespace[entry]
 

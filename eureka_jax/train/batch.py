@@ -117,7 +117,7 @@ def device_layout(num_candidates: int, devices=None) -> dict:
 
 def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperparams | None = None,
                      seeds=(0,), labels=None, devices=None, init_params=None,
-                     slots=None) -> BatchResult:
+                     slots=None, constants=None) -> BatchResult:
     """Trains every reward candidate with every seed in one ``jit(vmap(vmap(train)))`` call.
 
     The candidate axis is sharded over ``devices`` with a 1-D ``jax.sharding.Mesh``; each
@@ -137,6 +137,9 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         allowed); None trains each candidate once. Every branch of the reward switch is in
         the program either way, so a call with the same rewards and P reuses the compiled
         program of an earlier one (a seed race costs no compile).
+      constants: [P, n] values of the tunable constants of each row's program (its first
+        ``len(fn.constants)`` columns; ``eureka_jax.tune``), traced, so W variants of one
+        program are rows of one compiled program. None: the programs' own literals.
       init_params: parameters to start from, leaves [K, S, ...] (a ``BatchResult.params``
         of the same network sizes and observation size): fine-tuning. None: fresh networks.
       devices: the devices to shard over (all of ``jax.devices()`` if None: with
@@ -163,30 +166,35 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     # with several processes, the leader first hands the same job to the others
     for hook in BEFORE_TRAINING:
         hook(task, reward_fns, config, hparams, seeds, labels, slots=slots,
-             init_params=init_params)
+             init_params=init_params, constants=constants)
     pad = layout["padded_candidates"] - k
     seed_rows = seeds if isinstance(seeds[0], list) else [seeds] * k
     keys = seed_keys(seed_rows + [seed_rows[0]] * pad, k + pad)
     candidates = jnp.asarray(rows + [rows[0]] * pad, jnp.int32)
 
     train = make_train(task, config, reward_fns)
-    args = (global_array(keys, spread), global_array(candidates, spread),
-            jax.tree.map(lambda x: global_array(x, replicated), hparams))
-    if init_params is None:
-        batched = jax.jit(
-            jax.vmap(jax.vmap(train, in_axes=(0, None, None)), in_axes=(0, 0, None)),
-            in_shardings=(spread, spread, replicated), out_shardings=spread,
-        )
-    else:
+    args = [global_array(keys, spread), global_array(candidates, spread),
+            jax.tree.map(lambda x: global_array(x, replicated), hparams)]
+    inner, outer, shardings = [0, None, None], [0, 0, None], [spread, spread, replicated]
+    if init_params is not None:
         init = _check_init(init_params, k, num_seeds, train)
         init = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[:1], pad, 0)]), init)
-        batched = jax.jit(
-            jax.vmap(jax.vmap(train, in_axes=(0, None, None, 0)), in_axes=(0, 0, None, 0)),
-            in_shardings=(spread, spread, replicated, spread), out_shardings=spread,
-        )
-        args = (*args, jax.tree.map(lambda x: global_array(x, spread), init))
+        args.append(jax.tree.map(lambda x: global_array(x, spread), init))
+        inner, outer, shardings = [*inner, 0], [*outer, 0], [*shardings, spread]
+    if constants is not None:
+        table = _check_constants(constants, k, reward_fns, rows)
+        args.append(global_array(np.concatenate([table, np.repeat(table[:1], pad, 0)]), spread))
+        inner, outer, shardings = [*inner, None], [*outer, 0], [*shardings, spread]
+        per_run = _with_constants(train, init_params is not None)
+    else:
+        per_run = train
+    batched = jax.jit(
+        jax.vmap(jax.vmap(per_run, in_axes=tuple(inner)), in_axes=tuple(outer)),
+        in_shardings=tuple(shardings), out_shardings=spread,
+    )
     key = (id(task), tuple((fn.entry, fn.source) for fn in reward_fns), config,
-           k + pad, num_seeds, init_params is None, tuple(devices))
+           k + pad, num_seeds, init_params is None,
+           None if constants is None else np.shape(constants)[1], tuple(devices))
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         compiled, compile_seconds = _PROGRAMS[key][1], 0.0
@@ -218,6 +226,27 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         slots=None if slots is None else rows,
         memory_bytes=memory,
     )
+
+
+def _with_constants(train, with_init: bool):
+    """``train`` with the constants as its last positional argument (vmap's axes are
+    positional)."""
+    if with_init:
+        return lambda rng, candidate, hparams, init, constants: train(
+            rng, candidate, hparams, init, constants=constants)
+    return lambda rng, candidate, hparams, constants: train(rng, candidate, hparams,
+                                                             constants=constants)
+
+
+def _check_constants(constants, k: int, reward_fns, rows) -> np.ndarray:
+    """``constants`` as a float32 [K, n] table, one row per slot, wide enough for every
+    program's tunable constants."""
+    table = np.asarray(constants, np.float32)
+    need = max([len(fn.constants) for fn in reward_fns] + [0])
+    if table.ndim != 2 or table.shape[0] != k or table.shape[1] < need:
+        raise ValueError(f"constants must be a [{k}, >= {need}] table (one row per slot, one "
+                         f"column per tunable constant); got shape {table.shape}")
+    return table
 
 
 def _check_init(init_params, k: int, s: int, train):

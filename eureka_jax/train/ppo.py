@@ -39,15 +39,18 @@ from eureka_jax.train.curves import (
 
 
 def reward_switch(reward_fns, num_components: int):
-    """One function ``(candidate_index, inputs) -> (total, components[M])`` over all candidates.
+    """One function ``(candidate_index, inputs, constants=None) -> (total, components[M])``
+    over all candidates.
 
     Each candidate's components are laid out in the order of its ``component_names`` and
-    padded with zeros to ``num_components``.
+    padded with zeros to ``num_components``. ``constants``: None (every program's own
+    literals) or an array [max number of constants] of values for the selected program's
+    tunable constants (its first ``len(fn.constants)`` entries; ``eureka_jax.tune``).
     """
 
     def branch(reward_fn):
-        def apply(inputs):
-            total, parts = reward_fn(inputs)
+        def apply(inputs, constants=None):
+            total, parts = reward_fn(inputs, constants)
             values = [jnp.asarray(parts[name], jnp.float32) for name in reward_fn.component_names]
             padded = values + [jnp.zeros((), jnp.float32)] * (num_components - len(values))
             return jnp.asarray(total, jnp.float32), jnp.stack(padded) if padded else jnp.zeros(0)
@@ -56,10 +59,12 @@ def reward_switch(reward_fns, num_components: int):
 
     branches = [branch(fn) for fn in reward_fns]
 
-    def apply(index, inputs):
+    def apply(index, inputs, constants=None):
         if len(branches) == 1:
-            return branches[0](inputs)
-        return jax.lax.switch(index, branches, inputs)
+            return branches[0](inputs, constants)
+        if constants is None:
+            return jax.lax.switch(index, branches, inputs)
+        return jax.lax.switch(index, branches, inputs, constants)
 
     return apply
 
@@ -126,10 +131,12 @@ def make_train(task, config: TrainConfig, reward_fns):
       reward_fns: the candidates' ``RewardFn``s, indexed by ``candidate``.
 
     Returns:
-      ``train(rng, candidate, hparams, init=None) -> TrainOutput``; pure and jittable.
-      ``init``: (normalizer, policy, value) parameters to start from, in the layout of
-      ``TrainOutput.params`` (fine-tuning, e.g. a curriculum's next stage); None starts
-      from freshly initialised networks.
+      ``train(rng, candidate, hparams, init=None, constants=None) -> TrainOutput``; pure and
+      jittable. ``init``: (normalizer, policy, value) parameters to start from, in the layout
+      of ``TrainOutput.params`` (fine-tuning, e.g. a curriculum's next stage); None starts
+      from freshly initialised networks. ``constants``: values of the candidate's tunable
+      constants ([max constants of any candidate], traced; ``reward_switch``); None: the
+      programs' own literals (the program traced is then the one without tuning).
     """
     env = task.env
     max_length = float(task.episode_length)
@@ -156,7 +163,8 @@ def make_train(task, config: TrainConfig, reward_fns):
     def reset_pool(rng):
         return jax.vmap(env.reset)(jax.random.split(rng, config.num_envs))
 
-    def evaluate(normalizer, policy_params, candidate, key, record: bool = False):
+    def evaluate(normalizer, policy_params, candidate, key, record: bool = False,
+                 constants=None):
         """Full episodes of the current policy from fresh resets on ``eval_envs`` envs.
 
         Each env runs until it terminates or reaches the time limit; a finished env's state
@@ -193,7 +201,7 @@ def make_train(task, config: TrainConfig, reward_fns):
             action, _ = policy(state.obs, jax.random.fold_in(key_act, t))
             nxt = jax.vmap(env.step)(state, action)
             inputs = jax.vmap(env.reward_inputs)(state, action, nxt)
-            total, parts = jax.vmap(lambda x: rewards(candidate, x))(inputs)
+            total, parts = jax.vmap(lambda x: rewards(candidate, x, constants))(inputs)
             ok = jnp.isfinite(total) & jnp.isfinite(parts).all(-1)
             finite = finite & jnp.where(alive, ok, True).all()
             ret = ret + jnp.where(alive, total, 0.0)
@@ -223,7 +231,7 @@ def make_train(task, config: TrainConfig, reward_fns):
                              "states": final[10]})
         return stats
 
-    def train(rng, candidate, hparams: PPOHyperparams, init=None) -> TrainOutput:
+    def train(rng, candidate, hparams: PPOHyperparams, init=None, constants=None) -> TrainOutput:
         optimizer = optax.chain(
             optax.clip_by_global_norm(hparams.max_grad_norm),
             optax.inject_hyperparams(optax.adam)(learning_rate=hparams.learning_rate),
@@ -262,7 +270,7 @@ def make_train(task, config: TrainConfig, reward_fns):
             action, extras = policy(obs, key_act)
             nxt = jax.vmap(env.step)(c.env_state, action)
             inputs = jax.vmap(env.reward_inputs)(c.env_state, action, nxt)
-            total, comps = jax.vmap(lambda x: rewards(candidate, x))(inputs)
+            total, comps = jax.vmap(lambda x: rewards(candidate, x, constants))(inputs)
             finite = jnp.isfinite(total).all() & jnp.isfinite(comps).all()
             steps = c.steps + 1
             terminated = nxt.done
@@ -324,7 +332,7 @@ def make_train(task, config: TrainConfig, reward_fns):
 
         def evaluated(c, key):
             fit, ret, length, comps, watch, finite = evaluate(
-                c.normalizer, c.params.policy, candidate, key)
+                c.normalizer, c.params.policy, candidate, key, constants=constants)
             return (fit, ret, length, comps, watch), c.nonfinite | ~finite
 
         def not_evaluated(c, key):

@@ -139,13 +139,17 @@ def replay(saved: SavedPolicies, row: int, column: int) -> dict:
 
     import jax
 
+    from eureka_jax.train.batch import source_constants
     from eureka_jax.train.ppo import make_train
 
     train = make_train(saved.task, saved.config, saved.reward_fns)
     normalizer, policy, _ = jax.tree.map(lambda x: x[row, column], saved.params)
     key = train.eval_key(jax.random.PRNGKey(saved.seeds[column]))
+    # the program's constants as arguments, as the trainer passed them (not folded literals)
+    table = source_constants(saved.reward_fns)
     run = jax.jit(functools.partial(train.evaluate, record=True))
-    fitness, _, _, _, _, finite, recording = run(normalizer, policy, row, key)
+    fitness, _, _, _, _, finite, recording = run(
+        normalizer, policy, row, key, constants=None if table is None else table[row])
     recording = jax.tree.map(np.asarray, recording)
     return {"fitness": float(fitness), "finite": bool(finite),
             "env_fitness": recording["fitness"], "env_return": recording["return"],

@@ -139,7 +139,11 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         program of an earlier one (a seed race costs no compile).
       constants: [P, n] values of the tunable constants of each row's program (its first
         ``len(fn.constants)`` columns; ``eureka_jax.tune``), traced, so W variants of one
-        program are rows of one compiled program. None: the programs' own literals.
+        program are rows of one compiled program. None: the programs' own values, passed the
+        same way (``source_constants``): a program's named constants are always arguments,
+        so a variant with the source values trains bit-for-bit like the program itself
+        (literals would be folded into the kernels and round differently), and a tuned
+        program written back as source compiles to the same program.
       init_params: parameters to start from, leaves [K, S, ...] (a ``BatchResult.params``
         of the same network sizes and observation size): fine-tuning. None: fresh networks.
       devices: the devices to shard over (all of ``jax.devices()`` if None: with
@@ -181,6 +185,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         init = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[:1], pad, 0)]), init)
         args.append(jax.tree.map(lambda x: global_array(x, spread), init))
         inner, outer, shardings = [*inner, 0], [*outer, 0], [*shardings, spread]
+    if constants is None:
+        constants = source_constants(reward_fns, rows)  # None when no program has any
     if constants is not None:
         table = _check_constants(constants, k, reward_fns, rows)
         args.append(global_array(np.concatenate([table, np.repeat(table[:1], pad, 0)]), spread))
@@ -226,6 +232,20 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         slots=None if slots is None else rows,
         memory_bytes=memory,
     )
+
+
+def source_constants(reward_fns, rows=None) -> np.ndarray | None:
+    """[P, n] float32: each row's program's tunable constants as written (zero-padded), the
+    table ``train_candidates`` passes when given none; None when no program has any."""
+    rows = list(range(len(reward_fns))) if rows is None else list(rows)
+    width = max([len(fn.constants) for fn in reward_fns] + [0])
+    if not width:
+        return None
+    table = np.zeros((len(rows), width), np.float32)
+    for r, i in enumerate(rows):
+        values = reward_fns[i].constant_values
+        table[r, :len(values)] = values
+    return table
 
 
 def _with_constants(train, with_init: bool):

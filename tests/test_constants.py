@@ -139,3 +139,18 @@ def test_a_plan_is_reproducible_and_rounds_variants_to_readable_values(tasks):
     assert "UPRIGHT_TEMPERATURE" in text and "(as written) -> 0.2 (1 seed)" in text
     assert "-> 0.5 (3 seeds)" in text
     assert "Best variant: UPRIGHT_TEMPERATURE = " in text and "confounded" in text
+
+
+def test_the_offline_proposer_reads_a_written_back_program_with_its_tuned_values(tasks):
+    from eureka_jax.llm.offline import OfflineProposer, _genome_in
+
+    proposer = OfflineProposer(tasks["cartpole"], seed=0)
+    reply = proposer.propose([{"role": "user", "content": "first round"}], 1)[0]
+    code = extract_code(reply, "compute_reward")
+    found = find_constants(code)
+    tuned = with_values(code, {c.name: c.value * 2.0 for c in found})
+    before, after = _genome_in(code), _genome_in(tuned)
+    assert [t["input"] for t in after] == [t["input"] for t in before]
+    for old, new in zip(before, after):
+        assert new["weight"] == pytest.approx(2.0 * old["weight"], rel=1e-6)
+        assert new["temperature"] == pytest.approx(2.0 * old["temperature"], rel=1e-6)

@@ -106,6 +106,24 @@ def test_the_three_tasks_are_variants_of_one_folder_with_a_count_fitness():
                                                     "goal_mode": "spin"}
 
 
+def test_the_asymmetric_observation_gives_the_critic_the_full_state_and_the_policy_less(tasks):
+    import dataclasses
+
+    from eureka_jax.train.ppo import observation_layout
+
+    base = tasks["shadow_hand_block"]
+    task = dataclasses.replace(base, env_config={**base.env_config, "observation": "asymmetric"})
+    assert base.env.observation_size == 100
+    shapes, keys = observation_layout(task)
+    assert shapes == {"state": (55,), "privileged_state": (100,)}
+    assert keys == {"policy_obs_key": "state", "value_obs_key": "privileged_state"}
+    state = jax.jit(task.env.reset)(jax.random.PRNGKey(0))
+    full = jax.jit(base.env.reset)(jax.random.PRNGKey(0))
+    # the critic's input is exactly the symmetric observation; the policy's a part of it
+    np.testing.assert_array_equal(state.obs["privileged_state"], full.obs)
+    np.testing.assert_array_equal(state.obs["state"][:24], full.obs[:24])  # joint positions
+
+
 def test_pen_spinning_curriculum_is_declared():
     c = load_curriculum("pen_spinning")
     assert [s.task for s in c.stages] == ["shadow_hand_pen", "shadow_hand_spin"]

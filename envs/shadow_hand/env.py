@@ -78,6 +78,10 @@ def default_config() -> config_dict.ConfigDict:
         reset_object_noise=0.01,  # m
         spin_increment=0.7854,  # rad per success in goal_mode="spin" (pi / 4)
         spin_axis=(0.0, 0.0, 1.0),  # world frame; the palm faces +z
+        # "full": one observation for policy and value network; "asymmetric": a dict, the
+        # policy's "state" what a real hand could observe (joint positions, object pose, goal,
+        # previous action), the value network's "privileged_state" the full observation
+        observation="full",
     )
 
 
@@ -118,7 +122,12 @@ class ShadowHandEnv(MjxTaskEnv):
     """Observation (100 numbers): joint positions (24) and velocities x 0.1 (24), object
     position relative to its start (3), object orientation (4), object linear velocity (3) and
     angular velocity x 0.1 (3), goal orientation (4), fingertip positions relative to the
-    object (15), previous action (20)."""
+    object (15), previous action (20).
+
+    With ``observation="asymmetric"`` (config) it is a dict for an asymmetric actor-critic:
+    ``state`` (55: joint positions, object position and orientation, goal, previous action;
+    no velocities, no fingertip details) for the policy and ``privileged_state`` (the 100
+    above) for the value network."""
 
     def __init__(self, config=None, config_overrides=None, scene: str = "hand_block.xml",
                  symmetric: bool = False, goal_mode: str = "random"):
@@ -214,7 +223,20 @@ class ShadowHandEnv(MjxTaskEnv):
     def fingertip_pos(self, data) -> jax.Array:
         return data.site_xpos[self._tip_sites]  # [5, 3], order: ff, mf, rf, lf, th
 
-    def _observe(self, data, goal, prev_action) -> jax.Array:
+    def _observe(self, data, goal, prev_action):
+        full = self._full_observation(data, goal, prev_action)
+        if self._config.observation == "full":
+            return full
+        if self._config.observation != "asymmetric":
+            raise ValueError(f"observation must be 'full' or 'asymmetric', not "
+                             f"{self._config.observation!r}")
+        state = jnp.concatenate([
+            data.qpos[:NUM_HAND_JOINTS], self.object_pos(data) - self._object_start[:3],
+            self.object_quat(data), goal, prev_action,
+        ])
+        return {"state": state, "privileged_state": full}
+
+    def _full_observation(self, data, goal, prev_action) -> jax.Array:
         obj = self.object_pos(data)
         return jnp.concatenate([
             data.qpos[:NUM_HAND_JOINTS], 0.1 * data.qvel[:NUM_HAND_JOINTS],

@@ -10,7 +10,7 @@ seeds), two one-round searches run with the same training budget, the same seed 
 
 Program sources: ``offline`` (the offline proposer: its first K proposals are the tuned arm's
 programs, the untuned arm gets those and K*(W-1) more) and ``replies`` (the recorded replies
-of a real coding LLM in ../shared/llm-replies/<task>/: repetition r shuffles them with seed r;
+of a real coding LLM in tests/fixtures/llm_replies/<task>/: repetition r shuffles them with seed r;
 the tuned arm takes the first K, the untuned arm the first K*W). Each arm's winner (the tuned
 arm's as written back with its values) and the human reward then train on the same fresh
 seeds in one batched call; reported per arm over repetitions: search score, fresh score, and
@@ -46,7 +46,7 @@ from eureka_jax.task import load_task
 from eureka_jax.train import train_candidates
 from eureka_jax.train.config import training_settings
 
-REPLIES = Path(__file__).resolve().parents[2] / "shared" / "llm-replies"
+REPLIES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "llm_replies"
 ARMS = ("tuned", "untuned")
 
 

@@ -47,3 +47,22 @@ def write(name: str, title: str, notes: str, header: str, rows: list[str]) -> No
             f"{peak_memory_mib():,.0f} MiB\n{notes}\n{header}\n" + "\n".join(rows) + "\n")
     path.write_text(text)
     print(text, flush=True)
+
+
+def fresh_scores(task, picks: dict, config, hparams, seeds, select: str = "max"):
+    """Every distinct picked source (``picks``: name -> [(source, score)]) and the human
+    reward trained on the same fresh ``seeds`` in one batched call.
+
+    Returns:
+      (sources, per-seed scores [1 + distinct picks, seeds]); row 0 is the human reward.
+    """
+    from eureka_jax import selection
+    from eureka_jax.reward import compile_reward
+    from eureka_jax.train import train_candidates
+
+    sources = [task.human_reward_source]
+    for chosen in picks.values():
+        sources += [src for src, _ in chosen if src not in sources]
+    fns = [compile_reward(src, task) for src in sources]
+    result = train_candidates(task, fns, config, hparams, seeds=list(seeds))
+    return sources, selection.per_seed(result, select)

@@ -30,17 +30,14 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from benchmarks.common import machine_header
-from eureka_jax import selection
+from benchmarks.common import fresh_scores, machine_header
 from eureka_jax.config import load_config
 from eureka_jax.evaluate import EVAL_SEED_OFFSET
 from eureka_jax.llm.factory import make_proposer
 from eureka_jax.llm.prompts import Prompts
-from eureka_jax.reward import compile_reward
 from eureka_jax.runs import load_result, read_json
 from eureka_jax.search import Search
 from eureka_jax.task import load_task
-from eureka_jax.train import train_candidates
 from eureka_jax.train.config import training_settings
 
 VARIANTS = ("one seed (confirm=0)", "race, all seeds (race_score=all)",
@@ -98,13 +95,8 @@ def run_task(name: str, args, budgets: dict) -> list[str]:
         print(f"{name} rep {rep}: " + "; ".join(f"{k}: {v[-1][1]:.3f}" for k, v in
                                                 picks.items()), flush=True)
     # every distinct pick and the human reward on the same fresh seeds, one batched call
-    sources = [task.human_reward_source]
-    for chosen in picks.values():
-        sources += [src for src, _ in chosen if src not in sources]
     fresh_seeds = [EVAL_SEED_OFFSET + 100 + i for i in range(args.fresh)]
-    fns = [compile_reward(src, task) for src in sources]
-    result = train_candidates(task, fns, config, hparams, seeds=fresh_seeds)
-    fresh = selection.per_seed(result, base.select)  # [1 + distinct picks, fresh]
+    sources, fresh = fresh_scores(task, picks, config, hparams, fresh_seeds, base.select)
     human = fresh[0]
     rows = []
     for key, chosen in picks.items():

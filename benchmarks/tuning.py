@@ -34,16 +34,14 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from benchmarks.common import machine_header
+from benchmarks.common import fresh_scores, machine_header
 from eureka_jax import selection
 from eureka_jax.config import load_config
 from eureka_jax.evaluate import EVAL_SEED_OFFSET
 from eureka_jax.llm.factory import make_proposer
 from eureka_jax.llm.prompts import Prompts
-from eureka_jax.reward import compile_reward
 from eureka_jax.search import Search
 from eureka_jax.task import load_task
-from eureka_jax.train import train_candidates
 from eureka_jax.train.config import training_settings
 
 REPLIES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "llm_replies"
@@ -101,14 +99,9 @@ def run_case(name: str, source: str, args, budgets: dict) -> list[str]:
         print(f"{name}/{source} rep {rep}: " + "; ".join(
             f"{arm} {picks[arm][-1][1]:.3f} ({spent[arm][-1] / 1e6:.2f}M steps)"
             for arm in ARMS), flush=True)
-    # every distinct winner and the human reward on the same fresh seeds, one batched call
-    sources = [task.human_reward_source]
-    for chosen in picks.values():
-        sources += [src for src, _ in chosen if src not in sources]
+    # every distinct pick and the human reward on the same fresh seeds, one batched call
     fresh_seeds = [EVAL_SEED_OFFSET + 200 + i for i in range(args.fresh)]
-    fns = [compile_reward(src, task) for src in sources]
-    result = train_candidates(task, fns, config, hparams, seeds=fresh_seeds)
-    fresh = selection.per_seed(result, "max")
+    sources, fresh = fresh_scores(task, picks, config, hparams, fresh_seeds, "max")
     human = fresh[0]
     means = {arm: np.array([np.nanmean(fresh[sources.index(src)]) for src, _ in picks[arm]])
              for arm in ARMS}

@@ -153,3 +153,17 @@ def test_the_offline_proposer_reads_a_written_back_program_with_its_tuned_values
     for old, new in zip(before, after):
         assert new["weight"] == pytest.approx(2.0 * old["weight"], rel=1e-6)
         assert new["temperature"] == pytest.approx(2.0 * old["temperature"], rel=1e-6)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("tune=0", "tune=0 is too small"), ("tune_range=1.0", "tune_range=1.0"),
+])
+def test_bad_tuning_settings_are_one_sentence(tasks, override, message):
+    from eureka_jax.config import load_config
+    from eureka_jax.errors import EurekaError
+    from eureka_jax.search import check_settings
+
+    with pytest.raises(EurekaError, match=message):
+        check_settings(load_config([override]), tasks["cartpole"])
+    with pytest.raises(EurekaError, match="Isaac Gym backend"):
+        check_settings(load_config(["tune=3", "backend=isaacgym"]), tasks["cartpole"])

@@ -130,9 +130,12 @@ class Search:
         self.seeds = seed_list(cfg)
         import jax
 
-        self.budget_note = budget_note(task, self.config, jax.default_backend())
         epochs = (int(cfg.max_iterations or cfg.isaacgym.max_iterations)
                   if cfg.get("backend") == "isaacgym" else None)
+        # the budget checks measure the JAX trainer's budget on this machine's platform; an
+        # Isaac Gym training has its own (rl_games epochs on the Isaac Gym GPUs)
+        self.budget_note = (budget_note(task, self.config, jax.default_backend())
+                            if epochs is None else None)
         self.budget = budget_text(task, self.config, len(self.seeds), cfg.select, epochs)
         self._rejected: list[dict] = []  # the current round's compile rejections
         self._shown_components = None  # components of the reward the current prompt shows

@@ -15,6 +15,15 @@ TASK_NAMES = list(list_tasks())
 
 
 @pytest.fixture(scope="session")
+def conformance_python():
+    """The Isaac Gym conformance environment's interpreter (JAX 0.4.13, rl-games 1.6.5,
+    hydra-core, torch CPU), built on first use (tests/conformance_env.py)."""
+    from tests.conformance_env import conformance_python as build
+
+    return build()
+
+
+@pytest.fixture(scope="session")
 def tasks():
     """Loaded tasks, shared so each environment is built once per test session."""
     return {name: load_task(name) for name in TASK_NAMES}

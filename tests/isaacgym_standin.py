@@ -2,10 +2,12 @@
 
 - ``StandInVecTask``: an in-process VecTask with ShadowHand's attribute names (torch CPU
   tensors), for unit tests of the runtime's mixin.
-- ``write_interpreter``: a stand-in for the Isaac Gym interpreter. It runs our real entry
-  script against the fake ``isaacgym`` and ``isaacgymenvs`` packages of
-  ``tests/fixtures/isaacgym`` (which keep Isaac Gym's import rule and IsaacGymEnvs' layout;
-  see the README there).
+- ``write_interpreter``: a stand-in for the Isaac Gym interpreter: the conformance
+  environment's Python (JAX 0.4.13, real rl_games and hydra, torch CPU;
+  ``tests/conformance_env.py``) with the fake ``isaacgym`` package of
+  ``tests/fixtures/isaacgym/site`` importable. It runs our real entry script against the
+  ``isaacgymenvs`` package of ``tests/fixtures/isaacgym`` (a real hydra app in IsaacGymEnvs'
+  layout that trains with the real rl_games; see the README there).
 """
 
 import sys
@@ -33,8 +35,8 @@ runpy.run_path(script, run_name="__main__")
 '''
 
 
-def write_interpreter(path: Path) -> Path:
-    path.write_text(INTERPRETER.format(python=sys.executable, site=str(FIXTURES / "site")))
+def write_interpreter(path: Path, python: Path) -> Path:
+    path.write_text(INTERPRETER.format(python=python, site=str(FIXTURES / "site")))
     path.chmod(0o755)
     return path
 

@@ -1,9 +1,11 @@
 """The Isaac Gym bridge, everything but Isaac Gym itself: the Python-3.8 runtime (DLPack
 adapter, VecTask mixin), the task-file context, the TensorBoard log reader (both real
 layouts), the launcher's command lines and GPU slots, and whole trainings, curriculum
-hand-offs and the final evaluation through a stand-in interpreter that runs our real entry
-script against fake isaacgym/isaacgymenvs packages in the upstream layouts
-(tests/fixtures/isaacgym)."""
+hand-offs and the final evaluation through a stand-in interpreter: the conformance
+environment's Python (JAX 0.4.13, real rl_games 1.6.5 and hydra, torch CPU;
+tests/conformance_env.py) running our real entry script against a stand-in isaacgym package
+and an isaacgymenvs hydra app in IsaacGymEnvs' layout (tests/fixtures/isaacgym). The runtime
+under JAX 0.4.13 and the command line are in test_isaacgym_conformance.py."""
 
 import ast
 import dataclasses
@@ -40,6 +42,7 @@ from eureka_jax.curriculum import parse_curriculum, run_curriculum
 from eureka_jax.errors import EurekaError
 from eureka_jax.evaluate import evaluate
 from eureka_jax.reward import compile_reward
+from eureka_jax.reward.policy import DEFAULT_POLICY
 from eureka_jax.train import TrainConfig
 from tests.conftest import run_cli
 
@@ -113,12 +116,14 @@ def test_runtime_is_python38_compatible():
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Detecting python files" in out.stdout  # vermin really looked at the files
     files = sorted(RUNTIME_DIR.glob("*.py"))
-    assert [f.name for f in files] == ["eureka_ig_runtime.py", "eureka_ig_train.py"]
+    assert [f.name for f in files] == ["eureka_ig_doctor.py", "eureka_ig_runtime.py",
+                                       "eureka_ig_train.py"]
 
 
 def test_runtime_imports_nothing_of_eureka_jax():
-    allowed = {"builtins", "math", "json", "sys", "os", "importlib", "yaml", "jax", "torch",
-               "isaacgym", "isaacgymenvs", "eureka_ig_runtime"}
+    allowed = {"builtins", "json", "sys", "os", "importlib", "runpy", "traceback", "yaml",
+               "jax", "torch", "hydra", "rl_games", "importlib_metadata", "isaacgym",
+               "isaacgymenvs", "eureka_ig_runtime"}
     for path in RUNTIME_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
@@ -127,9 +132,9 @@ def test_runtime_imports_nothing_of_eureka_jax():
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
 
 
-def test_isaac_gym_is_imported_before_torch(tmp_path):
+def test_isaac_gym_is_imported_before_torch(tmp_path, conformance_python):
     # the stand-in keeps Isaac Gym's rule (isaacgym/gymdeps.py): torch first is an ImportError
-    python = write_interpreter(tmp_path / "python")
+    python = write_interpreter(tmp_path / "python", conformance_python)
     env = {**os.environ, "PYTHONPATH": str(RUNTIME_DIR)}
     wrong = subprocess.run([str(python), "-c", ("import eureka_ig_runtime\n"
                             "from isaacgym import gymapi")], env=env, capture_output=True,
@@ -181,14 +186,25 @@ def test_shared_inputs_are_passed_unbatched(task):
     np.testing.assert_allclose(total.numpy(), np.asarray(want), rtol=1e-5, atol=1e-6)
 
 
-def test_runtime_refuses_imports_beyond_jax_and_math():
-    with pytest.raises(ImportError, match="only jax, jax.numpy and math"):
-        runtime.load_function("import os\ndef compute_reward(a):\n    return a, {}\n",
-                              "compute_reward")
+def test_runtime_allows_exactly_the_policys_modules_and_builtins(task, reward_fn):
+    spec = reward_spec(reward_fn, task)
+    assert set(spec["modules"]) == DEFAULT_POLICY.imports  # one allowlist, sent with the reward
+    assert set(spec["builtins"]) == DEFAULT_POLICY.builtins
+
+    def load(source):
+        return runtime.load_function(source, "f", spec["modules"], spec["builtins"])
+
+    with pytest.raises(ImportError, match="may import only jax, jax.lax, jax.nn"):
+        load("import os\ndef f(a):\n    return a\n")
     with pytest.raises(NameError):  # no open() in the namespace
-        runtime.load_function("def f(a):\n    return a\nopen('x')\n", "f")
+        load("def f(a):\n    return a\nopen('x')\n")
     # print passes eureka-jax's checks (its output is dropped there): here too
-    assert runtime.load_function("def f(a):\n    print(a)\n    return a\n", "f")(3) == 3
+    assert load("def f(a):\n    print(a)\n    return a\n")(3) == 3
+    # what the checker accepts binds as Python binds it
+    f = load("import jax.lax\nfrom typing import Tuple\nfrom jax import nn\n"
+             "def f(a) -> Tuple[float, float]:\n"
+             "    return jax.lax.max(a, 0.0), str(sum(map(float, filter(None, [a, 1.0]))))\n")
+    assert float(f(jnp.float32(2.0))[0]) == 2.0 and f(2.0)[1] == "3.0"
 
 
 def test_mixin_replaces_the_reward_adds_the_goal_bonus_and_logs(task, reward_fn):
@@ -254,13 +270,14 @@ def test_context_keeps_the_observations_and_drops_the_reward_and_its_constants()
 
 def _write_run(log_dir, layout, epochs=10, per_epoch=100, frame0=0, with_fitness=True):
     """TensorBoard events as rl_games + the IsaacGymEnvs observer (``layout="isaacgymenvs"``)
-    or Eureka's observer (``"eureka"``) write them, for a fitness that rises and dips."""
+    or Eureka's observer (``"eureka"``) write them, for a fitness that rises and dips: epoch
+    e's values at the frame counter from before that epoch, as rl_games logs them."""
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(log_dir / "summaries"))
     fitness = [0, 1, 3, 6, 9, 7, 8, 8.5, 8, 8.2][:epochs]
     for epoch in range(1, epochs + 1):
-        frame = frame0 + epoch * per_epoch
+        frame = frame0 + (epoch - 1) * per_epoch
         writer.add_scalar("info/epochs", epoch, frame)
         if epoch >= 2:  # rl_games logs returns once an episode has finished
             writer.add_scalar("rewards/step", 10.0 * epoch, frame)
@@ -341,8 +358,8 @@ def test_num_envs_that_rl_games_cannot_split_are_refused_up_front(task):
 # ---- whole trainings through the stand-in interpreter -------------------------------------
 
 @pytest.fixture
-def standin(tmp_path):
-    return write_interpreter(tmp_path / "standin_isaacgym_python")
+def standin(tmp_path, conformance_python):
+    return write_interpreter(tmp_path / "standin_isaacgym_python", conformance_python)
 
 
 def _calls(root):
@@ -445,11 +462,16 @@ def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin, monkeyp
     (call,) = [c for c in _calls(tmp_path / "run") if "task=ShadowHandSpin" in c["argv"]]
     handoff = next(a for a in call["argv"] if a.startswith("checkpoint="))[len("checkpoint="):]
     assert handoff != first["checkpoint"]  # a copy with fresh counters, not stage 1's file
-    assert torch.load(first["checkpoint"], weights_only=False)["epoch"] == 3
+    assert call["checkpoint"] == handoff  # what hydra handed rl_games
+    stage1 = torch.load(first["checkpoint"], weights_only=False)  # rl_games' own checkpoint
+    assert (stage1["epoch"], stage1["frame"]) == (3, 3 * 64)
     assert torch.load(handoff, weights_only=False)["epoch"] == 0
-    # under either rl_games, stage 2 trains its own 3 epochs (PyPI's would stop after 1)
+    # rl-games 1.6.5 restores the counters: from stage 1's file stage 2 would stop after one
+    # epoch; from the hand-off it trains its own 3 (and starts its frames at 0)
     done = torch.load(second["checkpoint"], weights_only=False)
-    assert done["start"] == handoff and done["trained_epochs"] == 3
+    assert (done["epoch"], done["frame"]) == (3, 3 * 64)
+    for key in ("model", "optimizer"):  # the weights went through
+        assert key in done
 
     # resume: finished stages are read back, no training runs again
     calls = sorted((tmp_path / "run").rglob("standin_call.json"))

@@ -88,7 +88,7 @@ def cmd_search(cfg) -> int:
     task, backend = make_backend(cfg)
     config, _ = check_settings(cfg, task)  # every setting, before anything is written
     if backend is not None:
-        backend.check_installed()  # before any LLM call or run directory
+        backend.check_installed(task.task_class)  # before any LLM call or run directory
         task.check_num_envs(cfg.isaacgym.num_envs)
     if run_dir is None:
         run_dir = new_run_dir(cfg, cfg.task, "search")

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -33,9 +34,11 @@ TASK_SPECS = Path(__file__).resolve().parents[3] / "configs" / "isaacgym"
 INSTALL_STEPS = (
     "install Isaac Gym Preview 4 (download from https://developer.nvidia.com/isaac-gym, then "
     "`pip install -e isaacgym/python` in a Python 3.8 environment), IsaacGymEnvs (`git clone "
-    "https://github.com/isaac-sim/IsaacGymEnvs && pip install -e IsaacGymEnvs`) and "
-    "`pip install jax==0.4.13 jaxlib==0.4.13` into that environment, then pass its interpreter "
-    "as isaacgym.python=/path/to/python3.8 (see docs/isaacgym.md)")
+    "https://github.com/isaac-sim/IsaacGymEnvs && pip install -e IsaacGymEnvs`) and, into "
+    "that environment, JAX's CUDA build with the numpy Isaac Gym needs (`pip install "
+    "numpy==1.23.5 \"jax[cuda11_pip]==0.4.13\" -f "
+    "https://storage.googleapis.com/jax-releases/jax_cuda_releases.html`), then pass its "
+    "interpreter as isaacgym.python=/path/to/python3.8 (docs/isaacgym.md has every step)")
 
 
 # ---- tasks --------------------------------------------------------------------------------
@@ -96,6 +99,9 @@ class IsaacGymTask:
     fitness_aggregate: str = "mean"
     train_config: str | None = None
     notes: str = ""
+    # the CPU budget ladder measures JAX trainings; an Isaac Gym task trains on the GPUs of
+    # the Isaac Gym interpreter, wherever eureka-jax's own JAX runs: never measured here
+    cpu_learns: bool | None = None
 
     @functools.cached_property
     def reward_input_specs(self) -> dict:
@@ -288,12 +294,59 @@ def command_line(job: Job, task: IsaacGymTask, python: str, max_iterations: int,
 
 
 def reward_spec(fn, task: IsaacGymTask) -> dict:
-    """What the runtime needs of a compiled reward (the JSON beside each run)."""
+    """What the runtime needs of a compiled reward (the JSON beside each run), with the modules
+    and builtins the reward policy allowed it: the runtime allows exactly those, so a program
+    the checker accepted runs there."""
+    from eureka_jax.reward.policy import DEFAULT_POLICY
+
+    policy = getattr(fn, "policy", DEFAULT_POLICY)
     return {"mode": getattr(fn, "mode", "reward"), "source": fn.source, "entry": fn.entry,
+            "modules": sorted(policy.imports), "builtins": sorted(policy.builtins),
             "input_names": list(fn.input_names), "component_names": list(fn.component_names),
             "shared_names": [n for n in fn.input_names if n in task.shared_inputs],
             "task_class": task.task_class, "success_attr": task.success_attr,
             "success_bonus": task.success_bonus, "success_event": task.success_event}
+
+
+def start_training(argv: list[str], env: dict, run_dir: Path):
+    """Starts one training in its own process group (rl_games, JAX and Isaac Gym may start
+    children of their own), its output in ``run_dir/output.log``."""
+    log = open(run_dir / "output.log", "w")  # noqa: SIM115 (closed by finish_trainings)
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=run_dir,
+                            env={**os.environ, **env}, start_new_session=True)
+    return proc, log
+
+
+def finish_trainings(started: list, timeout: float) -> list[int | None]:
+    """Waits for trainings started together; the exit code of each, or None for one that ran
+    past ``timeout`` seconds, whose whole process group is then killed. If waiting is
+    interrupted (Ctrl-C), every training still running is killed too: none outlives the
+    search."""
+    deadline = time.monotonic() + timeout
+    codes = []
+    try:
+        for proc, log in started:
+            try:
+                codes.append(proc.wait(timeout=max(0.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                codes.append(None)
+    finally:
+        for proc, log in started:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
+    return codes
+
+
+def failure_text(code: int | None, output: str, timeout: float) -> str:
+    """What a failed training reports (its candidate's execution feedback)."""
+    if code is None:
+        return (f"the training did not finish within isaacgym.timeout={timeout:g} s and was "
+                "stopped; its output ended with:\n" + traceback_tail(output, 10))
+    return traceback_tail(output)
 
 
 def traceback_tail(text: str, lines: int = 25) -> str:
@@ -313,8 +366,10 @@ class IsaacGymBackend:
         self.cfg = cfg
         self.ig = cfg.isaacgym
         self.work_dir = Path(work_dir) if work_dir else None
+        self._verified: dict[str, str] = {}  # task class -> interpreter that passed the probe
 
-    def check_installed(self) -> str:
+    def interpreter(self) -> str:
+        """The Isaac Gym interpreter's path; one sentence when it is not set or not there."""
         python = self.ig.python
         if not python:
             raise EurekaError("backend=isaacgym needs the Isaac Gym interpreter: " + INSTALL_STEPS
@@ -323,15 +378,40 @@ class IsaacGymBackend:
         if exe is None:
             raise EurekaError(f"isaacgym.python={python} is not an executable; " + INSTALL_STEPS
                               + ".")
-        # in the order a training imports them (Isaac Gym refuses to load after torch), with
-        # the PYTHONPATH a training gets
-        probe = subprocess.run(
-            [exe, "-c", "from isaacgym import gymapi; import isaacgymenvs, torch, jax"],
-            capture_output=True, text=True, timeout=300, check=False,
-            env={**os.environ, "PYTHONPATH": training_pythonpath(self.ig.isaacgymenvs)})
-        if probe.returncode != 0:
-            raise EurekaError(f"{exe} cannot import isaacgym, isaacgymenvs, torch and jax "
-                              f"({traceback_tail(probe.stderr, 1)}); " + INSTALL_STEPS + ".")
+        return exe
+
+    def probe(self, task_class: str = "ShadowHand") -> list[dict]:
+        """The runtime's checks of the Isaac Gym interpreter (``runtime/eureka_ig_doctor.py``:
+        import order, torch and JAX, a DLPack round trip, IsaacGymEnvs, hydra composing its
+        config, rl_games' version), run there with the PYTHONPATH a training gets."""
+        exe = self.interpreter()
+        done = subprocess.run([exe, str(RUNTIME_DIR / "eureka_ig_doctor.py"), task_class],
+                              capture_output=True, text=True, timeout=300, check=False,
+                              env={**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                                   "PYTHONPATH": training_pythonpath(self.ig.isaacgymenvs)})
+        checks = [json.loads(line) for line in done.stdout.splitlines()
+                  if line.startswith('{"check"')]
+        if done.returncode and (not checks or checks[-1]["ok"]):  # died before reporting
+            checks.append({"check": "interpreter", "ok": False,
+                           "detail": traceback_tail(done.stderr, 1) or f"exit {done.returncode}"})
+        return checks
+
+    def check_installed(self, task_class: str = "ShadowHand") -> str:
+        """The interpreter, once every probe passed and our side can read rl_games' logs; the
+        first failure in one sentence otherwise."""
+        import importlib.util
+
+        if task_class in self._verified:
+            return self._verified[task_class]
+        if importlib.util.find_spec("tensorboard") is None:
+            raise EurekaError("reading Isaac Gym trainings' logs needs TensorBoard in "
+                              "eureka-jax's environment: pip install -e \".[isaacgym]\".")
+        exe = self.interpreter()
+        for check in self.probe(task_class):
+            if not check["ok"]:
+                raise EurekaError(f"{exe} fails the check '{check['check']}' "
+                                  f"({check['detail']}); " + INSTALL_STEPS + ".")
+        self._verified[task_class] = exe
         return exe
 
     def train_candidates(self, task, reward_fns, config, hparams=None, seeds=(0,), labels=None,
@@ -342,7 +422,7 @@ class IsaacGymBackend:
         from eureka_jax.train.batch import BatchResult
         from eureka_jax.train.ppo import TrainingCurves
 
-        python = self.check_installed()
+        python = self.check_installed(task.task_class)
         task.check_num_envs(self.ig.num_envs)
         labels = list(labels) if labels else [f"candidate {i}" for i in range(len(reward_fns))]
         root = self.work_dir or Path(self.cfg.runs_dir) / task.name / "isaacgym"
@@ -361,17 +441,12 @@ class IsaacGymBackend:
         max_iterations = int(self.cfg.max_iterations or self.ig.max_iterations)
         start = time.perf_counter()
         outputs = {}
+        timeout = float(self.ig.timeout)
         for wave in assign_gpus(jobs, list(self.ig.gpus), int(self.ig.per_gpu)):
-            procs = []
-            for job in wave:
-                argv, env = command_line(job, task, python, max_iterations, self.ig.num_envs)
-                log = open(job.run_dir / "output.log", "w")  # noqa: SIM115 (closed after wait)
-                procs.append((job, log, subprocess.Popen(
-                    argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env},
-                    cwd=job.run_dir)))
-            for job, log, proc in procs:
-                code = proc.wait(timeout=float(self.ig.timeout))
-                log.close()
+            started = [start_training(*command_line(job, task, python, max_iterations,
+                                                    self.ig.num_envs), job.run_dir)
+                       for job in wave]
+            for job, code in zip(wave, finish_trainings(started, timeout)):
                 outputs[(job.row, job.seed)] = (code, (job.run_dir / "output.log").read_text())
         run_seconds = time.perf_counter() - start
         c = config.num_evals
@@ -386,7 +461,7 @@ class IsaacGymBackend:
                 except EurekaError as e:
                     errors[job.row] = f"the training finished but {e}"
             else:
-                errors[job.row] = traceback_tail(text)
+                errors[job.row] = failure_text(code, text, timeout)
             if curves is None:
                 m = len(reward_fns[job.candidate].component_names)
                 nan = np.full(c, np.nan, np.float32)
@@ -455,7 +530,7 @@ class IsaacGymCurriculumBackend(IsaacGymBackend):
         """The command lines of a stage's runs (one per seed), with the hand-off: the previous
         stage's checkpoint as ``checkpoint=``, whose epoch and frame counters the entry script
         resets (``fresh_checkpoint``), so every stage trains its own ``max_iterations``."""
-        python = self.check_installed()
+        python = self.check_installed(task.task_class)
         task.check_num_envs(self.ig.num_envs)
         seeds = seed_list(self.cfg)
         iterations = int(stage.isaacgym.get("max_iterations") or self.cfg.max_iterations
@@ -490,14 +565,13 @@ class IsaacGymCurriculumBackend(IsaacGymBackend):
                               f"{task.name} [{e.category}]: {e.message}") from e
         fitness, final = [], []
         checkpoints = []
+        timeout = float(self.ig.timeout)
         for job, argv, env in self.stage_jobs(stage, fn, task, init, stage_dir):
-            with open(job.run_dir / "output.log", "w") as log:
-                code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=job.run_dir,
-                                      env={**os.environ, **env}, timeout=float(self.ig.timeout),
-                                      check=False).returncode
+            (code,) = finish_trainings([start_training(argv, env, job.run_dir)], timeout)
             if code != 0:
+                output = (job.run_dir / "output.log").read_text()
                 raise EurekaError(f"stage {stage.name}, seed {job.seed}: Isaac Gym training "
-                                  f"failed:\n{traceback_tail((job.run_dir / 'output.log').read_text())}")
+                                  f"failed:\n{failure_text(code, output, timeout)}")
             curves = curves_from_scalars(read_scalars(job.run_dir), 10, fn.component_names)
             fitness.append(float(curves.peak_fitness))  # Eureka's: max of the raw series
             final.append(float(curves.fitness[-1]))

@@ -10,7 +10,11 @@ Two layouts exist for the task's ``extras`` (ours: ``consecutive_successes``, ``
 
 rl_games itself writes ``rewards/step`` and ``episode_lengths/step`` by frame, the same
 values as ``.../iter`` by epoch, and ``info/epochs`` (value: the epoch) by frame; those pairs
-map epochs to frames. ``/frame`` is preferred; an epoch-keyed tag is mapped to frames. Each
+map epochs to frames. rl_games logs epoch ``e``'s statistics at the frame counter from
+*before* that epoch (``F0 + (e - 1) B`` for ``B`` frames per epoch; rl-games 1.6.5's
+``a2c_common.train`` reads the counter, then adds the epoch's frames), and so does the observer
+it hands that frame to; here every value is placed at the frames done when it was measured,
+``F0 + e B``. ``/frame`` is preferred; an epoch-keyed tag is mapped to frames. Each
 tag is resampled on its own axis at ``num_evals`` evenly spaced frames (the last value
 at or before each point). The fitness is also kept unresampled: its maximum over the whole
 logged series is Eureka's selection statistic (``eureka/eureka.py`` takes
@@ -35,10 +39,14 @@ EPOCH_FRAME_PAIRS = (("rewards/iter", "rewards/step"),
 
 def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """tag -> (steps, values) from every event file under ``log_dir``."""
-    from tensorboard.backend.event_processing.event_accumulator import (
-        SCALARS,
-        EventAccumulator,
-    )
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import (
+            SCALARS,
+            EventAccumulator,
+        )
+    except ImportError as e:
+        raise EurekaError("reading Isaac Gym trainings' logs needs TensorBoard in eureka-jax's "
+                          'environment: pip install -e ".[isaacgym]".') from e
 
     files = sorted(Path(log_dir).rglob("events.out.tfevents.*"))
     if not files:
@@ -60,7 +68,10 @@ def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
 
 
 def epoch_to_frame(scalars: dict):
-    """A function epochs -> frames fitted on the (epoch, frame) pairs rl_games logs, or None.
+    """``(frames_done, per_epoch)``: a function epochs -> frames done at the end of each epoch,
+    fitted on the (epoch, frame) pairs rl_games logs, and the frames one epoch adds (the shift
+    from the frame a value is logged at to the frames done when it was measured); ``(None,
+    0.0)`` without such pairs.
 
     rl_games advances a fixed number of frames per epoch (num_envs x horizon_length), so a
     line fits exactly; its offset is the frame counter a fine-tuning run restored (Eureka's
@@ -78,21 +89,24 @@ def epoch_to_frame(scalars: dict):
             frames += list(f[:n])
     pairs = {(float(e), float(f)) for e, f in zip(epochs, frames)}
     if not pairs:
-        return None
+        return None, 0.0
     e, f = np.array(sorted(pairs)).T
-    if len(set(e)) == 1:
-        slope, offset = (f[0] / e[0] if e[0] else 0.0), 0.0
+    if len(set(e)) == 1:  # one epoch: logged at frame F0 = (e - 1) B from a fresh start
+        slope = f[0] / (e[0] - 1) if e[0] > 1 else 0.0
+        offset = f[0] - slope * (e[0] - 1)
     else:
-        slope, offset = np.polyfit(e, f, 1)
-    return lambda epochs: offset + slope * np.asarray(epochs, dtype=float)
+        slope, before = np.polyfit(e, f, 1)
+        offset = before + slope  # logged at F0 + (e - 1) B: done at F0 + e B
+    return (lambda epochs: offset + slope * np.asarray(epochs, dtype=float)), float(slope)
 
 
-def find_tag(scalars: dict, key: str, to_frame):
-    """``key``'s series as (frames, values): ``key/frame``, else ``key`` or ``key/iter`` (by
-    epoch) mapped to frames; None if it was not logged. A bare ``key`` that rl_games writes
-    by frame itself (``rewards/step``) is taken as is."""
+def find_tag(scalars: dict, key: str, to_frame, per_epoch: float = 0.0):
+    """``key``'s series as (frames done, values): ``key/frame`` (shifted by one epoch's
+    frames, see the module docstring), else ``key`` or ``key/iter`` (by epoch) mapped to
+    frames; None if it was not logged."""
     if f"{key}/frame" in scalars:
-        return scalars[f"{key}/frame"]
+        steps, values = scalars[f"{key}/frame"]
+        return steps + per_epoch, values
     for tag in (key, f"{key}/iter"):
         if tag in scalars:
             steps, values = scalars[tag]
@@ -115,14 +129,14 @@ def curves_from_scalars(scalars: dict, num_evals: int, component_names, total_st
 
     Raises ``EurekaError`` when the fitness was never logged (the launcher makes that the
     candidate's failure, with this message as its feedback)."""
-    to_frame = epoch_to_frame(scalars)
-    fitness = find_tag(scalars, fitness_tag, to_frame)
+    to_frame, per_epoch = epoch_to_frame(scalars)
+    fitness = find_tag(scalars, fitness_tag, to_frame, per_epoch)
     if fitness is None:
         known = ", ".join(sorted(scalars)) or "none"
         raise EurekaError(f"the training logged no '{fitness_tag}' (tags found: {known}); the "
                           "task must report its success metric in extras (success_attr in "
                           "its spec, see docs/isaacgym.md).")
-    frame_tags = [scalars[t][0] for t in (*RETURN_TAGS, *LENGTH_TAGS, "info/epochs")
+    frame_tags = [scalars[t][0] + per_epoch for t in (*RETURN_TAGS, *LENGTH_TAGS, "info/epochs")
                   if t in scalars]
     last = float(total_steps or max(float(np.max(s)) for s in [fitness[0], *frame_tags]))
     # a run that restored a frame counter (fine-tuning) starts there, not at 0
@@ -132,11 +146,12 @@ def curves_from_scalars(scalars: dict, num_evals: int, component_names, total_st
     def series(tags):
         for tag in tags:
             if tag in scalars:
-                return _resample(*scalars[tag], at)
+                steps, values = scalars[tag]
+                return _resample(steps + per_epoch, values, at)
         return np.full(num_evals, np.nan, np.float32)
 
     def component(name):
-        found = find_tag(scalars, f"eureka/{name}", to_frame)
+        found = find_tag(scalars, f"eureka/{name}", to_frame, per_epoch)
         return (_resample(*found, at) if found is not None
                 else np.full(num_evals, np.nan, np.float32))
 

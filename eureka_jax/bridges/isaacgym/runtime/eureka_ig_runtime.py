@@ -12,33 +12,36 @@ sets it): by default JAX takes 75% of GPU memory at start-up, leaving Isaac Gym 
 """
 
 import builtins
-import math
+import importlib
 
 import jax
+import jax.dlpack  # `import jax` does not import it on JAX 0.4.13
 import jax.numpy as jnp
 import torch
 import torch.utils.dlpack
 
-# what the (already checked) reward program may import, and the builtins it may call
-_MODULES = {"jax": jax, "jax.numpy": jnp, "math": math}
-_BUILTINS = ("abs", "min", "max", "sum", "len", "range", "float", "int", "bool", "dict",
-             "list", "tuple", "zip", "enumerate", "isinstance", "round", "pow", "all", "any",
-             "sorted", "reversed", "ValueError", "TypeError", "True", "False", "None")
+
+def _allowed_import(modules):
+    """An ``__import__`` that imports only ``modules`` (the checker's allowlist, sent with the
+    reward), with the ordinary binding: ``import jax.lax`` binds ``jax``, ``from jax import
+    numpy`` takes the attribute."""
+
+    def _import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level or name not in modules:
+            raise ImportError("reward programs may import only " + ", ".join(sorted(modules))
+                              + ", not " + repr(name))
+        module = importlib.import_module(name)
+        return module if fromlist else importlib.import_module(name.partition(".")[0])
+
+    return _import
 
 
-def _import(name, globals=None, locals=None, fromlist=(), level=0):
-    if level or name not in _MODULES:
-        raise ImportError("reward programs may import only jax, jax.numpy and math, not "
-                          + repr(name))
-    if name == "jax.numpy" and not fromlist:
-        return jax  # `import jax.numpy as jnp` binds the top package, then takes .numpy
-    return _MODULES[name]
-
-
-def load_function(source, entry):
-    """Executes ``source`` with only jax/jax.numpy/math and a few builtins; returns ``entry``."""
-    safe = {name: getattr(builtins, name) for name in _BUILTINS if hasattr(builtins, name)}
-    safe["__import__"] = _import
+def load_function(source, entry, modules, builtin_names):
+    """Executes ``source`` with only the allowed ``modules`` importable and the allowed
+    ``builtin_names``; returns the function ``entry``. Both lists come from eureka-jax's
+    reward policy in the reward's JSON, so what the checker accepted runs here."""
+    safe = {name: getattr(builtins, name) for name in builtin_names if hasattr(builtins, name)}
+    safe["__import__"] = _allowed_import(frozenset(modules))
     safe["print"] = lambda *args, **kwargs: None  # as in eureka-jax's sandbox: output dropped
     namespace = {"__builtins__": safe, "__name__": "eureka_reward"}
     # the source passed eureka-jax's compiler (policy, tracing, probe) before it got here
@@ -49,45 +52,55 @@ def load_function(source, entry):
     return fn
 
 
+def _version(text):
+    return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+
+
+# JAX >= 0.4.15 speaks the DLPack protocol both ways (its arrays have __dlpack__ and
+# __dlpack_device__, and it takes any object with them, synchronising streams itself). JAX
+# 0.4.13 (the last for Python 3.8) exchanges capsules only, with no stream handshake. Decided
+# once, not per tensor: this runs every environment step.
+DLPACK_PROTOCOL = _version(jax.__version__) >= (0, 4, 15)
+
+
 def torch_to_jax(tensor):
     """A torch tensor as a JAX array on the same memory (DLPack; a non-contiguous tensor is
     made contiguous first, which copies)."""
     tensor = tensor.contiguous()
-    if _JAX_TAKES_OBJECTS:
+    if DLPACK_PROTOCOL:
         return jax.dlpack.from_dlpack(tensor)
+    if tensor.is_cuda:  # no stream handshake: torch's pending kernels must finish first
+        torch.cuda.current_stream(tensor.device).synchronize()
     return jax.dlpack.from_dlpack(torch.utils.dlpack.to_dlpack(tensor))
-
-
-# JAX >= 0.4.14 imports any object with ``__dlpack__``; 0.4.13 wants a capsule (decided once,
-# not per tensor: this runs every environment step)
-_JAX_TAKES_OBJECTS = tuple(int(p) for p in jax.__version__.split(".")[:3] if p.isdigit()) >= (
-    0, 4, 14)
 
 
 def jax_to_torch(array):
     """A JAX array as a torch tensor on the same memory (DLPack)."""
-    if hasattr(array, "__dlpack__"):
+    if DLPACK_PROTOCOL:
         return torch.utils.dlpack.from_dlpack(array)
+    array.block_until_ready()  # no stream handshake: the result must exist before torch reads
     return torch.utils.dlpack.from_dlpack(jax.dlpack.to_dlpack(array))
 
 
 class TorchReward:
     """A checked JAX reward applied to batched torch tensors.
 
-    ``reward(inputs)`` takes ``{name: tensor}`` (at least ``input_names``; per-environment
+    ``modules`` and ``builtin_names`` are what the program may import and call (eureka-jax's
+    reward policy). ``reward(inputs)`` takes ``{name: tensor}`` (at least ``input_names``; per-environment
     inputs with a leading ``num_envs`` axis, the ``shared_names`` without one) and returns
     ``(total [num_envs], {component: [num_envs]})`` as torch tensors, computed by the
     per-environment reward vmapped over the batch (``in_axes=None`` for shared inputs) and
     jitted once per input shape.
     """
 
-    def __init__(self, source, entry, input_names, component_names, shared_names=()):
+    def __init__(self, source, entry, input_names, component_names, shared_names, modules,
+                 builtin_names):
         self.source = source
         self.entry = entry
         self.input_names = tuple(input_names)
         self.component_names = tuple(component_names)
         self.shared_names = tuple(n for n in shared_names if n in self.input_names)
-        fn = load_function(source, entry)
+        fn = load_function(source, entry, modules, builtin_names)
         names = self.component_names
 
         def per_env(*args):
@@ -102,15 +115,21 @@ class TorchReward:
     @classmethod
     def from_spec(cls, spec):
         """From the JSON the launcher writes: source, entry, input_names, component_names,
-        shared_names."""
+        shared_names, and the policy's allowed modules and builtins."""
         return cls(spec["source"], spec["entry"], spec["input_names"], spec["component_names"],
-                   spec.get("shared_names", ()))
+                   spec.get("shared_names", ()), spec["modules"], spec["builtins"])
 
     def __call__(self, inputs):
         missing = [n for n in self.input_names if n not in inputs]
         if missing:
             raise KeyError("reward inputs missing: " + ", ".join(missing))
-        args = [torch_to_jax(torch.as_tensor(inputs[n]).float()) for n in self.input_names]
+        # shared inputs that are Python numbers (max_episode_length) go to the device of the
+        # per-environment tensors: JAX refuses arguments on two devices
+        device = next((inputs[n].device for n in self.input_names
+                       if isinstance(inputs[n], torch.Tensor) and n not in self.shared_names),
+                      None)
+        args = [torch_to_jax(torch.as_tensor(inputs[n], dtype=torch.float32, device=device))
+                for n in self.input_names]
         total, comps = self._batched(*args)
         total_t = jax_to_torch(total)
         comps_t = jax_to_torch(comps)
@@ -147,6 +166,10 @@ class EurekaRewardMixin:
 
     def _eureka_input(self, name, actions):
         if name in ("action", "actions"):
+            if actions is None:
+                raise AttributeError(
+                    type(self).__name__ + ".compute_reward is given no actions and the task keeps "
+                    "no `actions` attribute; leave `" + name + "` out of the reward's arguments")
             return actions
         if hasattr(self, name):
             return getattr(self, name)
@@ -160,11 +183,15 @@ class EurekaRewardMixin:
                                  "(success_event in the task spec)")
         return getattr(self, self.success_event).float()
 
-    def compute_reward(self, actions):
+    def compute_reward(self, *args):
+        """Both signatures IsaacGymEnvs' tasks use: ``compute_reward(self, actions)`` (the hand
+        tasks, Ant, Humanoid) and ``compute_reward(self)`` (Cartpole, BallBalance, Quadcopter,
+        AnymalTerrain, ...; the actions are then the task's ``actions`` attribute)."""
         parent = super()
         if hasattr(parent, "compute_reward"):
-            parent.compute_reward(actions)
+            parent.compute_reward(*args)
             self.extras["gt_reward"] = self.rew_buf.mean()
+        actions = args[0] if args else getattr(self, "actions", None)
         if self.eureka_mode == "sparse":
             self.rew_buf[:] = self._eureka_event().to(self.rew_buf.device)
         elif self.eureka_mode == "reward":

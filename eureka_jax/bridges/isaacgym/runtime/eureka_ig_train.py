@@ -4,7 +4,10 @@
 
 Loads the checked reward from REWARD_JSON (written by eureka-jax's launcher), puts TASK's
 class with that reward mixed in where IsaacGymEnvs' training looks the class up, and runs
-IsaacGymEnvs' own training (rl_games) with the given overrides. No task file is rewritten.
+IsaacGymEnvs' own ``train.py`` with the given overrides, as ``python train.py`` would: as
+``__main__``, with its folder first on ``sys.path``. (Called as an imported function instead,
+its ``@hydra.main(config_path="./cfg")`` resolves the config folder against the caller and
+finds none.) No task file is rewritten.
 
 Where the class is looked up: IsaacGymEnvs takes it from ``isaacgym_task_map[task]``;
 Eureka's copy of IsaacGymEnvs first imports ``isaacgymenvs.tasks.<env.env_name lower-cased>``
@@ -24,6 +27,7 @@ from isaacgym import gymapi  # noqa: F401,I001  (import order matters, see above
 import importlib
 import json
 import os
+import runpy
 import sys
 
 from eureka_ig_runtime import fresh_checkpoint, from_spec
@@ -75,10 +79,12 @@ def main(argv):
             arg = "checkpoint=" + fresh_checkpoint(arg[len("checkpoint="):],
                                                    os.path.abspath("handoff_checkpoint.pth"))
         overrides.append(arg)
-    from isaacgymenvs import train
+    import isaacgymenvs
 
-    sys.argv = [train.__file__, "task=" + task] + overrides
-    train.launch_rlg_hydra()
+    script = os.path.join(os.path.dirname(os.path.abspath(isaacgymenvs.__file__)), "train.py")
+    sys.argv = [script, "task=" + task] + overrides
+    sys.path.insert(0, os.path.dirname(script))
+    runpy.run_path(script, run_name="__main__")
     return 0
 
 

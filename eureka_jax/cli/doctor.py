@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from eureka_jax.cli.common import console
@@ -33,7 +34,7 @@ def cmd_doctor(cfg) -> int:
                                                "playground", "openai")))
     table.add_row("compile cache", str(enable_compilation_cache()))
     for name, status in backend_status(cfg):
-        table.add_row(name, status)
+        table.add_row(name, escape(status))  # install lines hold brackets: jax[cuda11_pip]
     if cfg.backend == "jax":
         table.add_row(f"memory ({cfg.task}, profile={cfg.profile})", memory_status(cfg))
     console.print(table)

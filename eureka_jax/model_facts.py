@@ -143,7 +143,8 @@ def isaacgym_summary(task_yaml: dict) -> str:
         lines.append(f"- gravity {_vec(sim['gravity'])} m/s^2")
     for key, value in env.items():
         low = key.lower()
-        if any(w in low for w in REWARD_WORDS) or isinstance(value, (dict, list)):
+        if (any(w in low for w in REWARD_WORDS) or key.endswith("Eps")  # rotEps: reward's
+                or isinstance(value, (dict, list))):
             continue
         if key in ("numEnvs", "envSpacing", "enableDebugVis", "aggregateMode", "env_name",
                    "controlFrequencyInv"):

@@ -532,3 +532,61 @@ def test_task_context_needs_isaacgymenvs_source(tmp_path):
     assert "reach_goal_bonus" not in text
     spin = load_isaacgym_task("ShadowHandSpin", str(ISAACGYMENVS)).context()
     assert "10 degrees" in spin  # what Eureka's training task does, not its shown copy's 30
+
+
+def test_model_facts_show_what_trains_and_nothing_reward_only():
+    # the stand-in YAML defaults ShadowHand to the pen (as Eureka's copy does)
+    block = load_isaacgym_task("ShadowHand", str(ISAACGYMENVS)).model_facts()
+    pen = load_isaacgym_task("ShadowHandPenReorient", str(ISAACGYMENVS)).model_facts()
+    assert "- objectType: block" in block and "pen" not in block
+    assert "- objectType: pen" in pen
+    for text in (block, pen):
+        assert "episodeLength: 20" in text and "observationType: full_state" in text
+        for reward_only in ("rotEps", "reachGoalBonus", "distRewardScale", "fallPenalty",
+                            "successTolerance"):
+            assert reward_only not in text, reward_only
+
+
+def test_mixin_supports_tasks_whose_compute_reward_takes_no_actions(task, reward_fn):
+    # upstream Cartpole, BallBalance, Quadcopter, AnymalTerrain: compute_reward(self), the
+    # actions kept by pre_physics_step as self.actions
+    class NoActionsArgument(StandInVecTask):
+        def compute_reward(self):
+            super().compute_reward(None)
+
+    actions = torch.randn(64, 20, generator=torch.Generator().manual_seed(2))
+    env = runtime.from_spec(NoActionsArgument, reward_spec(reward_fn, task))()
+    env.actions = actions
+    env.compute_reward()
+    reward = runtime.TorchReward.from_spec(reward_spec(reward_fn, task))
+    total, _ = reward({**{k: getattr(env, k) for k in ("object_rot", "goal_rot",
+                                                       "fingertip_pos", "object_pos")},
+                       "actions": actions})
+    torch.testing.assert_close(env.rew_buf, total)  # no goal reached at step 1: no bonus
+    del env.actions  # a task that keeps none: one sentence, naming the argument to drop
+    with pytest.raises(AttributeError, match="given no actions.*leave `actions` out"):
+        env.compute_reward()
+
+
+def _processes_mentioning(text):
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:  # the process ended while we looked
+                continue
+            if text in cmdline:
+                found.append(proc.name)
+    return found
+
+
+def test_a_training_past_its_timeout_fails_its_candidate_and_is_ended(tmp_path, standin, task,
+                                                                      reward_fn):
+    cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
+                       "isaacgym.timeout=1", "max_iterations=500"])
+    result = IsaacGymBackend(cfg, tmp_path / "work").train_candidates(
+        task, [reward_fn], TrainConfig(num_updates=500, num_evals=2), seeds=[0])
+    assert result.curves.failed.all()
+    assert "did not finish within isaacgym.timeout=1 s" in result.errors[0]
+    assert not _processes_mentioning(str(tmp_path / "work"))  # its process group is gone

@@ -150,13 +150,15 @@ class IsaacGymTask:
 
     def model_facts(self) -> str:
         """What the task's YAML (``cfg/task/<task_class>.yaml``) states about the simulation
-        and the episode, without the reward's hyperparameters."""
+        and the episode, with this spec's ``task.*`` overrides applied (what trains, e.g.
+        objectType), without the reward's hyperparameters."""
         from eureka_jax.model_facts import isaacgym_summary
 
         path = Path(self.task_path()).parents[1] / "cfg" / "task" / f"{self.task_class}.yaml"
         if not path.is_file():
             return ""
-        return isaacgym_summary(yaml.safe_load(path.read_text()) or {})
+        return isaacgym_summary(apply_overrides(yaml.safe_load(path.read_text()) or {},
+                                                self.overrides))
 
     def context(self, budget: str | None = None) -> str:
         from eureka_jax.bridges.isaacgym.context import build_context, context_text
@@ -214,6 +216,22 @@ class IsaacGymTask:
                 f"minibatch_size {minibatch}): rl_games needs num_envs x horizon_length to be a "
                 f"multiple of minibatch_size, so set isaacgym.num_envs to a multiple of {step} "
                 f"such as {max(step, -(-n // step) * step)}.")
+
+
+def apply_overrides(task_yaml: dict, overrides: list[str]) -> dict:
+    """``task_yaml`` with the hydra overrides that address it (``task.env.objectType=pen``)
+    applied, values parsed as YAML as hydra parses them; other overrides are left out."""
+    out = json.loads(json.dumps(task_yaml))  # a deep copy of plain YAML data
+    for override in overrides:
+        key, _, value = str(override).partition("=")
+        if not key.startswith("task."):
+            continue
+        *parents, leaf = key[len("task."):].split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
 
 
 def list_isaacgym_tasks() -> list[str]:

@@ -35,8 +35,10 @@ runpy.run_path(script, run_name="__main__")
 '''
 
 
-def write_interpreter(path: Path, python: Path) -> Path:
-    path.write_text(INTERPRETER.format(python=python, site=str(FIXTURES / "site")))
+def write_interpreter(path: Path, python: Path, site: Path = FIXTURES / "site") -> Path:
+    """``site``: the stand-in isaacgym package's folder (``upstream_stub`` for the opt-in
+    tests against the real IsaacGymEnvs)."""
+    path.write_text(INTERPRETER.format(python=python, site=str(site)))
     path.chmod(0o755)
     return path
 

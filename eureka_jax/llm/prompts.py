@@ -14,6 +14,14 @@ BUILTIN_DIR = Path(__file__).parent / "prompts"
 NAMES = ("system", "task", "output_rules", "policy_feedback", "execution_error", "output_tip")
 
 
+def allowed_modules_text() -> str:
+    """``jax``, ``jax.lax``, ... as the prompts name them, from the default reward policy."""
+    from eureka_jax.reward.policy import ALLOWED_IMPORTS
+
+    names = [f"`{m}`" for m in sorted(ALLOWED_IMPORTS)]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 class Prompts:
     """The set of templates in use.
 
@@ -34,6 +42,9 @@ class Prompts:
 
     def _fill(self, name: str, **values) -> str:
         text = self.templates[name]
+        # the modules the reward policy lets a program import: the same list the checker
+        # enforces and the Isaac Gym runtime allows
+        values.setdefault("modules", allowed_modules_text())
         for key, value in values.items():
             text = text.replace("{" + key + "}", str(value))
         return text.strip() + "\n"

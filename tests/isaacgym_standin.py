@@ -10,7 +10,6 @@
   layout that trains with the real rl_games; see the README there).
 """
 
-import sys
 from pathlib import Path
 
 import torch

@@ -10,7 +10,6 @@ logs and the curriculum hand-off are in test_isaacgym_bridge.py."""
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp

@@ -101,8 +101,8 @@ def backend_status(cfg) -> list[tuple[str, str]]:
         rows += [(f"  {c['check']}", ("ok: " if c["ok"] else "FAILED: ") + c["detail"])
                  for c in checks]
     if importlib.util.find_spec("tensorboard") is None:
-        rows.append(("tensorboard (bridge)", "missing (reads Isaac Gym trainings' logs); "
-                     'install with: pip install -e ".[isaacgym]"'))
+        rows.append(("tensorboard (bridge)", ("missing (reads Isaac Gym trainings' logs); "
+                                              'install with: pip install -e ".[isaacgym]"')))
     envs = cfg.isaacgym.isaacgymenvs
     rows.append(("IsaacGymEnvs source", envs if envs else
                  "not set (isaacgym.isaacgymenvs=...; needed for task context); " + INSTALL_STEPS))

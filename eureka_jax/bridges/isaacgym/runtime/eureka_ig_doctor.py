@@ -33,20 +33,17 @@ def _import_order():
 
 
 def _runtime():
+    import eureka_ig_runtime as rt
     import jax
     import torch
 
-    import eureka_ig_runtime as rt
-
     api = "DLPack protocol" if rt.DLPACK_PROTOCOL else "DLPack capsules"
-    return "torch %s, jax %s (%s, %s)" % (torch.__version__, jax.__version__,
-                                          jax.default_backend(), api)
+    return f"torch {torch.__version__}, jax {jax.__version__} ({jax.default_backend()}, {api})"
 
 
 def _dlpack():
-    import torch
-
     import eureka_ig_runtime as rt
+    import torch
 
     device = "cuda:0" if torch.cuda.is_available() else "cpu"
     tensor = torch.arange(16, dtype=torch.float32, device=device)
@@ -59,14 +56,14 @@ def _dlpack():
     again = rt.jax_to_torch(array)
     if again.data_ptr() != tensor.data_ptr():
         raise RuntimeError("JAX -> torch copied the array")
-    return "torch <-> JAX round trip on %s, zero-copy both ways" % device
+    return f"torch <-> JAX round trip on {device}, zero-copy both ways"
 
 
 def _isaacgymenvs():
     import isaacgymenvs
     from isaacgymenvs.tasks import isaacgym_task_map
 
-    return "%s (%d tasks)" % (os.path.dirname(isaacgymenvs.__file__), len(isaacgym_task_map))
+    return f"{os.path.dirname(isaacgymenvs.__file__)} ({len(isaacgym_task_map)} tasks)"
 
 
 def _hydra(task):
@@ -77,8 +74,8 @@ def _hydra(task):
     cfg_dir = os.path.join(os.path.dirname(os.path.abspath(isaacgymenvs.__file__)), "cfg")
     with initialize_config_dir(config_dir=cfg_dir, version_base="1.1"):
         cfg = compose(config_name="config", overrides=["task=" + task])
-    return "hydra %s composes %s/config.yaml with task=%s (task %s)" % (
-        hydra.__version__, cfg_dir, task, cfg.task.name)
+    return (f"hydra {hydra.__version__} composes {cfg_dir}/config.yaml with task={task} "
+            f"(task {cfg.task.name})")
 
 
 def _rl_games():
@@ -88,7 +85,7 @@ def _rl_games():
         from importlib_metadata import version
     import rl_games  # noqa: F401
 
-    return "rl-games %s" % version("rl-games")
+    return f"rl-games {version('rl-games')}"
 
 
 def main(argv):
@@ -99,7 +96,7 @@ def main(argv):
     for name, check in checks:
         try:
             detail = check()
-        except Exception as exc:  # reported, not hidden: the doctor's whole job
+        except Exception as exc:  # noqa: BLE001 (reported, not hidden: the doctor's job)
             _report(name, False, _last_line(exc))
             return 1
         _report(name, True, detail)

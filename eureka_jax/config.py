@@ -98,6 +98,8 @@ class Config:
     report_video: bool = True
     name: str | None = None
     backend: str = "jax"
+    suite: str = "eureka"
+    tasks: Any = None
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     isaacgym: IsaacGymConfig = field(default_factory=IsaacGymConfig)
 

@@ -37,6 +37,41 @@ class TaskEnv(Protocol):
     def reward_inputs(self, state: State, action: jax.Array, next_state: State) -> dict: ...
 
 
+class ActionRepeat:
+    """A task environment whose ``step`` holds the action for ``repeat`` steps of ``env``
+    (Brax's and Playground's ``action_repeat``): the policy acts every ``repeat`` control
+    periods, ``dt`` is ``repeat`` times the env's, and an env that terminates inside the
+    repeat stays in its terminal state. Reward inputs are those of the whole transition
+    (first state -> last state). Everything else is the wrapped env's."""
+
+    def __init__(self, env, repeat: int):
+        self._env, self.repeat = env, int(repeat)
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
+
+    @property
+    def dt(self):
+        return self._env.dt * self.repeat
+
+    @property
+    def unwrapped(self):
+        return self._env
+
+    def reset(self, rng: jax.Array) -> State:
+        return self._env.reset(rng)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        def once(s, _):
+            nxt = self._env.step(s, action)
+            return jax.tree.map(lambda old, new: jnp.where(s.done > 0, old, new), s, nxt), None
+
+        return jax.lax.scan(once, state, None, length=self.repeat)[0]
+
+    def reward_inputs(self, state: State, action: jax.Array, next_state: State) -> dict:
+        return self._env.reward_inputs(state, action, next_state)
+
+
 def zero_reward(state: State) -> State:
     """Drops whatever reward a wrapped env computed, so no reward leaks into training."""
     return state.replace(reward=jnp.zeros(()), metrics={})
@@ -55,6 +90,9 @@ class PlaygroundTask:
     """
 
     playground_env: str = ""
+    # Keep the reward Playground computed in ``info["upstream_reward"]`` (the task's human
+    # baseline reads it through a private reward input; training never sees it).
+    keep_upstream_reward: bool = False
 
     def __init__(self, config_overrides: dict | None = None):
         overrides = {"impl": "jax", **(config_overrides or {})}
@@ -66,10 +104,17 @@ class PlaygroundTask:
         self.dt = self.env.dt
 
     def reset(self, rng: jax.Array) -> State:
-        return zero_reward(self.env.reset(rng))
+        state = self.env.reset(rng)
+        if self.keep_upstream_reward:
+            state = state.replace(info={**state.info, "upstream_reward": jnp.zeros(())})
+        return zero_reward(state)
 
     def step(self, state: State, action: jax.Array) -> State:
-        return zero_reward(self.env.step(state, action))
+        nxt = self.env.step(state, action)
+        if self.keep_upstream_reward:
+            nxt = nxt.replace(info={**nxt.info, "upstream_reward": jnp.asarray(nxt.reward,
+                                                                             jnp.float32)})
+        return zero_reward(nxt)
 
     def sensor(self, data, name: str) -> jax.Array:
         """Reads a named MuJoCo sensor from ``data``."""

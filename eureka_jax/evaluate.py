@@ -63,39 +63,45 @@ def normalized_score(best, human, sparse, gap: dict | None = None) -> dict:
     return {"value": value, "flag": "", "reason": ""}
 
 
-def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int, trainer=None) -> dict:
+def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
+             trainer=None) -> dict:
     """Trains best, human and sparse rewards with ``num_eval`` fresh seeds in one batched call
     (``trainer``: the backend's ``train_candidates``, e.g. Isaac Gym's; the JAX trainer by
-    default).
+    default). ``best_source`` None evaluates the human and sparse rewards alone (a benchmark
+    of the baselines).
 
     Returns (and writes to ``run_dir/evaluation.json``, and into ``summary.json`` when the run
     has one) per reward: the score per seed, mean and std; best − human and best − sparse
     with 95 % intervals; and the human-normalized score with its caveat.
     """
     config, hparams = training_settings(cfg, task)
-    sources = ("best", "human", "sparse")
-    fns = [compile_reward(best_source, task), *task.baseline_rewards()]
+    baselines = task.baseline_rewards()
+    if best_source is None:
+        sources, fns = ("human", "sparse"), baselines
+        texts = [task.human_reward_source, task.sparse_reward_source]
+    else:
+        sources, fns = ("best", "human", "sparse"), [compile_reward(best_source, task),
+                                                     *baselines]
+        texts = [best_source, task.human_reward_source, task.sparse_reward_source]
     seeds = seed_list(cfg, EVAL_SEED_OFFSET, num_eval)
     result = train_or_load(Path(run_dir) / "evaluation_curves.npz", trainer or train_candidates,
                            task, fns, config, hparams, seeds=seeds, labels=list(sources))
     if result.params is not None:  # a fresh training (a resumed one read its curves back)
-        save_policies(Path(run_dir), result, task, config, seeds,
-                      sources=[best_source, task.human_reward_source, task.sparse_reward_source],
+        save_policies(Path(run_dir), result, task, config, seeds, sources=texts,
                       curves="evaluation_curves.npz")
-    stat = per_seed(result, cfg.select)
-    final_fit = result.final_fitness()
+    stat = dict(zip(sources, per_seed(result, cfg.select)))
+    final_fit = dict(zip(sources, result.final_fitness()))
     rewards = {}
-    for k, label in enumerate(sources):
-        v = stat[k]
+    for label in sources:
+        v = stat[label]
         rewards[label] = {
             "fitness_per_seed": [None if np.isnan(x) else float(x) for x in v],
             "mean": float(np.nanmean(v)) if np.isfinite(v).any() else None,
             "std": float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else 0.0,
-            "final_mean": float(np.nanmean(final_fit[k])),
-            "failed": bool(result.curves.failed[k].any()),
+            "final_mean": float(np.nanmean(final_fit[label])),
+            "failed": bool(result.curves.failed[sources.index(label)].any()),
         }
-    human_minus_sparse = difference(stat[1], stat[2])
-    hns = normalized_score(stat[0], stat[1], stat[2], human_minus_sparse)
+    human_minus_sparse = difference(stat["human"], stat["sparse"])
     evaluation = {
         "task": task.name,
         "num_eval": num_eval,
@@ -104,15 +110,21 @@ def evaluate(cfg, task, best_source: str, run_dir: Path, num_eval: int, trainer=
                      + ("best evaluation over training" if cfg.select == "max"
                         else "evaluation at the end of training"),
         "env_steps_per_run": int(result.env_steps // max(1, len(sources) * num_eval)),
+        "compile_seconds": result.compile_seconds,
+        "run_seconds": result.run_seconds,
         "rewards": rewards,
-        "best_minus_human": difference(stat[0], stat[1]),
-        "best_minus_sparse": difference(stat[0], stat[2]),
         "human_minus_sparse": human_minus_sparse,
         "interval": "95% Student-t over seeds, paired by seed",
-        "human_normalized_score": hns["value"],
-        "human_normalized_flag": hns["flag"],
-        "human_normalized_reason": hns["reason"],
     }
+    if best_source is not None:
+        hns = normalized_score(stat["best"], stat["human"], stat["sparse"], human_minus_sparse)
+        evaluation.update({
+            "best_minus_human": difference(stat["best"], stat["human"]),
+            "best_minus_sparse": difference(stat["best"], stat["sparse"]),
+            "human_normalized_score": hns["value"],
+            "human_normalized_flag": hns["flag"],
+            "human_normalized_reason": hns["reason"],
+        })
     write_json(Path(run_dir) / "evaluation.json", evaluation)
     summary_path = Path(run_dir) / "summary.json"
     if summary_path.is_file():

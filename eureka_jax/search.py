@@ -158,7 +158,7 @@ class Search:
             self._rejected = []
             for i, reply in enumerate(replies):
                 try:
-                    fn = compile_reward(reply, self.task, policy=self.policy)
+                    fn = compile_reward(reply, self.task, policy=self.policy, public_only=True)
                     atomic_write(adir / f"candidate_{i:02d}.py", fn.source)
                     write_json(adir / f"candidate_{i:02d}.json",
                                {"ok": True, "components": fn.component_names,

@@ -13,7 +13,10 @@ episode length. For a survival task the signal is 1 per step survived, so fitnes
 episode-length fraction; for locomotion it is forward velocity, so fitness is the mean velocity
 over the full horizon with time after a fall counting as 0. With ``fitness.aggregate: sum``
 the episode's sum is not divided: a count, e.g. the consecutive successes of the Shadow Hand
-tasks (as in Eureka's ShadowHand fitness). The sparse baseline reward is that same signal used
+tasks (as in Eureka's ShadowHand fitness); with ``episode_mean`` it is divided by the
+episode's own length: a per-step average over the steps it ran, for a signal whose best value
+is not 0 (Eureka's quadcopter metric, minus the distance to the target, where counting time
+after a crash as 0 would reward crashing). The sparse baseline reward is that same signal used
 as the reward.
 """
 
@@ -84,8 +87,9 @@ class Task:
       env_config: config overrides passed to ``make_env``.
       train: the task's default training budget and PPO hyperparameters.
       target_fitness: optional fitness at which a search may stop early.
-      fitness_aggregate: "mean" (the signal summed over an episode / the maximum length) or
-        "sum" (the signal summed over an episode: a count, e.g. consecutive successes).
+      fitness_aggregate: "mean" (the signal summed over an episode / the maximum length),
+        "sum" (the signal summed over an episode: a count, e.g. consecutive successes) or
+        "episode_mean" (the sum / the episode's own length).
       goals: declared goal terms, ``[{"input": NAME, "want": "zero"|"high"|"low"}]``, read by
         the offline proposer (an LLM reads the description instead).
       cpu_learns: whether the default budget lets the human or sparse reward learn on 2 CPU
@@ -101,6 +105,18 @@ class Task:
       observation_keys: for an env with dict observations, which key the policy and the
         value network read (``{"policy": "state", "value": "privileged_state"}``; the
         defaults, see ``train.ppo.observation_layout``).
+      eureka: for a task that stands for one of Eureka's Isaac Gym tasks: ``task`` (its
+        IsaacGymEnvs name), ``metric`` (Eureka's success metric, with its source), ``scale``
+        (Eureka's metric = scale x this task's fitness) and ``differs`` (what is not as in
+        Eureka's task: robot, observation, thresholds); empty otherwise.
+      action_repeat: the policy acts every ``action_repeat`` control periods of the env and
+        holds its action in between (Brax's ``action_repeat``); ``episode_length`` then counts
+        policy steps: task.yaml's ``episode_length`` (control periods) / ``action_repeat``.
+      baseline_inputs: reward inputs only the baselines may read (e.g. the reward a wrapped
+        Playground env computed, its human baseline): not shown to the LLM, and a searched
+        reward that asks for one is rejected (``compile_reward(..., public_only=True)``).
+      needs: what the task downloads on first use (``menagerie``: MuJoCo Menagerie's robot
+        models, through Playground), shown in the task table.
     """
 
     name: str
@@ -120,6 +136,10 @@ class Task:
     watch: list = field(default_factory=list)
     train_gpu: dict = field(default_factory=dict)
     observation_keys: dict = field(default_factory=dict)
+    eureka: dict = field(default_factory=dict)
+    needs: list = field(default_factory=list)
+    baseline_inputs: tuple = ()
+    action_repeat: int = 1
 
     @functools.cached_property
     def env_module(self):
@@ -127,8 +147,14 @@ class Task:
 
     @functools.cached_property
     def env(self):
-        """The task environment (built once per process)."""
-        return self.env_module.make_env(dict(self.env_config))
+        """The task environment (built once per process; wrapped in ``ActionRepeat`` when the
+        task sets ``action_repeat``)."""
+        env = self.env_module.make_env(dict(self.env_config))
+        if self.action_repeat > 1:
+            from eureka_jax.env import ActionRepeat
+
+            env = ActionRepeat(env, self.action_repeat)
+        return env
 
     @functools.cached_property
     def _transition(self):
@@ -167,6 +193,12 @@ class Task:
     def reward_input_names(self) -> tuple[str, ...]:
         return tuple(self.reward_input_specs)
 
+    @property
+    def public_input_specs(self) -> dict[str, jax.ShapeDtypeStruct]:
+        """The reward inputs a searched reward may take: all but ``baseline_inputs``."""
+        return {k: v for k, v in self.reward_input_specs.items()
+                if k not in self.baseline_inputs}
+
     def random_rollout(self, rng: jax.Array, num_envs: int = 8, num_steps: int = 16):
         """A short rollout of ``num_envs`` environments under uniform random actions.
 
@@ -203,7 +235,7 @@ class Task:
     def reward_inputs_text(self) -> str:
         """One line per reward input: name, shape and dtype."""
         lines = []
-        for name, spec in self.reward_input_specs.items():
+        for name, spec in self.public_input_specs.items():
             shape = "scalar" if spec.shape == () else f"shape {tuple(spec.shape)}"
             lines.append(f"- {name}: {shape}, {spec.dtype}")
         return "\n".join(lines)
@@ -355,7 +387,7 @@ def load_task(name: str, task_dirs=()) -> Task:
 
 
 VARIANT_KEYS = ("description", "fitness", "env", "termination", "target_fitness", "goals",
-                "watch", "train", "train_gpu", "episode_length", "observation_keys")
+                "watch", "train", "train_gpu", "episode_length", "observation_keys", "eureka", "action_repeat")
 
 
 def _merge_variant(spec: dict, name: str, path: Path) -> dict:
@@ -395,15 +427,21 @@ def _load_folder(path: Path, name: str | None = None) -> Task:
     if not isinstance(fitness, dict) or "input" not in fitness:
         raise EurekaError(f"{path / 'task.yaml'}: fitness needs an 'input' (a reward input name).")
     aggregate = str(fitness.get("aggregate", "mean"))
-    if aggregate not in ("mean", "sum"):
+    if aggregate not in FITNESS_AGGREGATES:
         raise EurekaError(f"{path / 'task.yaml'}: fitness.aggregate is '{aggregate}'; use 'mean' "
-                          "(per-step average over the maximum episode length) or 'sum' (a count).")
+                          "(per-step average over the maximum episode length), 'sum' (a count) "
+                          "or 'episode_mean' (per-step average over the steps the episode ran).")
+    repeat = spec.get("action_repeat", 1)
+    if not isinstance(repeat, int) or repeat < 1 or int(spec["episode_length"]) % repeat:
+        raise EurekaError(f"{path / 'task.yaml'}: action_repeat is {repeat!r}; give a positive "
+                          f"whole number that divides episode_length ({spec['episode_length']}).")
     return Task(
         name=name or path.name,
         path=path,
         description=str(spec["description"]),
         simulator=str(spec.get("simulator", "MJX")),
-        episode_length=int(spec["episode_length"]),
+        episode_length=int(spec["episode_length"]) // repeat,
+        action_repeat=repeat,
         fitness_input=str(fitness["input"]),
         fitness_description=str(fitness.get("description", fitness["input"])),
         env_config=dict(spec.get("env") or {}),
@@ -416,9 +454,35 @@ def _load_folder(path: Path, name: str | None = None) -> Task:
         termination=spec.get("termination"),
         watch=_watch_specs(spec.get("watch"), path),
         observation_keys=dict(spec.get("observation_keys") or {}),
+        eureka=_eureka_spec(spec.get("eureka"), path),
+        needs=list(spec.get("needs") or []),
+        baseline_inputs=tuple(spec.get("baseline_inputs") or ()),
     )
 
 
+EUREKA_KEYS = ("task", "metric", "scale", "differs")
+
+
+def _eureka_spec(raw, path: Path) -> dict:
+    """``eureka:`` of a task.yaml: which of Eureka's tasks this one stands for."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not {"task", "metric"} <= set(raw):
+        raise EurekaError(f"{path / 'task.yaml'}: eureka needs a task (the IsaacGymEnvs task "
+                          "name) and a metric (Eureka's success metric, in words).")
+    unknown = sorted(set(raw) - set(EUREKA_KEYS))
+    if unknown:
+        raise EurekaError(f"{path / 'task.yaml'}: eureka has unknown keys {', '.join(unknown)}; "
+                          f"it may set {', '.join(EUREKA_KEYS)}.")
+    scale = raw.get("scale", 1)
+    if not isinstance(scale, (int, float)) or scale == 0:
+        raise EurekaError(f"{path / 'task.yaml'}: eureka.scale is {scale!r}; give the number "
+                          "that turns this task's fitness into Eureka's metric (e.g. 500).")
+    return {"task": str(raw["task"]), "metric": str(raw["metric"]), "scale": float(scale),
+            "differs": str(raw.get("differs", "")).strip()}
+
+
+FITNESS_AGGREGATES = ("mean", "sum", "episode_mean")
 WATCH_REDUCE = ("value", "abs", "norm", "mean")  # how a watched input becomes one number
 
 

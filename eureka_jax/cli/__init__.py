@@ -1,7 +1,8 @@
 """The ``eureka-jax`` command: ``eureka-jax SUBCOMMAND key=value ...``.
 
 This module parses the command line, keeps the one-sentence error boundary and dispatches to
-the commands (one module each: ``tasks``, ``rewards``, ``search``, ``results``, ``doctor``).
+the commands (one module each: ``tasks``, ``rewards``, ``search``, ``results``, ``doctor``,
+``benchmark``).
 
 Every error a user can cause ends with one sentence on stderr and exit code 2, never a
 traceback.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from eureka_jax.cli.benchmark import cmd_benchmark
 from eureka_jax.cli.common import err_console
 from eureka_jax.cli.doctor import cmd_doctor
 from eureka_jax.cli.results import cmd_curriculum, cmd_evaluate, cmd_play, cmd_report
@@ -32,6 +34,7 @@ COMMANDS = {
     "play": cmd_play,
     "curriculum": cmd_curriculum,
     "doctor": cmd_doctor,
+    "benchmark": cmd_benchmark,
 }
 
 
@@ -50,7 +53,7 @@ USAGE = (
 )
 
 
-TRAINING_COMMANDS = ("train", "search", "evaluate", "curriculum")
+TRAINING_COMMANDS = ("train", "search", "evaluate", "curriculum", "benchmark")
 FILMING_COMMANDS = ("search", "evaluate", "play")  # they render; MuJoCo's GL is set first
 
 

@@ -21,13 +21,17 @@ def cmd_tasks(cfg) -> None:
     table.add_column("fitness", overflow="fold")
     table.add_column("default budget", justify="right")
     table.add_column("on 2 CPU cores", overflow="fold")
+    table.add_column("Eureka task", overflow="fold")
     for name in list_tasks(cfg.task_dirs):
         task = load_task(name, cfg.task_dirs)  # builds no environment
         config, _ = training_settings(cfg, task)
         cpu = {True: "learns", False: "smoke only", None: "not measured"}[task.cpu_learns]
-        table.add_row(name, task.simulator, str(task.episode_length),
+        simulator = task.simulator + (" (needs Menagerie)" if "menagerie" in task.needs else "")
+        eureka = (f"{task.eureka['task']}: {task.eureka['metric'].split(' (')[0]}"
+                  if task.eureka else "-")
+        table.add_row(name, simulator, str(task.episode_length),
                       escape(f"{task.fitness_description} [{task.fitness_input}]"),
-                      f"{config.total_env_steps:,}", cpu)
+                      f"{config.total_env_steps:,}", cpu, escape(eureka))
     console.print(table)
 
 

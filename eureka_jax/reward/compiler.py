@@ -106,7 +106,8 @@ def parse_reward(source: str, entry: str = "compute_reward", policy: Policy = DE
 
 
 def compile_reward(source: str, task, *, entry: str = "compute_reward",
-                   policy: Policy = DEFAULT_POLICY, extract: bool = True) -> RewardFn:
+                   policy: Policy = DEFAULT_POLICY, extract: bool = True,
+                   public_only: bool = False) -> RewardFn:
     """Turns an LLM reply (or a reward file's text) into a checked ``RewardFn``.
 
     Steps: extract the code from the reply; parse; check it against the policy; bind the
@@ -122,6 +123,8 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
       entry: the reward function's name.
       policy: what the code may use, and the limits.
       extract: look for code inside prose/Markdown first.
+      public_only: bind only the inputs an LLM is shown (not the task's ``baseline_inputs``,
+        e.g. the reward a wrapped env computed): for searched rewards.
 
     Returns:
       The ``RewardFn``.
@@ -137,6 +140,9 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
     with_defaults = set(names[len(names) - len(args.defaults):] if args.defaults else ())
     with_defaults |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None}
     specs = task.reward_input_specs
+    private = set(getattr(task, "baseline_inputs", ())) if public_only else set()
+    if private:
+        specs = {k: v for k, v in specs.items() if k not in private}
     unknown = [n for n in names if n not in specs and n not in with_defaults]
     if unknown:
         raise RewardError(

@@ -97,10 +97,11 @@ class _Episodes:
         c = jnp.zeros((num_envs, num_components))
         return cls(z, z, z, c, z, z, z, c, jnp.zeros(num_envs, bool))
 
-    def add(self, reward, fitness, comps, done, fitness_divisor):
+    def add(self, reward, fitness, comps, done, per_episode):
+        """``per_episode(sum, length)``: an episode's fitness (``ppo.episode_fitness``)."""
         ret, fit = self.ret + reward, self.fit + fitness
         length, comp_sums = self.length + 1, self.comps + comps
-        fit_norm = fit / fitness_divisor
+        fit_norm = per_episode(fit, length)
         comp_means = comp_sums / length[:, None]
         d = done.astype(bool)
         return _Episodes(
@@ -115,11 +116,11 @@ class _Episodes:
             has_last=self.has_last | d,
         )
 
-    def summary(self, fitness_divisor):
+    def summary(self, per_episode):
         h = self.has_last
         safe_len = jnp.maximum(self.length, 1.0)
         return (
-            jnp.mean(jnp.where(h, self.last_fit, self.fit / fitness_divisor)),
+            jnp.mean(jnp.where(h, self.last_fit, per_episode(self.fit, self.length))),
             jnp.mean(jnp.where(h, self.last_ret, self.ret)),
             jnp.mean(jnp.where(h, self.last_length, self.length)),
             jnp.mean(jnp.where(h[:, None], self.last_comps, self.comps / safe_len[:, None]), 0),

@@ -122,6 +122,19 @@ def observation_layout(task):
     return shapes, {"policy_obs_key": policy, "value_obs_key": value}
 
 
+def episode_fitness(task):
+    """``(signal's sum over an episode, the episode's length) -> fitness``, by the task's
+    ``fitness_aggregate``: "mean" divides by the maximum length (time after a termination
+    counts as 0), "sum" keeps the sum (a count), "episode_mean" divides by the episode's own
+    length (a per-step average over the steps it ran, e.g. Eureka's quadcopter distance)."""
+    if task.fitness_aggregate == "sum":
+        return lambda fit, length: fit
+    if task.fitness_aggregate == "episode_mean":
+        return lambda fit, length: fit / jnp.maximum(length, 1.0)
+    max_length = float(task.episode_length)
+    return lambda fit, length: fit / max_length
+
+
 def make_train(task, config: TrainConfig, reward_fns):
     """Builds the pure training function for one (candidate, seed).
 
@@ -140,8 +153,7 @@ def make_train(task, config: TrainConfig, reward_fns):
     """
     env = task.env
     max_length = float(task.episode_length)
-    # fitness per episode: the signal's sum / max length ("mean"), or its sum ("sum": counts)
-    fitness_divisor = max_length if task.fitness_aggregate == "mean" else 1.0
+    per_episode = episode_fitness(task)
     num_components = max([len(fn.component_names) for fn in reward_fns] + [0])
     rewards = reward_switch(reward_fns, num_components)
     watched, num_watch = watch_fn(task)
@@ -224,10 +236,10 @@ def make_train(task, config: TrainConfig, reward_fns):
         _, _, _, ret, fit, length, comps, wsum, wcount, finite = final[:10]
         comp_means = comps / jnp.maximum(length, 1.0)[:, None]
         watch = watch_mean(wsum, wcount)
-        stats = (jnp.mean(fit / fitness_divisor), jnp.mean(ret), jnp.mean(length),
+        stats = (jnp.mean(per_episode(fit, length)), jnp.mean(ret), jnp.mean(length),
                  jnp.mean(comp_means, 0), watch, finite)
         if record:
-            return (*stats, {"fitness": fit / fitness_divisor, "return": ret, "length": length,
+            return (*stats, {"fitness": per_episode(fit, length), "return": ret, "length": length,
                              "states": final[10]})
         return stats
 
@@ -285,7 +297,7 @@ def make_train(task, config: TrainConfig, reward_fns):
                 extras={"policy_extras": extras, "state_extras": {"truncation": truncated}},
             )
             episodes = c.episodes.add(total, inputs[task.fitness_input], comps, done,
-                                         fitness_divisor)
+                                      per_episode)
             reset = jax.tree.map(
                 lambda p, s: jnp.where(jnp.reshape(done > 0, (-1,) + (1,) * (s.ndim - 1)), p, s),
                 c.pool, nxt,
@@ -349,7 +361,7 @@ def make_train(task, config: TrainConfig, reward_fns):
             c, losses = jax.lax.scan(update, c,
                                      jax.random.split(key_updates, updates_per_checkpoint))
             losses = losses.mean(0)  # [len(LOSS_METRICS)] over this window's updates
-            train_stats = c.episodes.summary(fitness_divisor)
+            train_stats = c.episodes.summary(per_episode)
             if config.eval_envs == 0:  # no evaluation episodes: no behaviour statistics
                 stats = (*train_stats, jnp.full((num_watch,), jnp.nan))
                 return c, (stats, train_stats, losses, c.nonfinite)

@@ -1,0 +1,7 @@
+"""Human baseline for franka_cabinet: MuJoCo Playground's own PandaOpenCabinet reward, as
+Playground computes it (read through a private reward input that searched rewards cannot
+take)."""
+
+
+def compute_reward(playground_reward):
+    return playground_reward, {"playground": playground_reward}

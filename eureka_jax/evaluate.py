@@ -78,16 +78,16 @@ def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
     baselines = task.baseline_rewards()
     if best_source is None:
         sources, fns = ("human", "sparse"), baselines
-        texts = [task.human_reward_source, task.sparse_reward_source]
     else:
         sources, fns = ("best", "human", "sparse"), [compile_reward(best_source, task),
                                                      *baselines]
-        texts = [best_source, task.human_reward_source, task.sparse_reward_source]
     seeds = seed_list(cfg, EVAL_SEED_OFFSET, num_eval)
     result = train_or_load(Path(run_dir) / "evaluation_curves.npz", trainer or train_candidates,
                            task, fns, config, hparams, seeds=seeds, labels=list(sources))
-    if result.params is not None:  # a fresh training (a resumed one read its curves back)
-        save_policies(Path(run_dir), result, task, config, seeds, sources=texts,
+    if result.params is not None:  # a fresh JAX training (resumed ones read curves back)
+        texts = [task.human_reward_source, task.sparse_reward_source]
+        save_policies(Path(run_dir), result, task, config, seeds,
+                      sources=texts if best_source is None else [best_source, *texts],
                       curves="evaluation_curves.npz")
     stat = dict(zip(sources, per_seed(result, cfg.select)))
     final_fit = dict(zip(sources, result.final_fitness()))

@@ -36,7 +36,7 @@ TARGET_SPEED = (1.0, 5.0, 5.0)  # heave m/s, roll rad/s, pitch rad/s per unit ac
 XML = f"""
 <mujoco model="ball_balance">
   <compiler angle="degree" inertiafromgeom="true"/>
-  <option timestep="0.005"/>
+  <option timestep="0.01"/>
   <worldbody>
     <light pos="0 0 4" dir="0 0 -1"/>
     <geom name="floor" type="plane" size="3 3 0.1" rgba="0.8 0.8 0.8 1" contype="0"
@@ -75,7 +75,7 @@ XML = f"""
 
 
 def default_config() -> config_dict.ConfigDict:
-    return config_dict.create(ctrl_dt=0.01, sim_dt=0.005, impl="jax")
+    return config_dict.create(ctrl_dt=0.01, sim_dt=0.01, impl="jax")
 
 
 class BallBalance(MjxTaskEnv):

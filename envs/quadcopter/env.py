@@ -14,7 +14,7 @@ put the craft at (0, 0, 1) + U(-1.5, 1.5) m in x and y and U(-0.2, 1.5) m in z, 
 at rest, the joints at U(-0.2, 0.2) rad and the thrusts at 0. The episode ends when the
 craft is more than 3 m from the target or lower than 0.3 m, or after 500 steps (5 s).
 
-What differs, and why: the joint servos are far softer (kp 0.5 N·m/rad, kv 0.01, against
+What differs, and why: the joint servos are far softer (kp 0.5 N·m/rad, kv 0.004, against
 PhysX's implicit stiffness 1000 with no damping), because an explicit MuJoCo step cannot
 hold a stiff servo on a 50 g rotor at this time step; the rotors still reach their targets
 in about 0.05 s. IsaacGymEnvs caps the body's angular speed at 4π rad/s in every physics
@@ -64,7 +64,7 @@ _JOINTS = [f"rotor_{kind}{i}" for i in range(4) for kind in ("pitch", "roll")]
 XML = f"""
 <mujoco model="quadcopter">
   <compiler angle="degree" inertiafromgeom="true"/>
-  <option timestep="0.005" integrator="implicitfast"/>
+  <option timestep="0.005"/>
   <worldbody>
     <light pos="0 0 4" dir="0 0 -1"/>
     <geom name="floor" type="plane" size="4 4 0.1" rgba="0.8 0.8 0.8 1" contype="0"
@@ -79,7 +79,7 @@ XML = f"""
     </body>
   </worldbody>
   <actuator>
-    {"".join(f'<position name="{j}" joint="{j}" kp="0.5" kv="0.01" ctrlrange="-0.5236 0.5236"/>'
+    {"".join(f'<position name="{j}" joint="{j}" kp="0.5" kv="0.004" ctrlrange="-0.5236 0.5236"/>'
              for j in _JOINTS)}
     {"".join(f'<motor name="thrust{i}" site="thrust{i}" gear="0 0 1 0 0 0" '
              f'ctrlrange="0 {MAX_THRUST}"/>' for i in range(4))}

@@ -31,6 +31,7 @@ from eureka_jax.train import train_candidates
 from eureka_jax.train.config import training_settings
 
 RESULTS = Path(__file__).parent / "results"
+NOTES = RESULTS / "budgets_notes.md"  # written by hand, appended to the table
 
 
 def measure(name: str, updates: int, seeds: int) -> dict:
@@ -46,6 +47,7 @@ def measure(name: str, updates: int, seeds: int) -> dict:
     _, low, high = t_interval(final[0] - final[1])
     return {
         "task": name, "num_updates": updates, "env_steps": config.total_env_steps,
+        "action_repeat": task.action_repeat,
         "episodes_per_env": config.num_updates * config.unroll_length / task.episode_length,
         "seeds": seeds, "human": final[0].tolist(), "sparse": final[1].tolist(),
         "told_apart": bool(low > 0 or high < 0),
@@ -62,13 +64,19 @@ def learns(entry: dict) -> bool:
     return bool(best.mean() >= 0.5 and best.mean() > 3 * se)
 
 
+def _repeat(entry: dict) -> str:
+    """Rungs measured with an action repeat say so (their env steps are policy steps)."""
+    n = entry.get("action_repeat", 1)
+    return f" (action_repeat {n})" if n > 1 else ""
+
+
 def render(entries: list[dict], cap: float) -> str:
     rows = []
     for e in sorted(entries, key=lambda e: (e["task"], e["env_steps"])):
         h, s = np.asarray(e["human"]), np.asarray(e["sparse"])
         within = e["run_seconds_per_run"] <= cap
         rows.append(
-            f"| {e['task']} | {e['num_updates']} | {e['env_steps']:,} | "
+            f"| {e['task']}{_repeat(e)} | {e['num_updates']} | {e['env_steps']:,} | "
             f"{e['episodes_per_env']:.1f} | {h.mean():.3f} ± {h.std(ddof=1):.3f} | "
             f"{s.mean():.3f} ± {s.std(ddof=1):.3f} | {'yes' if learns(e) else 'no'} | "
             f"{'yes' if e['told_apart'] else 'no'} | {e['compile_seconds']:.0f} | "
@@ -85,7 +93,8 @@ def render(entries: list[dict], cap: float) -> str:
         "| task | PPO updates | env steps per run | episodes per env | human | sparse | learns "
         "| told apart | compile s | run s per run | env steps/s |\n"
         "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |\n"
-        + "\n".join(rows) + "\n")
+        + "\n".join(rows) + "\n"
+        + (f"\n{NOTES.read_text()}" if NOTES.is_file() else ""))
 
 
 def main():

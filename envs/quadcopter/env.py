@@ -89,7 +89,8 @@ XML = f"""
 
 
 def default_config() -> config_dict.ConfigDict:
-    return config_dict.create(ctrl_dt=0.01, sim_dt=0.005, impl="jax")
+    # sparse on the CPU: jaxlib's batched dense Cholesky can stall at >= 128 envs (README)
+    return config_dict.create(ctrl_dt=0.01, sim_dt=0.005, impl="jax", cpu_jacobian="sparse")
 
 
 class Quadcopter(MjxTaskEnv):

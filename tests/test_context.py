@@ -141,7 +141,7 @@ def test_model_facts_give_actuator_ranges_and_the_control_period(tasks):
     assert hand.count("control range [") == 20 and "position servo" in hand
     pend = tasks["pendulum_swingup"].model_facts()
     assert "force/torque = 1 x control" in pend and "damping 0.1" in pend
-    assert "episode end: none before the 250-step time limit" in pend  # action_repeat 4
+    assert "episode end: none before the 1000-step time limit" in pend
 
 
 def test_the_first_prompt_carries_the_budget(tasks):
@@ -155,6 +155,6 @@ def test_the_first_prompt_carries_the_budget(tasks):
     config, _ = training_settings(cfg, task)
     budget = budget_text(task, config, cfg.seeds, cfg.select)
     assert "819,200 environment steps" in budget and "2 seed(s)" in budget
-    assert "25.6 full-length episodes of 250 steps" in budget and "20 checkpoints" in budget
+    assert "6.4 full-length episodes of 1000 steps" in budget and "20 checkpoints" in budget
     user = Prompts().initial(task, budget)[1]["content"]
     assert budget.strip() in user and "Physical model" in user

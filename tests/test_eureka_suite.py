@@ -195,9 +195,19 @@ def test_action_repeat_holds_the_action_and_stops_at_termination(cartpole):
     np.testing.assert_allclose(twice.step(fallen, action).data.qpos, after_one.data.qpos)
 
 
-def test_pendulum_uses_playgrounds_action_repeat():
-    task = load_task("pendulum_swingup")
+def test_action_repeat_from_task_yaml_sets_the_horizon_and_the_model_facts(tmp_path):
+    """pendulum_swingup with Playground's action_repeat 4: 250 policy steps of 0.08 s."""
+    import shutil
+
+    folder = tmp_path / "pendulum_swingup"
+    shutil.copytree(load_task("pendulum_swingup").path, folder)
+    spec = (folder / "task.yaml").read_text()
+    (folder / "task.yaml").write_text(spec + "\naction_repeat: 4\n")
+    from eureka_jax.task import _load_folder
+
+    task = _load_folder(folder)
     assert task.action_repeat == 4 and task.episode_length == 250
+    assert isinstance(task.env, ActionRepeat)
     facts = task.model_facts()
     assert "0.08 s" in facts and "250-step time limit" in facts
 

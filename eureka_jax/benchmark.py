@@ -154,7 +154,8 @@ def suite_table(cfg, suite: dict, results: dict) -> str:
     searched = any("best" in r.get("rewards", {}) for r in results.values())
     head = ["task", "Eureka task", "Eureka's metric (our units × scale)", "human", "sparse"]
     head += ["best", "best − human", "best − sparse", "normalized"] if searched else []
-    head += ["human − sparse", "Eureka (published)", "env steps/run", "wall s"]
+    head += ["human − sparse", "Eureka (published)", "env steps/run", "compile s", "run s",
+             "wall s"]
     rows = []
     published = {t["task"]: t.get("published") for t in suite["tasks"]}
     for name, r in results.items():
@@ -167,7 +168,7 @@ def suite_table(cfg, suite: dict, results: dict) -> str:
         pub = "not published" if pub is None else str(pub)
         if "skipped" in r:
             cells = [name, eureka, metric, f"skipped: {r['skipped']}"]
-            cells += [""] * (len(head) - len(cells) - 3) + [pub, "", ""]
+            cells += [""] * (len(head) - len(cells) - 5) + [pub, "", "", "", ""]
             rows.append(cells)
             continue
         rw = r["rewards"]
@@ -178,7 +179,8 @@ def suite_table(cfg, suite: dict, results: dict) -> str:
                       _interval(r.get("best_minus_sparse"), scale),
                       format_hns(r) if "human_normalized_score" in r else "-"]
         cells += [_interval(r.get("human_minus_sparse"), scale), pub,
-                  f"{r['env_steps_per_run']:,}", f"{r.get('wall_seconds', 0):.0f}"]
+                  f"{r['env_steps_per_run']:,}", f"{r.get('compile_seconds', 0):.0f}",
+                  f"{r.get('run_seconds', 0):.0f}", f"{r.get('wall_seconds', 0):.0f}"]
         rows.append(cells)
     seeds = sorted({r["num_eval"] for r in results.values() if "num_eval" in r})
     lines = [

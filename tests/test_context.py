@@ -116,9 +116,10 @@ def test_no_name_only_the_upstream_reward_used_survives_pruning(tasks):
 
     checked = 0
     for task in tasks.values():
-        if not isinstance(task.env, PlaygroundTask):
+        env = getattr(task.env, "unwrapped", task.env)  # under an ActionRepeat
+        if not isinstance(env, PlaygroundTask):
             continue
-        upstream = inspect.getsource(inspect.getmodule(type(task.env.env)))
+        upstream = inspect.getsource(inspect.getmodule(type(env.env)))
         names = _reward_only_names(upstream)
         context = task.context()
         survivors = [n for n in names if re.search(rf"\b{re.escape(n)}\b", context)]

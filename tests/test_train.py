@@ -75,7 +75,7 @@ def test_episode_bookkeeping_matches_a_python_loop():
     ep = _Episodes.zeros(envs, 2)
     for t in range(steps):
         ep = ep.add(jnp.asarray(rewards[t]), jnp.asarray(fitness[t]), jnp.asarray(comps[t]),
-                    jnp.asarray(done[t], jnp.float32), max_len)
+                    jnp.asarray(done[t], jnp.float32), lambda fit, length: fit / max_len)
     for e in range(envs):
         start, last = 0, None
         for t in range(steps):

@@ -172,6 +172,7 @@ def cartpole():
     return load_task("cartpole")
 
 
+@pytest.mark.slow
 def test_baseline_inputs_are_hidden_from_the_llm_and_refused_to_searched_rewards(cartpole):
     task = replace(cartpole, baseline_inputs=("alive",))
     assert "- alive:" not in task.context() and "- pole_angle:" in task.context()
@@ -181,6 +182,7 @@ def test_baseline_inputs_are_hidden_from_the_llm_and_refused_to_searched_rewards
         compile_reward(source, task, public_only=True)
 
 
+@pytest.mark.slow
 def test_action_repeat_holds_the_action_and_stops_at_termination(cartpole):
     env = cartpole.env
     twice = ActionRepeat(env, 2)

@@ -186,17 +186,18 @@ def test_baseline_inputs_are_hidden_from_the_llm_and_refused_to_searched_rewards
 def test_action_repeat_holds_the_action_and_stops_at_termination(cartpole):
     env = cartpole.env
     twice = ActionRepeat(env, 2)
-    state = env.reset(jax.random.PRNGKey(0))
+    state = jax.jit(env.reset)(jax.random.PRNGKey(0))
     action = jnp.array([0.7])
-    expected = env.step(env.step(state, action), action)
-    got = twice.step(state, action)
+    step, step_twice = jax.jit(env.step), jax.jit(twice.step)  # eager MJX steps are slow
+    expected = step(step(state, action), action)
+    got = step_twice(state, action)
     np.testing.assert_allclose(got.data.qpos, expected.data.qpos, rtol=1e-6, atol=1e-7)
     assert twice.dt == pytest.approx(2 * env.dt) and twice.action_size == env.action_size
     # a pole past the limit terminates on the first inner step; the second must not move it
     fallen = state.replace(data=state.data.replace(qpos=jnp.array([0.0, 0.5])))
-    after_one = env.step(fallen, action)
+    after_one = step(fallen, action)
     assert after_one.done == 1.0
-    np.testing.assert_allclose(twice.step(fallen, action).data.qpos, after_one.data.qpos)
+    np.testing.assert_allclose(step_twice(fallen, action).data.qpos, after_one.data.qpos)
 
 
 def test_action_repeat_from_task_yaml_sets_the_horizon_and_the_model_facts(tmp_path):

@@ -1,27 +1,13 @@
 """Shared by the benchmark scripts: the machine/version header of every table, timing, and
 writing a results table."""
 
-import os
-import platform
 import resource
 import time
-from importlib import metadata
 from pathlib import Path
 
 import jax
 
-
-def machine_header() -> str:
-    versions = ", ".join(
-        f"{p} {metadata.version(p)}" for p in ("jax", "mujoco", "mujoco-mjx", "brax", "playground")
-    )
-    cpu = platform.processor() or platform.machine()
-    return (
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
-        f"- machine: {os.cpu_count()} CPU cores ({cpu}), {platform.system()}, "
-        f"devices: {[d.device_kind for d in jax.devices()]}\n"
-        f"- python {platform.python_version()}; {versions}\n"
-    )
+from eureka_jax.benchmark import machine_lines as machine_header
 
 
 def timed(fn, *args):

@@ -134,13 +134,15 @@ def _interval(d: dict | None, scale: float) -> str:
 
 
 def machine_lines() -> str:
+    """The machine/version header of every results table (``benchmarks/`` uses it too)."""
     import jax
 
     versions = ", ".join(f"{p} {metadata.version(p)}"
                          for p in ("jax", "mujoco", "mujoco-mjx", "brax", "playground"))
+    cpu = platform.processor() or platform.machine()
     return (f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
-            f"- machine: {os.cpu_count()} CPU cores ({platform.machine()}), "
-            f"{platform.system()}, devices: {[d.device_kind for d in jax.devices()]}\n"
+            f"- machine: {os.cpu_count()} CPU cores ({cpu}), {platform.system()}, "
+            f"devices: {[d.device_kind for d in jax.devices()]}\n"
             f"- python {platform.python_version()}; {versions}\n")
 
 

@@ -177,7 +177,7 @@ def compute_reward(pole_angle):
     jax.numpy.save("{MARKER}", pole_angle)
     return pole_angle, {}
 """),
-    ("module_attribute_chain", "exception", """
+    ("module_attribute_chain", "forbidden", """
 import jax.numpy as jnp
 def compute_reward(pole_angle):
     np = jnp.linalg.np  # a real module would reach numpy, then the OS; the proxy has none
@@ -299,10 +299,6 @@ def compute_reward(pole_angle):
     ("returns_none", "output", """
 def compute_reward(pole_angle):
     x = pole_angle * 2.0
-"""),
-    ("python_float_total", "output", """
-def compute_reward(pole_angle):
-    return 1.0, {"x": pole_angle}
 """),
     # ---- binding ----------------------------------------------------------------------------------
     ("unknown_input", "binding", """

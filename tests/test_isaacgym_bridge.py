@@ -121,7 +121,7 @@ def test_runtime_is_python38_compatible():
 
 
 def test_runtime_imports_nothing_of_eureka_jax():
-    allowed = {"builtins", "json", "sys", "os", "importlib", "runpy", "traceback", "yaml",
+    allowed = {"builtins", "json", "sys", "os", "importlib", "runpy", "traceback", "types", "yaml",
                "jax", "torch", "hydra", "rl_games", "importlib_metadata", "isaacgym",
                "isaacgymenvs", "eureka_ig_runtime"}
     for path in RUNTIME_DIR.glob("*.py"):

@@ -10,6 +10,7 @@ import contextlib
 import math
 
 import jax
+import jax.export
 import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
@@ -30,8 +31,16 @@ def _short(exc: BaseException, limit: int = 400) -> str:
 
 
 def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict,
-                  policy: Policy, step_flops: float | None = None) -> dict:
-    """Executes, traces and probes one reward program.
+                  policy: Policy, step_flops: float | None = None,
+                  platforms: tuple = ("cpu",)) -> dict:
+    """Executes, traces, checks, exports and probes one reward program.
+
+    The program checked is the program trained: its tunable constants (``reward.constants``)
+    are found first and lifted to traced arguments, as the trainer passes them; that function
+    is traced, its jaxpr checked (sizes, loops, callbacks, captured arrays, cost), exported
+    (StableHLO for ``platforms``, batched over a symbolic leading axis) and the exported
+    program itself is run on real transitions. The trainer runs that exported program and
+    never executes the reward's Python.
 
     Args:
       source: the program (already parsed and checked against the policy).
@@ -42,11 +51,13 @@ def check_program(source: str, entry: str, bound: list, specs: dict, probe: dict
       policy: limits (array sizes, captured constants, cost, components, primitives).
       step_flops: the environment step's cost in the same count, the unit of the cost limit
         (None: an absolute limit instead).
+      platforms: what the exported program is lowered for (the trainer's platform).
 
-    Runs under ``policy.program_memory_bytes`` more address space than the worker had before.
+    Runs under ``policy.program_memory_bytes`` more address space than the process had before.
     """
     with _memory_budget(policy.program_memory_bytes):
-        return _check_program(source, entry, bound, specs, probe, policy, step_flops)
+        return _check_program(source, entry, bound, specs, probe, policy, step_flops,
+                              tuple(platforms))
 
 
 @contextlib.contextmanager
@@ -66,25 +77,46 @@ def _memory_budget(extra: int):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _check_program(source, entry, bound, specs, probe, policy, step_flops):
+def _as_scalars(out):
+    """A reward's output with plain Python numbers (a constant bonus, ``0.0``) as float32
+    scalars: what every consumer of the reward expects."""
+    def number(v):
+        return jnp.float32(v) if type(v) in (int, float) else v
+
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict):
+        return number(out[0]), {k: number(v) for k, v in out[1].items()}
+    return out
+
+
+def _caller(source, entry, bound, policy, names=()):
+    """``call(values [n], inputs) -> (total, components)``: the program with the constants
+    ``names`` read from ``values`` (traced), its output checked for structure. Without
+    constants the module is executed once, here (its arrays are captured constants); with
+    them, in every trace, as the trainer traces it (what is computed from them follows)."""
+    plain = None if names else load_function(source, entry, policy)
+
+    def call(values, inputs):
+        fn = plain or load_function(source, entry, policy, constants={
+            n: values[i] for i, n in enumerate(names)})
+        out = _as_scalars(fn(**{n: inputs[n] for n in bound}))
+        problem = _check_output_structure(out, policy)
+        if problem:
+            raise _OutputProblem(problem)
+        return out
+
+    return call
+
+
+def _guarded(step, policy: Policy):
+    """Runs ``step()``; a failure of the program becomes the failure answer (a dict)."""
     try:
-        fn = load_function(source, entry, policy)
-        abstract = {n: jax.ShapeDtypeStruct(tuple(specs[n][0]), specs[n][1]) for n in bound}
-
-        def call(inputs):
-            out = fn(**{n: inputs[n] for n in bound})
-            problem = _check_output_structure(out, policy)
-            if problem:
-                raise _OutputProblem(problem)
-            return out
-
-        closed, (total_abs, parts_abs) = jax.make_jaxpr(call, return_shape=True)(abstract)
+        return step()
     except _OutputProblem as e:
         return _fail("output", str(e))
     except MemoryError:
         return _fail("resource", "the program ran out of memory while being executed (the "
-                     f"limit for one program is {policy.program_memory_bytes >> 20} MiB); do not "
-                     "build large arrays, lists or strings.")
+                     f"limit for one program is {policy.program_memory_bytes >> 20} MiB); do not build large arrays, lists "
+                     "or strings.")
     except RecursionError as e:
         return _fail("exception", "the program recursed too deeply; remove the recursion.",
                      error_line(e))
@@ -94,6 +126,29 @@ def _check_program(source, entry, bound, specs, probe, policy, step_flops):
                          f"program is {policy.program_memory_bytes >> 20} MiB); use small "
                          "arrays.")
         return _fail("exception", f"the program raised {_short(e)}", error_line(e))
+
+
+def _check_program(source, entry, bound, specs, probe, policy, step_flops, platforms):
+    abstract = {n: jax.ShapeDtypeStruct(tuple(specs[n][0]), specs[n][1]) for n in bound}
+    no_values = jax.ShapeDtypeStruct((0,), jnp.float32)
+    first = _guarded(lambda: jax.make_jaxpr(_caller(source, entry, bound, policy),
+                                            return_shape=True)(no_values, abstract), policy)
+    if isinstance(first, dict):
+        return first
+    components = sorted(first[1][1])
+    tunable = _tunable(source, entry, bound, abstract, policy, components)
+    call = _guarded(lambda: _caller(source, entry, bound, policy, tunable), policy)
+    if isinstance(call, dict):
+        return call
+    values = jax.ShapeDtypeStruct((len(tunable),), jnp.float32)
+    # the function the trainer runs, traced as it traces it: constants as traced values
+    traced = _guarded(lambda: jax.make_jaxpr(call, return_shape=True)(values, abstract), policy)
+    if isinstance(traced, dict):
+        return traced
+    closed, (total_abs, parts_abs) = traced
+    if sorted(parts_abs) != components:
+        return _fail("output", "the program returns different components when its constants "
+                     "are traced; build the components dict the same way whatever the values.")
 
     problem = _check_jaxpr(closed.jaxpr, policy)
     if problem:
@@ -111,8 +166,20 @@ def _check_program(source, entry, bound, specs, probe, policy, step_flops):
     if problem:
         return _fail("cost", problem)
 
+    exported = _guarded(lambda: _export(call, values, abstract, bound, platforms), policy)
+    if isinstance(exported, dict):
+        return exported
+
+    from eureka_jax.reward.constants import find_constants
+
+    source_values = {c.name: c.value for c in find_constants(source)}
+    row = np.asarray([source_values[n] for n in tunable], np.float32)
+    batch = {n: jnp.asarray(probe[n], specs[n][1]) for n in bound}
+    size = len(next(iter(batch.values()))) if batch else 1
     try:
-        total, parts = jax.jit(jax.vmap(call))({n: jnp.asarray(probe[n]) for n in bound})
+        program = jax.export.deserialize(exported)
+        total, parts = jax.jit(program.call)(jnp.broadcast_to(row, (size, len(row))),
+                                             *[batch[n] for n in bound])
     except Exception as e:  # noqa: BLE001 - whatever the LLM code raised is its feedback
         return _fail("exception", f"the program raised on real inputs: {_short(e)}", error_line(e))
     bad = _first_non_finite(np.asarray(total), {k: np.asarray(v) for k, v in parts.items()})
@@ -127,9 +194,21 @@ def _check_program(source, entry, bound, specs, probe, policy, step_flops):
             f"({example}); guard divisions, logs and square roots (e.g. add a small epsilon, "
             "use jnp.clip).",
         )
-    return {"ok": True, "components": sorted(parts_abs), "total_dtype": str(total_abs.dtype),
-            "flops": flops, "constants": _tunable(source, entry, bound, abstract, policy,
-                                                  sorted(parts_abs))}
+    return {"ok": True, "components": components, "total_dtype": str(total_abs.dtype),
+            "flops": flops, "constants": tunable, "exported": bytes(exported)}
+
+
+def _export(call, values, abstract, bound, platforms) -> bytearray:
+    """The program as serialized StableHLO: ``(values [b, n], *inputs [b, ...]) -> (total [b],
+    {name: [b]})`` with a symbolic batch size ``b``."""
+    (b,) = jax.export.symbolic_shape("b")
+
+    def batched(values, *inputs):
+        return jax.vmap(call)(values, dict(zip(bound, inputs)))
+
+    args = [jax.ShapeDtypeStruct((b, *values.shape), values.dtype)]
+    args += [jax.ShapeDtypeStruct((b, *abstract[n].shape), abstract[n].dtype) for n in bound]
+    return jax.export.export(jax.jit(batched), platforms=platforms)(*args).serialize()
 
 
 def _tunable(source, entry, bound, abstract, policy, components) -> list[str]:
@@ -142,16 +221,11 @@ def _tunable(source, entry, bound, abstract, policy, components) -> list[str]:
     kept: list[str] = []
     for constant in find_constants(source):
         names = [*kept, constant.name]
-
-        def call(values, inputs, names=names):
-            fn = load_function(source, entry, policy, constants=dict(zip(names, values)))
-            return fn(**{n: inputs[n] for n in bound})
-
-        scalars = [jax.ShapeDtypeStruct((), jnp.float32)] * len(names)
+        values = jax.ShapeDtypeStruct((len(names),), jnp.float32)
         try:
-            total, parts = jax.eval_shape(call, scalars, abstract)
-            traces = (getattr(total, "shape", None) == () and isinstance(parts, dict)
-                      and sorted(parts) == components)
+            call = _caller(source, entry, bound, policy, names)
+            _, parts = jax.eval_shape(call, values, abstract)
+            traces = sorted(parts) == components
         except Exception:  # noqa: BLE001 - it needs a Python number: it stays a literal
             traces = False
         if traces:

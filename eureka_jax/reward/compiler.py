@@ -6,14 +6,15 @@ import ast
 import atexit
 import functools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import jax.numpy as jnp
 
 from eureka_jax.reward.constants import Constant, find_constants, with_values
 from eureka_jax.reward.errors import RewardError
+from eureka_jax.reward.exported import per_env_function
 from eureka_jax.reward.extract import extract_code
 from eureka_jax.reward.policy import DEFAULT_POLICY, Policy, check_tree
-from eureka_jax.reward.sandbox import load_function
 from eureka_jax.reward.worker import Worker
 
 
@@ -34,13 +35,18 @@ class RewardFn:
         (``eureka_jax.reward.cost``).
       constants: its tunable constants (``eureka_jax.reward.constants``): named float
         literals that the trainer can pass as traced values instead.
+      exported: the program as the checker traced and checked it (serialized StableHLO,
+        ``eureka_jax.reward.exported``): what calling this object runs. The reward's Python
+        is never executed in this process.
+      input_dtypes: the dtype of each input, in ``input_names`` order.
     """
 
     source: str
     entry: str
     input_names: tuple[str, ...]
     component_names: tuple[str, ...]
-    fn: Callable = field(repr=False)
+    exported: bytes = field(repr=False)
+    input_dtypes: tuple[str, ...] = ()
     compile_seconds: float = 0.0
     flops: float | None = None
     constants: tuple[Constant, ...] = ()
@@ -49,11 +55,18 @@ class RewardFn:
     def __call__(self, inputs: dict, constants=None):
         """``constants``: None (the source's values) or one value per ``self.constants``
         (an array [n] or a sequence; traced values allowed)."""
-        fn = self.fn
-        if constants is not None and self.constants:
-            fn = load_function(self.source, self.entry, self.policy, constants={
-                c.name: constants[i] for i, c in enumerate(self.constants)})
-        return fn(**{name: inputs[name] for name in self.input_names})
+        n = len(self.constants)
+        if constants is None or not n:
+            values = jnp.asarray(self.constant_values, jnp.float32).reshape(n)
+        else:
+            values = jnp.asarray(constants, jnp.float32)[:n]
+        args = [jnp.asarray(inputs[name], dtype)
+                for name, dtype in zip(self.input_names, self.input_dtypes, strict=True)]
+        return self._program(values, *args)
+
+    @functools.cached_property
+    def _program(self):
+        return per_env_function(self.exported)
 
     @property
     def constant_values(self) -> tuple[float, ...]:
@@ -161,23 +174,33 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
         "probe": {n: v for n, v in task.probe_inputs.items() if n in bound},
         "policy": policy,
         "step_flops": getattr(task, "step_flops", None),
+        "platforms": _export_platforms(),
     }
     result = _worker(policy).run(request, policy.trace_timeout_s)
     if not result["ok"]:
         raise RewardError(result["category"], _with_line(result, code), result["line"])
-    fn = load_function(code, entry, policy)
     tunable = set(result.get("constants", ()))
     return RewardFn(
         source=code,
         entry=entry,
         input_names=tuple(bound),
         component_names=tuple(result["components"]),
-        fn=fn,
+        exported=result["exported"],
+        input_dtypes=tuple(str(specs[n].dtype) for n in bound),
         compile_seconds=time.perf_counter() - start,
         flops=result.get("flops"),
         constants=tuple(c for c in find_constants(code) if c.name in tunable),
         policy=policy,
     )
+
+
+@functools.cache
+def _export_platforms() -> tuple[str, ...]:
+    """What checked programs are lowered for: this process's platform (where they train) and
+    the CPU (where they are probed)."""
+    import jax.export
+
+    return tuple(dict.fromkeys(("cpu", jax.export.default_export_platform())))
 
 
 def _with_line(result: dict, code: str) -> str:

@@ -11,60 +11,44 @@ import builtins
 import traceback
 import types
 
-from eureka_jax.reward.policy import (
-    DEFAULT_POLICY,
-    TREE_FUNCTIONS,
-    TYPING_NAMES,
-    Policy,
-    changes_process_state,
-)
+from eureka_jax.reward.policy import DEFAULT_POLICY, Policy
 
 SOURCE_NAME = "<reward>"
 _LIBRARY_ROOTS = frozenset({"jax", "jaxlib", "numpy", "ml_dtypes", "opt_einsum", "scipy"})
 
 
-def _public(module, keep, policy: Policy, depth: int = 0):
-    """A namespace with the public, allowed attributes of ``module``; jax submodules recurse."""
-    namespace = types.SimpleNamespace()
-    for name in dir(module):
-        if (name.startswith("_") or name in policy.forbidden_attributes
-                or changes_process_state(name) or not keep(name)):
-            continue
-        value = getattr(module, name)
-        if isinstance(value, types.ModuleType):
-            if depth >= 2 or not value.__name__.startswith("jax."):
-                continue  # never hand out numpy, os, sys, ... through a module attribute
-            pure = (lambda n: n in TREE_FUNCTIONS) if value.__name__ in (
-                "jax.tree_util", "jax.tree") else (lambda n: True)
-            value = _public(value, pure, policy, depth + 1)
-        setattr(namespace, name, value)
-    return namespace
+def module_proxies(policy: Policy = DEFAULT_POLICY) -> dict:
+    """{module name: namespace with exactly the policy's allowed names of that module}; an
+    allowed submodule (``jax.numpy.linalg``) is the proxy of its own, so no path leads from a
+    proxy to anything the policy does not list."""
+    import importlib
+
+    allowed = dict(policy.modules)
+    proxies: dict = {}
+
+    def build(module_name: str):
+        if module_name in proxies:
+            return proxies[module_name]
+        module = importlib.import_module(module_name)
+        namespace = types.SimpleNamespace()
+        for name in sorted(allowed[module_name]):
+            sub = f"{module_name}.{name}"
+            if sub in allowed:
+                setattr(namespace, name, build(sub))
+            elif hasattr(module, name) and not isinstance(getattr(module, name),
+                                                          types.ModuleType):
+                setattr(namespace, name, getattr(module, name))
+        proxies[module_name] = namespace
+        return namespace
+
+    for name in allowed:
+        build(name)
+    return proxies
 
 
 def safe_globals(policy: Policy = DEFAULT_POLICY) -> dict:
     """Globals for ``exec`` of reward code: allowed builtins and module proxies only."""
-    import math
-    import typing
-
-    import jax
-    import jax.numpy as jnp
-
-    everything = lambda name: True
-    jnp_ns = _public(jnp, everything, policy)
-    lax_ns = _public(jax.lax, everything, policy)
-    nn_ns = _public(jax.nn, everything, policy)
-    jax_ns = _public(jax, lambda n: n in policy.jax_attributes, policy)
-    jax_ns.numpy, jax_ns.lax, jax_ns.nn = jnp_ns, lax_ns, nn_ns
-    modules = {
-        "jax": jax_ns,
-        "jax.numpy": jnp_ns,
-        "jax.lax": lax_ns,
-        "jax.nn": nn_ns,
-        "math": _public(math, everything, policy),
-        "typing": _public(typing, lambda n: n in TYPING_NAMES, policy),
-    }
-    modules = {k: v for k, v in modules.items() if k in policy.imports}
-
+    modules = module_proxies(policy)
     real_import = builtins.__import__
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):

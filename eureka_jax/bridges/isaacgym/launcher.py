@@ -320,6 +320,7 @@ def reward_spec(fn, task: IsaacGymTask) -> dict:
     policy = getattr(fn, "policy", DEFAULT_POLICY)
     return {"mode": getattr(fn, "mode", "reward"), "source": fn.source, "entry": fn.entry,
             "modules": sorted(policy.imports), "builtins": sorted(policy.builtins),
+            "module_names": {m: sorted(names) for m, names in policy.modules},
             "input_names": list(fn.input_names), "component_names": list(fn.component_names),
             "shared_names": [n for n in fn.input_names if n in task.shared_inputs],
             "task_class": task.task_class, "success_attr": task.success_attr,

@@ -13,6 +13,7 @@ sets it): by default JAX takes 75% of GPU memory at start-up, leaving Isaac Gym 
 
 import builtins
 import importlib
+import types
 
 import jax
 import jax.dlpack  # `import jax` does not import it on JAX 0.4.13
@@ -21,27 +22,58 @@ import torch
 import torch.utils.dlpack
 
 
-def _allowed_import(modules):
+def _proxies(module_names):
+    """{module: namespace with only the allowed names} from ``module_names`` ({module: [names]},
+    eureka-jax's reward policy): an allowed submodule is the proxy of its own."""
+    proxies = {}
+
+    def build(name):
+        if name not in proxies:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:  # one this JAX lacks (jax.tree before 0.4.25): it has no names
+                module = None
+            namespace = types.SimpleNamespace()
+            for attr in module_names[name]:
+                sub = name + "." + attr
+                if sub in module_names:
+                    setattr(namespace, attr, build(sub))
+                elif hasattr(module, attr):
+                    setattr(namespace, attr, getattr(module, attr))
+            proxies[name] = namespace
+        return proxies[name]
+
+    for name in module_names:
+        build(name)
+    return proxies
+
+
+def _allowed_import(modules, module_names=None):
     """An ``__import__`` that imports only ``modules`` (the checker's allowlist, sent with the
     reward), with the ordinary binding: ``import jax.lax`` binds ``jax``, ``from jax import
-    numpy`` takes the attribute."""
+    numpy`` takes the attribute. With ``module_names`` ({module: [names]}) it hands out
+    proxies with only those names, as eureka-jax's sandbox does."""
+    proxies = _proxies(module_names) if module_names else None
 
     def _import(name, globals=None, locals=None, fromlist=(), level=0):
         if level or name not in modules:
             raise ImportError("reward programs may import only " + ", ".join(sorted(modules))
                               + ", not " + repr(name))
+        if proxies is not None:
+            return proxies[name] if fromlist else proxies[name.partition(".")[0]]
         module = importlib.import_module(name)
         return module if fromlist else importlib.import_module(name.partition(".")[0])
 
     return _import
 
 
-def load_function(source, entry, modules, builtin_names):
-    """Executes ``source`` with only the allowed ``modules`` importable and the allowed
-    ``builtin_names``; returns the function ``entry``. Both lists come from eureka-jax's
-    reward policy in the reward's JSON, so what the checker accepted runs here."""
+def load_function(source, entry, modules, builtin_names, module_names=None):
+    """Executes ``source`` with only the allowed ``modules`` importable (as proxies with only
+    the allowed ``module_names`` when given) and the allowed ``builtin_names``; returns the
+    function ``entry``. All come from eureka-jax's reward policy in the reward's JSON, so what
+    the checker accepted runs here."""
     safe = {name: getattr(builtins, name) for name in builtin_names if hasattr(builtins, name)}
-    safe["__import__"] = _allowed_import(frozenset(modules))
+    safe["__import__"] = _allowed_import(frozenset(modules), module_names)
     safe["print"] = lambda *args, **kwargs: None  # as in eureka-jax's sandbox: output dropped
     namespace = {"__builtins__": safe, "__name__": "eureka_reward"}
     # the source passed eureka-jax's compiler (policy, tracing, probe) before it got here
@@ -94,13 +126,13 @@ class TorchReward:
     """
 
     def __init__(self, source, entry, input_names, component_names, shared_names, modules,
-                 builtin_names):
+                 builtin_names, module_names=None):
         self.source = source
         self.entry = entry
         self.input_names = tuple(input_names)
         self.component_names = tuple(component_names)
         self.shared_names = tuple(n for n in shared_names if n in self.input_names)
-        fn = load_function(source, entry, modules, builtin_names)
+        fn = load_function(source, entry, modules, builtin_names, module_names)
         names = self.component_names
 
         def per_env(*args):
@@ -117,7 +149,8 @@ class TorchReward:
         """From the JSON the launcher writes: source, entry, input_names, component_names,
         shared_names, and the policy's allowed modules and builtins."""
         return cls(spec["source"], spec["entry"], spec["input_names"], spec["component_names"],
-                   spec.get("shared_names", ()), spec["modules"], spec["builtins"])
+                   spec.get("shared_names", ()), spec["modules"], spec["builtins"],
+                   spec.get("module_names"))
 
     def __call__(self, inputs):
         missing = [n for n in self.input_names if n not in inputs]

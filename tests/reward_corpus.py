@@ -484,3 +484,201 @@ def compute_reward(pole_angle):
 """),
 ]
 CORPUS += WAVE3
+
+
+# ---- wave 4: what a denylist let through (each differs from a legitimate reward only in its
+# dangerous part); all for cartpole ----------------------------------------------------------
+WAVE4 = [
+    ("array_device_client", "forbidden", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    client = jnp.zeros(1).device.client  # the running runtime: live arrays, compile, transfers
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+    ("array_devices", "forbidden", """
+import jax.numpy as jnp
+ONE = jnp.ones(1)
+def compute_reward(pole_angle):
+    devices = ONE.devices()
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+    ("array_sharding", "forbidden", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    s = jnp.ones(2).sharding
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+    ("host_copy", "forbidden", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    jnp.ones(2).copy_to_host_async()
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+    ("lax_primitive_patch", "forbidden", """
+import jax.numpy as jnp
+from jax import lax
+lax.cos_p.def_impl(lambda x: x * 0.0)  # would change how JAX computes cos, process-wide
+def compute_reward(pole_angle):
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+    ("lax_primitive_import", "forbidden", """
+import jax.numpy as jnp
+from jax.lax import cos_p
+def compute_reward(pole_angle):
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+    ("jit_lower_compile", "forbidden", """
+import jax
+import jax.numpy as jnp
+def helper(x):
+    return jnp.cos(x)
+def compute_reward(pole_angle):
+    compiled = jax.jit(helper).lower(pole_angle).compile()
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+    ("module_as_value", "forbidden", """
+import jax.numpy as jnp
+def pick(module):
+    return module.save
+def compute_reward(pole_angle):
+    pick(jnp)
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+    ("set_order", "forbidden", """
+import jax.numpy as jnp
+WEIGHTS = {"upright", "centred"}  # iterates in a per-process order
+def compute_reward(pole_angle):
+    first = list(WEIGHTS)[0]
+    return jnp.cos(pole_angle), {first: jnp.cos(pole_angle)}
+"""),
+    # checked with a Python float, trained with a traced one: the lifted program is checked
+    ("behaves_differently_when_lifted", "cost", """
+import jax
+import jax.numpy as jnp
+WEIGHT = 1.0
+def compute_reward(pole_angle):
+    if isinstance(WEIGHT, float):  # true in a checker that substitutes literals only
+        upright = WEIGHT * jnp.cos(pole_angle)
+    else:
+        upright = jax.lax.fori_loop(0, 50_000_000, lambda i, c: c * 0.999 + 1e-6,
+                                    jnp.cos(pole_angle))
+    return upright, {"upright": upright}
+"""),
+    ("convolution_cost", "cost", """
+import jax
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    image = jnp.ones((1, 1, 64, 64)) * pole_angle
+    kernel = jnp.ones((1, 1, 15, 15))
+    blurred = jax.lax.conv(image, kernel, (1, 1), "SAME")
+    upright = jnp.cos(pole_angle) + 0.0 * blurred.mean()
+    return upright, {"upright": upright}
+"""),
+    ("window_cost", "cost", """
+import jax
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    grid = jnp.ones((256, 256)) * pole_angle
+    pooled = jax.lax.reduce_window(grid, 0.0, jax.lax.add, (16, 16), (1, 1), "SAME")
+    upright = jnp.cos(pole_angle) + 0.0 * pooled.mean()
+    return upright, {"upright": upright}
+"""),
+    ("format_attribute", "forbidden", """
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    name = "{0.dtype}".format(pole_angle)
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""),
+]
+
+# Legitimate rewards in the forms a strong LLM writes: every one must compile and train.
+LEGITIMATE = [
+    ("main_block_self_test", '''
+import jax.numpy as jnp
+
+def compute_reward(pole_angle, action):
+    upright = jnp.cos(pole_angle)
+    return upright - 0.01 * jnp.sum(action ** 2), {"upright": upright}
+
+if __name__ == "__main__":
+    print(compute_reward(jnp.float32(0.1), jnp.zeros(1)))
+'''),
+    ("python_float_bonus", '''
+import jax.numpy as jnp
+def compute_reward(pole_angle):
+    upright = jnp.cos(pole_angle)
+    return upright + 0.5, {"upright": upright, "alive_bonus": 0.5}
+'''),
+    ("submodule_import", '''
+import jax.numpy as jnp
+from jax.numpy.linalg import norm
+def compute_reward(pole_angle, pole_angular_velocity, action):
+    state = jnp.stack([pole_angle, pole_angular_velocity])
+    penalty = 0.1 * norm(state) + 0.01 * norm(action)
+    return 1.0 - penalty, {"state": -0.1 * norm(state), "effort": -0.01 * norm(action)}
+'''),
+    ("helpers_hints_docstrings", '''
+from typing import Dict, Tuple
+import jax
+import jax.numpy as jnp
+
+ANGLE_TEMPERATURE = 0.5
+CENTRE_WEIGHT = 0.2
+
+
+def _gaussian(x: jnp.ndarray, temperature: float) -> jnp.ndarray:
+    """A bump that is 1 at zero."""
+    return jnp.exp(-(x / temperature) ** 2)
+
+
+def compute_reward(pole_angle: jnp.ndarray, cart_position: jnp.ndarray
+                   ) -> Tuple[jnp.ndarray, Dict[str, jnp.ndarray]]:
+    """Keep the pole up and the cart near the centre."""
+    assert pole_angle.shape == () and cart_position.ndim == 0
+    upright = _gaussian(pole_angle, ANGLE_TEMPERATURE)
+    centred = CENTRE_WEIGHT * _gaussian(cart_position, 1.0)
+    return upright + centred, {"upright": upright, "centred": centred}
+'''),
+    ("fstring_names_and_items", '''
+import jax.numpy as jnp
+def compute_reward(pole_angle, pole_angular_velocity, cart_velocity):
+    terms = {}
+    for i, value in enumerate([pole_angle, pole_angular_velocity, cart_velocity]):
+        terms[f"calm_{i}"] = jnp.exp(-value ** 2) / 3.0
+    total = sum(v for _, v in terms.items())
+    return total, terms
+'''),
+    ("cond_and_switch", '''
+import jax
+import jax.numpy as jnp
+from jax import lax
+def compute_reward(pole_angle, cart_position):
+    near = lax.cond(jnp.abs(pole_angle) < 0.2, lambda: 1.0, lambda: 0.0)
+    zone = jnp.clip(jnp.abs(cart_position).astype(jnp.int32), 0, 2)
+    zone_bonus = jax.lax.switch(zone, [lambda: 0.2, lambda: 0.1, lambda: 0.0])
+    return near + zone_bonus, {"near": near, "zone": zone_bonus}
+'''),
+    ("interp_and_scan", '''
+import jax
+import jax.numpy as jnp
+ANGLES = jnp.array([0.0, 0.1, 0.3, 1.0])
+SCORES = jnp.array([1.0, 0.8, 0.3, 0.0])
+def compute_reward(pole_angle, pole_angular_velocity):
+    shaped = jnp.interp(jnp.abs(pole_angle), ANGLES, SCORES)
+    def step(carry, _):
+        return carry * 0.9 + 0.1 * jnp.exp(-pole_angular_velocity ** 2), None
+    smooth, _ = jax.lax.scan(step, 0.0, None, length=8)
+    return shaped + 0.1 * smooth, {"shaped": shaped, "smooth": 0.1 * smooth}
+'''),
+    ("finfo_at_and_derived_constants", '''
+import jax.numpy as jnp
+WEIGHT = 2.0
+HALF = WEIGHT / 2
+def compute_reward(pole_angle, action):
+    eps = jnp.finfo(jnp.float32).eps
+    v = jnp.zeros(2).at[0].set(pole_angle).at[1].set(action[0])
+    upright = HALF * jnp.cos(v[0]) / (1.0 + eps)
+    effort = -0.01 * jnp.square(v[1])
+    return upright + effort, {"upright": upright, "effort": effort}
+'''),
+]

@@ -140,3 +140,24 @@ def test_record_then_replay_reproduces_without_requests(server, tmp_path):
     text = str(info.value)
     assert "nearest recorded is" in text and lines[0]["key"] in text
     assert "from message 1 (user), character 16" in text
+
+
+def test_a_call_interrupted_between_requests_asks_only_for_the_rest_on_resume(tmp_path):
+    """An endpoint that gives one reply per request: a search killed after the first of a
+    call's requests (here: the endpoint fails for good on the second) keeps that reply, and
+    the resumed call asks only for the missing one, ending with the same replies."""
+    messages = [{"role": "user", "content": "write a reward"}]
+    path = tmp_path / "llm.jsonl"
+    with ScriptedLLM(["first", "second", "third"], cap_n=1) as server:
+        server.script.extend([None] + [("status", 400)])
+        inner = OpenAIProposer("scripted", base_url=server.base_url, api_key="k",
+                               max_retries=0)
+        with pytest.raises(LLMError):
+            RecordingProposer(inner, path, "scripted", 1.0).propose(messages, 2)
+        assert len(path.read_text().splitlines()) == 1  # the first request's reply was kept
+        asked = len(server.requests)
+        inner = OpenAIProposer("scripted", base_url=server.base_url, api_key="k",
+                               max_retries=0)
+        replies = RecordingProposer(inner, path, "scripted", 1.0).propose(messages, 2)
+        assert len(server.requests) == asked + 1  # only the missing sample
+    assert replies[0] == "first" and len(replies) == 2

@@ -3,12 +3,13 @@
 import sys
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from eureka_jax.reward import Policy, RewardError, compile_reward, extract_code
-from tests.reward_corpus import CORPUS
+from tests.reward_corpus import CORPUS, LEGITIMATE, WAVE4
 
 # Short limits keep the corpus fast; the hangs in it run for minutes, so 4 s still tells them
 # apart from any legitimate program (those check in well under a second).
@@ -286,3 +287,97 @@ def test_real_llm_replies_compile_and_cost_little(tasks):
         fn = compile_reward(path.read_text(), task)
         assert fn.component_names, path.name
         assert fn.flops / task.step_flops < 0.01, path.name
+
+
+# ---- wave 4: allowlists, the checked program is the trained one, clean state, bounds --------
+
+@pytest.mark.parametrize("case_id, category, source", WAVE4, ids=[c[0] for c in WAVE4])
+def test_wave4_is_rejected_with_its_category(cartpole, case_id, category, source):
+    with pytest.raises(RewardError) as info:
+        compile_reward(source, cartpole, policy=TEST_POLICY)
+    err = info.value
+    assert err.category == category, f"{case_id}: got [{err.category}] {err.message}"
+    if category == "forbidden":  # the message says what is allowed instead
+        assert any(word in err.message for word in ("allowed", "use ", "may only")), err.message
+    assert jnp.cos(jnp.float32(0.0)) == 1.0  # nothing changed cos in this process
+
+
+@pytest.mark.parametrize("case_id, source", LEGITIMATE, ids=[c[0] for c in LEGITIMATE])
+def test_legitimate_rewards_compile(cartpole, case_id, source):
+    fn = compile_reward(source, cartpole, policy=TEST_POLICY)
+    total, parts = jax.vmap(fn)(cartpole.probe_inputs)
+    assert np.all(np.isfinite(np.asarray(total))), case_id
+    assert all(np.asarray(v).dtype == np.float32 for v in parts.values()), case_id
+    assert "__main__" not in fn.source
+
+
+def test_a_plain_number_component_is_a_float32_scalar(cartpole):
+    fn = compile_reward(dict(LEGITIMATE)["python_float_bonus"], cartpole)
+    _, parts = fn({k: v[0] for k, v in cartpole.probe_inputs.items()})
+    assert parts["alive_bonus"].dtype == jnp.float32 and float(parts["alive_bonus"]) == 0.5
+
+
+def test_the_trainer_runs_the_checked_program_not_the_source(cartpole):
+    """A compiled reward carries the checker's export; calling it runs no reward Python here
+    (a reward whose module code would raise in this process still evaluates), with its
+    constants traced as the trainer passes them."""
+    fn = compile_reward(dict(LEGITIMATE)["finfo_at_and_derived_constants"], cartpole)
+    assert [c.name for c in fn.constants] == ["WEIGHT"] and fn.exported
+    one = {k: v[0] for k, v in cartpole.probe_inputs.items()}
+    total, parts = fn(one)
+    _, parts2 = fn(one, jnp.array([4.0]))  # HALF follows WEIGHT
+    assert float(parts2["upright"]) == pytest.approx(2 * float(parts["upright"]), rel=1e-5)
+    nested = jax.jit(jax.vmap(jax.vmap(lambda c, x: fn(x, c)[0], in_axes=(None, 0)),
+                                  in_axes=(0, None)))(
+        jnp.array([[2.0], [4.0]]), {k: v[:3] for k, v in cartpole.probe_inputs.items()})
+    assert nested.shape == (2, 3) and float(nested[0, 0]) == pytest.approx(float(total))
+
+
+def test_each_program_is_checked_from_a_clean_state(cartpole):
+    """A program that changes process-wide state (allowed here by a widened policy, so it is
+    executed) changes it only in its own checker child: the next program is judged as in a
+    fresh process, and nothing changed in this one."""
+    import dataclasses
+
+    from eureka_jax.reward.policy import MODULES
+
+    modules = dict(MODULES, **{"jax.lax": MODULES["jax.lax"] | {"cos_p"}})
+    wide = dataclasses.replace(
+        TEST_POLICY, modules=tuple(sorted((k, frozenset(v)) for k, v in modules.items())),
+        value_attributes=TEST_POLICY.value_attributes | {"def_impl", "def_abstract_eval"})
+    good = dict(LEGITIMATE)["interp_and_scan"].replace(
+        "ANGLES = jnp.array", "BASE = float(jnp.cos(jnp.float32(0.0)))\nANGLES = BASE * jnp.array")
+    first = compile_reward(good, cartpole, policy=wide)
+    evil = """
+import jax.numpy as jnp
+from jax import lax
+lax.cos_p.def_impl(lambda x: x * 0.0 + 7.0)
+def compute_reward(pole_angle):
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""
+    compile_reward(evil, cartpole, policy=wide)
+    second = compile_reward(good, cartpole, policy=wide)
+    assert second.exported == first.exported  # judged and exported as before the evil one
+    assert float(jnp.cos(jnp.float32(0.0))) == 1.0
+
+
+def test_replies_are_bounded_before_parsing():
+    import time
+
+    prose = "Here is the reward.\nimport jax.numpy as jnp\ndef compute_reward(x):\n    return x, {}\n"
+    prose += ("Some prose (with an unclosed parenthesis and more words here. " * 6 + "\n") * 500
+    start = time.perf_counter()
+    assert extract_code(prose).rstrip().endswith("return x, {}")
+    assert time.perf_counter() - start < 5.0  # a few parses, not one per line
+    with pytest.raises(RewardError, match="characters long"):
+        extract_code("x" * 1_000_000)
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"def compute_reward(x):\n    return x, {'\xff': x}\n", "not UTF-8"),
+    ("def compute_reward(x):\n    return x\x00, {}\n", "NUL"),
+])
+def test_undecodable_rewards_are_one_sentence_rejections(cartpole, data, words):
+    with pytest.raises(RewardError, match=words) as info:
+        compile_reward(data, cartpole)
+    assert info.value.category == "syntax" and "\n" not in info.value.message

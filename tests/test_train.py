@@ -28,7 +28,7 @@ def _nan_reward(pole_angle):
 
 # Built directly: the compiler's probe would (rightly) reject it before training.
 NAN_REWARD = RewardFn(source="(test)", entry="compute_reward", input_names=("pole_angle",),
-                      component_names=("bad",), fn=_nan_reward)
+                      component_names=("bad",), trusted_fn=_nan_reward)
 
 
 def gae_reference(rewards, values, bootstrap, termination, truncation, discount, lam):

@@ -10,6 +10,15 @@ from eureka_jax.cli.common import console, new_run_dir
 from eureka_jax.errors import EurekaError
 
 
+def read_reward_file(path: Path) -> bytes:
+    """A reward file's bytes, at most what the compiler could accept (plus one, so that a
+    longer file is rejected as too long rather than read whole); the compiler decodes them."""
+    from eureka_jax.reward.policy import DEFAULT_POLICY
+
+    with open(path, "rb") as f:
+        return f.read(4 * DEFAULT_POLICY.max_reply_chars + 1)
+
+
 def reward_sources(spec: str | None, task) -> list[tuple[str, str]]:
     """``reward=PATH[,PATH...]`` (or ``human``/``sparse``) -> [(label, source)]."""
 
@@ -27,7 +36,7 @@ def reward_sources(spec: str | None, task) -> list[tuple[str, str]]:
             if not path.is_file():
                 raise EurekaError(f"reward file '{item}' does not exist; give a path to a .py "
                                   "file or a saved LLM reply, or human/sparse.")
-            sources.append((str(path), path.read_text()))
+            sources.append((str(path), read_reward_file(path)))
     return sources
 
 
@@ -78,7 +87,7 @@ def cmd_train(cfg) -> int:
         try:
             fns.append(compile_reward(source, task, policy=policy_for(cfg)))
             labels.append(label)
-            sources.append(source)
+            sources.append(source.decode() if isinstance(source, bytes) else source)
         except RewardError as e:
             print(f"{label}: REJECTED [{e.category}] {e.message}")
     if not fns:

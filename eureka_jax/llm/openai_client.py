@@ -43,6 +43,8 @@ class OpenAIProposer:
       usage: where token counts are added (a new ``Usage`` if None).
     """
 
+    saves_each_request = True  # propose(..., on_replies=) reports each request's replies
+
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
                  temperature: float = 1.0, max_retries: int = 5, timeout: float = 120.0,
                  max_samples_per_request: int | None = None, max_bad_rounds: int = 3,
@@ -62,7 +64,10 @@ class OpenAIProposer:
         self.usage = usage or Usage()
         self.skipped: list[str] = []
 
-    def propose(self, messages: list[dict], n: int) -> list[str]:
+    def propose(self, messages: list[dict], n: int, on_replies=None) -> list[str]:
+        """``n`` replies to ``messages``, in as many requests as the endpoint needs;
+        ``on_replies(texts)`` is called after each request that brought replies (the recording
+        saves them there, so a search killed between requests keeps what it got)."""
         replies: list[str] = []
         bad_rounds = 0
         while len(replies) < n:
@@ -73,7 +78,9 @@ class OpenAIProposer:
             if 0 < len(got["choices"]) < want:
                 # the endpoint caps or ignores n: ask for at most what it gives from now on
                 self.max_samples_per_request = max(1, len(got["choices"]))
-            replies.extend(got["texts"])
+            replies.extend(got["texts"][:n - len(replies)])
+            if on_replies is not None and got["texts"]:
+                on_replies(got["texts"][:want])
             bad_rounds = 0 if got["texts"] else bad_rounds + 1
             if bad_rounds > self.max_bad_rounds:
                 raise LLMError(

@@ -62,7 +62,10 @@ class RecordingProposer:
     """Wraps a proposer; appends every reply (with its request) to ``path``.
 
     Replies already in ``path`` (a resumed run) are answered from it without asking the
-    wrapped proposer, so a resumed run repeats no finished LLM call.
+    wrapped proposer, so a resumed run repeats no finished LLM call. A proposer that makes
+    several requests for one call (an endpoint that caps ``n``) and says so
+    (``saves_each_request``) has each request's replies written as it arrives, so a run
+    killed between them asks only for the rest.
     """
 
     def __init__(self, inner, path, model: str, temperature: float):
@@ -80,26 +83,38 @@ class RecordingProposer:
         if len(cached) == n:
             return cached
         usage = getattr(self.inner, "usage", None)
-        before = usage.summary() if usage else None
-        fresh = self.inner.propose(messages, n - len(cached))
-        replies = cached + fresh
-        indices = indices[len(cached):len(cached) + len(fresh)]
-        replies_to_write = fresh
-        after = usage.summary() if usage else None
-        call_usage = None
-        if before and after:
-            call_usage = {k: after[k] - before[k] for k in ("calls", "prompt_tokens",
-                                                            "completion_tokens",
-                                                            "unknown_calls")}
-        records = [
-            {"key": request_key(self.model, messages, self.temperature, i), "model": self.model,
-             "temperature": self.temperature, "sample_index": i, "time": time.time(),
-             "usage": call_usage if j == 0 else None, "messages": messages, "reply": reply}
-            for j, (i, reply) in enumerate(zip(indices, replies_to_write))
-        ]
-        append_jsonl(self.path, records)
-        self.recorded.update({r["key"]: r for r in records})
-        return replies
+        state = {"written": 0, "usage": usage.summary() if usage else None}
+        fresh_indices = indices[len(cached):]
+
+        def save(batch: list[str]) -> None:
+            """Appends one request's replies at once: a run killed later keeps them."""
+            batch = batch[:len(fresh_indices) - state["written"]]
+            after = usage.summary() if usage else None
+            call_usage = None
+            if state["usage"] and after:
+                call_usage = {k: after[k] - state["usage"][k]
+                              for k in ("calls", "prompt_tokens", "completion_tokens",
+                                        "unknown_calls")}
+            state["usage"] = after
+            start = state["written"]
+            records = [
+                {"key": request_key(self.model, messages, self.temperature, i),
+                 "model": self.model, "temperature": self.temperature, "sample_index": i,
+                 "time": time.time(), "usage": call_usage if j == 0 else None,
+                 "messages": messages, "reply": reply}
+                for j, (i, reply) in enumerate(zip(fresh_indices[start:], batch))
+            ]
+            append_jsonl(self.path, records)
+            self.recorded.update({r["key"]: r for r in records})
+            state["written"] += len(records)
+
+        if getattr(self.inner, "saves_each_request", False):
+            fresh = self.inner.propose(messages, n - len(cached), on_replies=save)
+        else:
+            fresh = self.inner.propose(messages, n - len(cached))
+        if state["written"] < len(fresh):
+            save(fresh[state["written"]:])
+        return cached + fresh
 
 
 class ReplayProposer:

@@ -6,6 +6,7 @@ import ast
 import atexit
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jax.numpy as jnp
@@ -39,22 +40,27 @@ class RewardFn:
         ``eureka_jax.reward.exported``): what calling this object runs. The reward's Python
         is never executed in this process.
       input_dtypes: the dtype of each input, in ``input_names`` order.
+      trusted_fn: instead of ``exported``, a Python function called directly: only for code
+        of our own (tests, built-in rewards built in code), never for LLM-written code.
     """
 
     source: str
     entry: str
     input_names: tuple[str, ...]
     component_names: tuple[str, ...]
-    exported: bytes = field(repr=False)
+    exported: bytes = field(default=b"", repr=False)
     input_dtypes: tuple[str, ...] = ()
     compile_seconds: float = 0.0
     flops: float | None = None
     constants: tuple[Constant, ...] = ()
     policy: Policy = field(default=DEFAULT_POLICY, repr=False)
+    trusted_fn: Callable | None = field(default=None, repr=False)
 
     def __call__(self, inputs: dict, constants=None):
         """``constants``: None (the source's values) or one value per ``self.constants``
         (an array [n] or a sequence; traced values allowed)."""
+        if self.trusted_fn is not None:
+            return self.trusted_fn(**{name: inputs[name] for name in self.input_names})
         n = len(self.constants)
         if constants is None or not n:
             values = jnp.asarray(self.constant_values, jnp.float32).reshape(n)
@@ -86,17 +92,43 @@ def _worker(policy: Policy) -> Worker:
     return worker
 
 
+def as_text(source: str | bytes, policy: Policy = DEFAULT_POLICY) -> str:
+    """A reward file's bytes (or text) as text, bounded in size first: too long, not UTF-8
+    or with a NUL byte is a one-sentence rejection."""
+    limit = policy.max_reply_chars
+    if isinstance(source, bytes | bytearray):
+        if len(source) > 4 * limit:
+            raise RewardError("resource", f"the reward is {len(source):,} bytes long; the limit "
+                              f"is {limit:,} characters.")
+        try:
+            source = bytes(source).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RewardError("syntax", f"the reward is not UTF-8 text (byte {e.start} is "
+                              f"{bytes(source)[e.start:e.start + 1]!r}); save it as UTF-8.") from None
+    if len(source) > limit:
+        raise RewardError("resource", f"the reward is {len(source):,} characters long; the "
+                          f"limit is {limit:,}. Keep it to one short Python program.")
+    if "\x00" in source:
+        raise RewardError("syntax", "the reward contains a NUL character (code 0), which Python "
+                          "source cannot; remove it.")
+    return source
+
+
 def parse_reward(source: str, entry: str = "compute_reward", policy: Policy = DEFAULT_POLICY):
     """Static checks only (no execution): syntax, policy, entry point. Returns the entry node."""
     if len(source) > policy.max_source_chars:
         raise RewardError("resource", f"the program is {len(source):,} characters long; keep it "
                           f"under {policy.max_source_chars:,}.")
+    if "\x00" in source:
+        raise RewardError("syntax", "the program contains a NUL character (code 0), which "
+                          "Python source cannot; remove it.")
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
         text = (e.text or "").strip()
-        raise RewardError("syntax", f"line {e.lineno}: {e.msg}: `{text}`; fix the syntax.",
-                          e.lineno) from None
+        where = f"line {e.lineno}: " if e.lineno else ""
+        shown = f": `{text}`" if text else ""
+        raise RewardError("syntax", f"{where}{e.msg}{shown}; fix the syntax.", e.lineno) from None
     except (RecursionError, MemoryError, ValueError) as e:
         raise RewardError("syntax", f"the program cannot be parsed ({type(e).__name__}); "
                           "simplify deeply nested expressions.") from None
@@ -146,7 +178,8 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
       RewardError: with ``.category`` and ``.message`` (written to be fed back to the LLM).
     """
     start = time.perf_counter()
-    code = extract_code(source, entry) if extract else source
+    source = as_text(source, policy)
+    code = extract_code(source, entry, policy.max_reply_chars) if extract else source
     node = parse_reward(code, entry, policy)
     args = node.args
     names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]

@@ -4,8 +4,10 @@ XLA's own cost analysis (``jax.jit(f).lower(x).cost_analysis()``) counts a loop'
 whatever its trip count: a ``lax.scan`` of 100,000 steps reads as 10 flops. Rewards run inside
 every environment step of training, so a reward's cost must count every iteration. This
 counts on the jaxpr instead: a ``scan`` costs its length times its body, a ``cond`` its most
-expensive branch, a ``dot_general`` 2·M·N·K, a reduction the size of its input, and any other
-operation the size of its output (at least 1). A ``while`` loop, whose trip count is unknown,
+expensive branch, a ``dot_general`` 2·M·N·K, a convolution 2·|out|·(kernel window × input
+features), a windowed reduction |out|·|window|, a sort or FFT n·log n, gathers and scatters
+their index sets and slices, a reduction the size of its input, and any other operation the
+size of its output (at least 1). A ``while`` loop, whose trip count is unknown,
 counts one iteration (rewards cannot contain one; environment steps, e.g. MJX's solver, do, so
 a step's count is a lower bound and a reward/step ratio errs on the reward's side).
 
@@ -69,6 +71,25 @@ def jaxpr_flops(jaxpr) -> float:
         elif name == "sort":
             n = max(_size(v) for v in eqn.invars)
             total += n * max(1.0, math.log2(max(n, 2)))
+        elif name in ("conv_general_dilated", "conv_general_dilated_local"):
+            # every output element is a dot product over the kernel's window and input
+            # features: 2 * |out| * |kernel| / out_features
+            rhs = eqn.invars[1].aval.shape
+            spec = getattr(params.get("dimension_numbers"), "rhs_spec", None)
+            out_features = rhs[spec[0]] if spec else (rhs[0] if rhs else 1)
+            total += 2.0 * _size(eqn.outvars[0]) * math.prod(rhs) / max(out_features, 1)
+        elif name.startswith(("reduce_window", "select_and_")):
+            window = math.prod(params.get("window_dimensions", ()) or (1,))
+            total += float(max(_size(v) for v in [*eqn.invars, *eqn.outvars])) * window
+        elif name == "fft":
+            n = math.prod(params.get("fft_lengths", ()) or (1,))
+            total += 5.0 * _size(eqn.invars[0]) * max(1.0, math.log2(max(n, 2)))
+        elif name == "top_k":
+            n = _size(eqn.invars[0])
+            total += n * max(1.0, math.log2(max(int(params.get("k", 2)), 2)))
+        elif name.startswith("scatter") or name == "gather":
+            # the index set and the slices it moves
+            total += float(sum(_size(v) for v in eqn.invars[1:]) + _size(eqn.outvars[0]))
         else:
             inner = list(sub_jaxprs(params))
             if inner:  # pjit, closed_call, remat, custom_jvp/vjp calls, ...

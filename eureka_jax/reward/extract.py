@@ -12,7 +12,7 @@ _PYTHON_TAGS = {"", "python", "py", "python3", "jax"}
 _CODE_START = re.compile(r"^(import |from |def |@|[A-Z_][A-Z0-9_]* *=)", re.MULTILINE)
 
 
-def extract_code(reply: str, entry: str = "compute_reward") -> str:
+def extract_code(reply: str, entry: str = "compute_reward", max_chars: int = 200_000) -> str:
     """Returns the Python source of a reward program found in ``reply``.
 
     Accepts a reply that is only code, one or several fenced blocks (```python, ```py or
@@ -21,9 +21,20 @@ def extract_code(reply: str, entry: str = "compute_reward") -> str:
     ``entry``, Python's own rule (the last definition wins) applies. Prose without a block is
     searched for the first line that starts code (import/def/decorator/constant).
 
+    A top-level ``if __name__ == "__main__":`` block (a self-test an LLM likes to add) is
+    dropped. The work is bounded before any parsing: a reply longer than ``max_chars`` is
+    rejected, and trailing prose is trimmed in a bounded number of parses.
+
     Raises:
-      RewardError: category "extraction" when no code defining ``entry`` is found.
+      RewardError: category "extraction" when no code defining ``entry`` is found, "resource"
+        when the reply is too long, "syntax" for a NUL byte.
     """
+    if len(reply) > max_chars:
+        raise RewardError("resource", f"the reply is {len(reply):,} characters long; the limit "
+                          f"is {max_chars:,}. Answer with one short Python code block.")
+    if "\x00" in reply:
+        raise RewardError("syntax", "the reply contains a NUL character (code 0), which Python "
+                          "source cannot; remove it.")
     if not reply or not reply.strip():
         raise RewardError("extraction", "the reply is empty; answer with a Python code block.")
     blocks = [body for tag, body in _FENCE.findall(reply) if tag.lower() in _PYTHON_TAGS]
@@ -38,7 +49,7 @@ def extract_code(reply: str, entry: str = "compute_reward") -> str:
             candidates.extend(_trim_trailing_prose(reply[start.start():]))
     for code in candidates:
         if f"def {entry}" in code and _parses(code):
-            return code.strip("\n") + "\n"
+            return drop_main_blocks(code.strip("\n") + "\n")
     for code in candidates:  # something defines entry but does not parse: report syntax later
         if f"def {entry}" in code:
             return code.strip("\n") + "\n"
@@ -51,10 +62,46 @@ def extract_code(reply: str, entry: str = "compute_reward") -> str:
     )
 
 
+MAX_TRIMS = 20
+
+
 def _trim_trailing_prose(code: str):
+    """Shorter and shorter versions of ``code``, each cut just before the line where the
+    previous one stopped parsing (prose after the code): at most ``MAX_TRIMS`` parses."""
     lines = code.rstrip().splitlines()
-    for end in range(len(lines), 0, -1):
-        yield "\n".join(lines[:end])
+    for _ in range(MAX_TRIMS):
+        yield "\n".join(lines)
+        try:
+            ast.parse("\n".join(lines))
+            return
+        except SyntaxError as e:
+            end = (e.lineno or len(lines)) - 1
+        except (ValueError, RecursionError, MemoryError):
+            return
+        end = min(end, len(lines) - 1)
+        if end <= 0:
+            return
+        lines = lines[:end]
+
+
+def drop_main_blocks(code: str) -> str:
+    """``code`` without its top-level ``if __name__ == "__main__":`` blocks."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return code
+    drop = set()
+    for node in tree.body:
+        test = node.test if isinstance(node, ast.If) else None
+        if (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+                and test.left.id == "__name__" and len(test.comparators) == 1
+                and isinstance(test.comparators[0], ast.Constant)
+                and test.comparators[0].value == "__main__"):
+            drop.update(range(node.lineno, node.end_lineno + 1))
+    if not drop:
+        return code
+    lines = code.splitlines(keepends=True)
+    return "".join(line for i, line in enumerate(lines, 1) if i not in drop)
 
 
 def _parses(code: str) -> bool:

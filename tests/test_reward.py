@@ -381,3 +381,41 @@ def test_undecodable_rewards_are_one_sentence_rejections(cartpole, data, words):
     with pytest.raises(RewardError, match=words) as info:
         compile_reward(data, cartpole)
     assert info.value.category == "syntax" and "\n" not in info.value.message
+
+
+@pytest.mark.slow
+def test_legitimate_rewards_train_and_a_bad_program_between_good_ones_changes_nothing(cartpole):
+    """The legitimate corpus trains in one batched program. A program that changes process-wide
+    state when executed (accepted here only by a widened policy) sits between two copies of a
+    good one: the copy checked after it is exported exactly as the first, both train to the
+    same result, and nothing changed in the trainer's process."""
+    import dataclasses
+
+    from eureka_jax.reward.policy import MODULES
+    from eureka_jax.train import train_candidates
+    from eureka_jax.train.config import TrainConfig
+
+    modules = dict(MODULES, **{"jax.lax": MODULES["jax.lax"] | {"cos_p"}})
+    wide = dataclasses.replace(
+        TEST_POLICY, modules=tuple(sorted((k, frozenset(v)) for k, v in modules.items())),
+        value_attributes=TEST_POLICY.value_attributes | {"def_impl"})
+    evil = """
+import jax.numpy as jnp
+from jax import lax
+lax.cos_p.def_impl(lambda x: x * 0.0 + 7.0)
+def compute_reward(pole_angle):
+    return jnp.cos(pole_angle), {"upright": jnp.cos(pole_angle)}
+"""
+    good = dict(LEGITIMATE)["helpers_hints_docstrings"]
+    fns = [compile_reward(source, cartpole) for _, source in LEGITIMATE]
+    first = compile_reward(good, cartpole, policy=wide)
+    bad = compile_reward(evil, cartpole, policy=wide)
+    again = compile_reward(good, cartpole, policy=wide)
+    assert again.exported == first.exported
+    config = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_evals=2,
+                         policy_hidden=(32, 32), value_hidden=(32, 32))
+    result = train_candidates(cartpole, [*fns, first, bad, again], config, seeds=(0,))
+    fitness = result.final_fitness()
+    assert np.all(np.isfinite(fitness)), fitness
+    assert fitness[-3, 0] == fitness[-1, 0]  # the good program before and after the bad one
+    assert float(jnp.cos(jnp.float32(0.0))) == 1.0

@@ -213,7 +213,7 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
     if not result["ok"]:
         raise RewardError(result["category"], _with_line(result, code), result["line"])
     tunable = set(result.get("constants", ()))
-    return RewardFn(
+    reward_fn = RewardFn(
         source=code,
         entry=entry,
         input_names=tuple(bound),
@@ -225,6 +225,24 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
         constants=tuple(c for c in find_constants(code) if c.name in tunable),
         policy=policy,
     )
+    _trace_here(reward_fn, specs)
+    return reward_fn
+
+
+def _trace_here(reward_fn: RewardFn, specs) -> None:
+    """Traces the exported program in this (the trainer's) process, on its own, as the
+    trainer will (one environment, constants as traced values, under vmap): a program that
+    cannot be traced here fails alone, before any batched program is built with it."""
+    import jax
+
+    one = {n: jax.ShapeDtypeStruct((2, *specs[n].shape), specs[n].dtype)
+           for n in reward_fn.input_names}
+    values = jax.ShapeDtypeStruct((2, len(reward_fn.constants)), jnp.float32)
+    try:
+        jax.eval_shape(jax.vmap(lambda x, c: reward_fn(x, c)), one, values)
+    except Exception as e:  # noqa: BLE001 - e.g. an export for another platform
+        raise RewardError("exception", "the checked program could not be traced by the "
+                          f"trainer: {type(e).__name__}: {str(e).splitlines()[0][:300]}") from None
 
 
 @functools.cache

@@ -7,7 +7,8 @@ JAX (without starting a backend, so without threads) and, for each program, fork
 starts JAX's CPU client, checks that one program under an address-space limit, sends back its
 answer (with the exported program) and exits. Every program is checked from the same clean
 state; the zygote itself never executes reward code. A child past the wall-clock limit is
-killed. Forking costs about 0.3 s per program (``benchmarks/reward_compile.py``).
+killed. The next child is forked (and starts its JAX client) while the current one checks,
+so a program waits for little more than its own check (``benchmarks/reward_compile.py``).
 
 Entry point: ``_zygote_main(FD, LIMIT)``, started by ``Worker`` with ``python -c``.
 """
@@ -22,32 +23,52 @@ import traceback
 from eureka_jax.reward.policy import DEFAULT_POLICY, Policy
 
 
-def _child(request: dict, conn, memory_limit_bytes: int) -> None:
-    """In the forked child: check one program, send the answer, exit without cleanup."""
+def _spare(memory_limit_bytes: int, close=()):
+    """Forks a child that starts JAX's CPU client, then waits for one request, checks that
+    program, sends the answer and exits without cleanup. Returns (pid, request pipe, answer
+    pipe). Forked ahead of need, so its start-up overlaps the previous check."""
+    from multiprocessing.connection import Pipe
+
+    request_reader, request_writer = Pipe(duplex=False)
+    answer_reader, answer_writer = Pipe(duplex=False)
+    pid = os.fork()
+    if pid:
+        request_reader.close()
+        answer_writer.close()
+        return pid, request_writer, answer_reader
     code = 0
     try:
+        for c in (*close, request_writer, answer_reader):
+            c.close()
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
         import jax
 
         jax.config.update("jax_platforms", "cpu")  # checks never take GPU memory from training
+        # no Python frames in the export's locations: the same program exports to the same
+        # bytes whichever call path forked its checker
+        jax.config.update("jax_include_full_tracebacks_in_locations", False)
+        jax.config.update("jax_traceback_in_locations_limit", 0)
         # start XLA's CPU client now, so that the program's memory budget measures the
         # program, not the client
         jax.jit(lambda x: x + 1)(jax.numpy.ones(2)).block_until_ready()
         from eureka_jax.reward.checks import check_program
 
-        conn.send(check_program(**request))
+        request = request_reader.recv()
+        answer_writer.send(check_program(**request))
+    except EOFError:  # the zygote closed: no request will come
+        pass
     except MemoryError:
         code = 3
     except BaseException:  # noqa: BLE001 - a bug of ours, not the program's: report it
-        conn.send({"ok": False, "internal": traceback.format_exc()})
+        answer_writer.send({"ok": False, "internal": traceback.format_exc()})
     finally:
         os._exit(code)
 
 
 def _zygote_main(fd: int, memory_limit_bytes: int) -> None:
-    from multiprocessing.connection import Connection, Pipe
+    from multiprocessing.connection import Connection
 
     import jax
     import jax.export
@@ -56,27 +77,27 @@ def _zygote_main(fd: int, memory_limit_bytes: int) -> None:
     import eureka_jax.reward.checks  # noqa: F401
 
     conn = Connection(fd)
+    spare = _spare(memory_limit_bytes, (conn,))
     conn.send("ready")
     while True:
         try:
             request, timeout_s = conn.recv()
         except EOFError:
+            os.kill(spare[0], signal.SIGKILL)
+            os.waitpid(spare[0], 0)
             return
-        reader, writer = Pipe(duplex=False)
-        pid = os.fork()
-        if pid == 0:
-            reader.close()
-            conn.close()
-            _child(request, writer, memory_limit_bytes)
-        writer.close()
+        pid, to_child, from_child = spare
+        to_child.send(request)
+        to_child.close()
+        spare = _spare(memory_limit_bytes, (conn, from_child))  # the next one warms up now
         try:
-            answer = reader.recv() if reader.poll(timeout_s) else "timeout"
+            answer = from_child.recv() if from_child.poll(timeout_s) else "timeout"
         except (EOFError, OSError):
             answer = "died"
         if answer == "timeout":
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        reader.close()
+        from_child.close()
         conn.send(answer)
 
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -293,6 +294,22 @@ def test_errors_are_fed_back_and_a_killed_search_resumes_to_the_same_result(tmp_
     assert (run / "iter_02/curves.npz").stat().st_mtime_ns == first_pass
     again = json.loads((run / "summary.json").read_text())
     assert _decisions(again) == _decisions(reference)
+    # killed during the first round's training (its replies recorded and compiled, nothing
+    # trained, no later round): the resume asks the endpoint for nothing (it is gone: any
+    # request would fail the run), since every later prompt repeats the uninterrupted run's
+    for name in ("round.json", "curves.npz", "curves.json", "race_curves.npz",
+                 "race_curves.json"):
+        (run / "iter_00" / name).unlink()
+    for name in ("iter_01", "iter_02"):
+        shutil.rmtree(run / name)
+    for name in ("summary.json", "best_reward.py", "report.md"):
+        (run / name).unlink()
+    out = subprocess.run(cli_argv("search", "--resume", str(run)), capture_output=True,
+                         text=True, cwd=REPO, timeout=900, check=False)
+    assert out.returncode == 0, out.stderr + out.stdout
+    again = json.loads((run / "summary.json").read_text())
+    assert _decisions(again) == _decisions(reference)
+    assert again["best"]["source"] == reference["best"]["source"]
     # a setting that decides what was trained cannot change on resume, in one sentence
     out = subprocess.run(cli_argv("search", "--resume", str(run), "sample=5"),
                          capture_output=True, text=True, cwd=REPO, timeout=300, check=False)

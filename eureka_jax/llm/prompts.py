@@ -22,6 +22,20 @@ def allowed_modules_text() -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def value_attributes_text() -> str:
+    """The array attributes the reward policy allows, as the system prompt names them."""
+    from eureka_jax.reward.policy import VALUE_ATTRIBUTES
+
+    shown = [a for a in ARRAY_ATTRIBUTES if a in VALUE_ATTRIBUTES]
+    return ", ".join(f"`.{a}`" for a in shown)
+
+
+# the array attributes a prompt names (all of them allowed by the policy's VALUE_ATTRIBUTES;
+# the rest of that list is dict/list/str methods, which need no mention)
+ARRAY_ATTRIBUTES = ("shape", "dtype", "ndim", "size", "T", "at", "astype", "reshape", "sum",
+                    "mean", "max", "min", "prod", "clip")
+
+
 class Prompts:
     """The set of templates in use.
 
@@ -45,6 +59,7 @@ class Prompts:
         # the modules the reward policy lets a program import: the same list the checker
         # enforces and the Isaac Gym runtime allows
         values.setdefault("modules", allowed_modules_text())
+        values.setdefault("value_attributes", value_attributes_text())
         for key, value in values.items():
             text = text.replace("{" + key + "}", str(value))
         return text.strip() + "\n"

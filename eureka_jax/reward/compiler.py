@@ -56,6 +56,12 @@ class RewardFn:
     policy: Policy = field(default=DEFAULT_POLICY, repr=False)
     trusted_fn: Callable | None = field(default=None, repr=False)
 
+    def __post_init__(self):
+        if not self.exported and self.trusted_fn is None:
+            raise ValueError("a RewardFn runs either a checked export (build it with "
+                             "compile_reward) or, for code of our own, a trusted_fn; it has "
+                             "neither.")
+
     def __call__(self, inputs: dict, constants=None):
         """``constants``: None (the source's values) or one value per ``self.constants``
         (an array [n] or a sequence; traced values allowed)."""

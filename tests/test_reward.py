@@ -34,7 +34,12 @@ def evil_module_marker(tmp_path_factory):
     sys.path.remove(str(folder))
 
 
-@pytest.mark.parametrize("case_id, category, source", CORPUS, ids=[c[0] for c in CORPUS])
+# the hangs cost the whole time limit each: in the full suite, not the fast tier
+CORPUS_CASES = [pytest.param(*c, id=c[0], marks=[pytest.mark.slow] if c[1] == "timeout" else [])
+                for c in CORPUS]
+
+
+@pytest.mark.parametrize("case_id, category, source", CORPUS_CASES)
 def test_corpus_is_rejected_with_its_category(
     cartpole, evil_module_marker, tmp_path, case_id, category, source
 ):

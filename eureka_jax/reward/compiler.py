@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from eureka_jax.reward.constants import Constant, find_constants, with_values
 from eureka_jax.reward.errors import RewardError
 from eureka_jax.reward.exported import per_env_function
-from eureka_jax.reward.extract import extract_code
+from eureka_jax.reward.extract import check_bounds, extract_code
 from eureka_jax.reward.policy import DEFAULT_POLICY, Policy, check_tree
 from eureka_jax.reward.worker import Worker
 
@@ -111,23 +111,13 @@ def as_text(source: str | bytes, policy: Policy = DEFAULT_POLICY) -> str:
         except UnicodeDecodeError as e:
             raise RewardError("syntax", f"the reward is not UTF-8 text (byte {e.start} is "
                               f"{bytes(source)[e.start:e.start + 1]!r}); save it as UTF-8.") from None
-    if len(source) > limit:
-        raise RewardError("resource", f"the reward is {len(source):,} characters long; the "
-                          f"limit is {limit:,}. Keep it to one short Python program.")
-    if "\x00" in source:
-        raise RewardError("syntax", "the reward contains a NUL character (code 0), which Python "
-                          "source cannot; remove it.")
+    check_bounds(source, limit, "reward")
     return source
 
 
 def parse_reward(source: str, entry: str = "compute_reward", policy: Policy = DEFAULT_POLICY):
     """Static checks only (no execution): syntax, policy, entry point. Returns the entry node."""
-    if len(source) > policy.max_source_chars:
-        raise RewardError("resource", f"the program is {len(source):,} characters long; keep it "
-                          f"under {policy.max_source_chars:,}.")
-    if "\x00" in source:
-        raise RewardError("syntax", "the program contains a NUL character (code 0), which "
-                          "Python source cannot; remove it.")
+    check_bounds(source, policy.max_source_chars, "program")
     try:
         tree = ast.parse(source)
     except SyntaxError as e:

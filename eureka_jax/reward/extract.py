@@ -12,6 +12,17 @@ _PYTHON_TAGS = {"", "python", "py", "python3", "jax"}
 _CODE_START = re.compile(r"^(import |from |def |@|[A-Z_][A-Z0-9_]* *=)", re.MULTILINE)
 
 
+def check_bounds(text: str, limit: int, what: str) -> None:
+    """The checks that come before any parsing: ``text`` (a reply, a reward, a program) is
+    at most ``limit`` characters and holds no NUL byte; else a one-sentence rejection."""
+    if len(text) > limit:
+        raise RewardError("resource", f"the {what} is {len(text):,} characters long; the limit "
+                          f"is {limit:,}. Keep it to one short Python program.")
+    if "\x00" in text:
+        raise RewardError("syntax", f"the {what} contains a NUL character (code 0), which "
+                          "Python source cannot; remove it.")
+
+
 def extract_code(reply: str, entry: str = "compute_reward", max_chars: int = 200_000) -> str:
     """Returns the Python source of a reward program found in ``reply``.
 
@@ -29,12 +40,7 @@ def extract_code(reply: str, entry: str = "compute_reward", max_chars: int = 200
       RewardError: category "extraction" when no code defining ``entry`` is found, "resource"
         when the reply is too long, "syntax" for a NUL byte.
     """
-    if len(reply) > max_chars:
-        raise RewardError("resource", f"the reply is {len(reply):,} characters long; the limit "
-                          f"is {max_chars:,}. Answer with one short Python code block.")
-    if "\x00" in reply:
-        raise RewardError("syntax", "the reply contains a NUL character (code 0), which Python "
-                          "source cannot; remove it.")
+    check_bounds(reply, max_chars, "reply")
     if not reply or not reply.strip():
         raise RewardError("extraction", "the reply is empty; answer with a Python code block.")
     blocks = [body for tag, body in _FENCE.findall(reply) if tag.lower() in _PYTHON_TAGS]

@@ -78,6 +78,7 @@ def test_messages_tell_the_llm_what_to_do(cartpole):
     assert info.value.line == 3 and "undefined" in info.value.message
 
 
+@pytest.mark.slow  # waits out the checker's time limit
 def test_worker_recovers_after_a_timeout(cartpole):
     hang = "def compute_reward(pole_angle):\n    n = 9 ** 9 ** 9\n    return pole_angle, {}\n"
     with pytest.raises(RewardError, match="longer than"):

@@ -2,7 +2,7 @@
 
 A run directory that trained policies keeps them (``policies.msgpack`` + ``policies.json``:
 the final evaluation of a search, or ``eureka-jax train``). ``replay`` runs the trainer's own
-evaluation function (``make_train(...).evaluate``) with the key of the run's last evaluation,
+evaluation function (``make_parts(...).evaluate``) with the key of the run's last evaluation,
 so its episodes are that evaluation's: with deterministic actions the replayed fitness is the
 run's final fitness for that seed. ``render`` draws the recorded states with MuJoCo's
 renderer and ``write_video`` writes a GIF or an MP4 with
@@ -135,25 +135,36 @@ def replay(saved: SavedPolicies, row: int, column: int) -> dict:
     Returns ``fitness`` (the mean over the evaluation's envs: the run's final fitness),
     ``finite``, and per env ``env_fitness``, ``env_return``, ``env_length`` and the recorded
     ``states`` ([episode_length + 1, envs, ...]); numpy."""
-    import functools
-
     import jax
+    import jax.numpy as jnp
 
+    from eureka_jax.train import rewards as rewards_lib
     from eureka_jax.train.batch import source_constants
-    from eureka_jax.train.ppo import make_train
+    from eureka_jax.train.ppo import evaluation_stats, make_parts
 
-    train = make_train(saved.task, saved.config, saved.reward_fns)
+    parts = make_parts(saved.task, saved.config)
     normalizer, policy, _ = jax.tree.map(lambda x: x[row, column], saved.params)
-    key = train.eval_key(jax.random.PRNGKey(saved.seeds[column]))
+    key = parts.eval_key(jax.random.PRNGKey(saved.seeds[column]))
     # the program's constants as arguments, as the trainer passed them (not folded literals)
     table = source_constants(saved.reward_fns)
-    run = jax.jit(functools.partial(train.evaluate, record=True))
-    fitness, _, _, _, _, finite, recording = run(
-        normalizer, policy, row, key, constants=None if table is None else table[row])
-    recording = jax.tree.map(np.asarray, recording)
+    constants = None if table is None else jnp.asarray(table[row])
+    reward_fn = saved.reward_fns[row]
+    reward = rewards_lib.program(reward_fn, len(reward_fn.component_names))
+
+    @jax.jit
+    def run(normalizer, policy, key, constants):
+        episodes = parts.evaluate(normalizer, policy, key, record=True)
+        total, comps = jax.vmap(jax.vmap(lambda x: reward(x, constants)))(episodes.inputs)
+        stats = evaluation_stats(episodes, total, comps)
+        _, _, _, env_return = rewards_lib.episode_sums(total, comps, episodes.alive,
+                                                       episodes.length)
+        return stats, env_return, episodes
+
+    (fitness, _, _, _, _, finite), env_return, episodes = run(normalizer, policy, key, constants)
     return {"fitness": float(fitness), "finite": bool(finite),
-            "env_fitness": recording["fitness"], "env_return": recording["return"],
-            "env_length": recording["length"], "states": recording["states"]}
+            "env_fitness": np.asarray(episodes.fitness), "env_return": np.asarray(env_return),
+            "env_length": np.asarray(episodes.length),
+            "states": jax.tree.map(np.asarray, episodes.states)}
 
 
 def frame_every(dt: float, fps: float = 30.0) -> int:

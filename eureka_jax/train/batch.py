@@ -1,7 +1,9 @@
-"""Run the batched trainer: K candidates x S seeds in one compiled program, timed honestly."""
+"""Run the batched trainer: K candidates x S seeds in every compiled program, the physics and
+learner programs compiled once per task and the reward programs per round, timed honestly."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -13,7 +15,16 @@ import numpy as np
 
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
 from eureka_jax.train.memory import check_fits
-from eureka_jax.train.ppo import TrainingCurves, make_train
+from eureka_jax.train import rewards as rewards_lib
+from eureka_jax.train.ppo import (
+    TrainingCurves,
+    TrainOutput,
+    evaluation_stats,
+    make_parts,
+    make_train,
+    not_evaluated,
+    training_curves,
+)
 from eureka_jax.train.sharding import global_array, to_host
 
 # Called at the start of every train_candidates call, before anything is placed on devices,
@@ -41,8 +52,9 @@ class BatchResult:
       seeds: the seed of each S column (the same for every row), or a [K][S] table.
       curves: ``TrainingCurves`` with arrays [K, S, C] ([K, S, C, M] for components).
       params: final (normalizer, policy, value) parameters, leaves [K, S, ...].
-      compile_seconds / run_seconds: XLA compile time and execution time, apart (0 compile
-        seconds: the compiled program of an earlier call was reused).
+      compile_seconds / run_seconds: tracing + XLA compile time and execution time, apart (0
+        compile seconds: the compiled programs of an earlier call were reused).
+      reward_compile_seconds: the part of ``compile_seconds`` spent on the reward programs.
       env_steps: total environment steps of the call (all rows and seeds).
       slots: per row, the index of the candidate it trained (None: row k is candidate k).
       errors: row index -> text, for trainings that crashed (Isaac Gym backend).
@@ -61,6 +73,7 @@ class BatchResult:
     slots: list[int] | None = None
     errors: dict = field(default_factory=dict)
     memory_bytes: int | None = None
+    reward_compile_seconds: float = 0.0
 
     def seed_table(self) -> np.ndarray:
         """[K, S] the seed of every run."""
@@ -98,12 +111,14 @@ def seed_keys(seeds, num_rows: int) -> jax.Array:
     return jnp.stack([jnp.stack([jax.random.PRNGKey(int(s)) for s in row]) for row in table])
 
 
-# Compiled batch programs of recent calls, so a second call with the same rewards, settings
-# and shapes (e.g. a round's seed race) skips tracing and XLA. Keyed by the reward sources,
-# not object identity, so a process that recompiles the same sources (a distributed worker)
-# hits too; a few entries only, since an executable holds device memory.
+# Compiled programs of recent calls: the physics and learner programs of a task, settings and
+# batch shape (every round of a search uses the same), and the reward programs of a round's
+# programs and row layout (a round's seed race with the same slots skips them too). Reward
+# programs are keyed by their sources, not object identity, so a process that recompiles the
+# same sources (a distributed worker) hits too; a few entries only, since an executable holds
+# device memory.
 _PROGRAMS: OrderedDict = OrderedDict()
-_MAX_PROGRAMS = 2
+_MAX_PROGRAMS = 6
 
 
 def device_layout(num_candidates: int, devices=None) -> dict:
@@ -117,8 +132,18 @@ def device_layout(num_candidates: int, devices=None) -> dict:
 
 def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperparams | None = None,
                      seeds=(0,), labels=None, devices=None, init_params=None,
-                     slots=None, constants=None) -> BatchResult:
-    """Trains every reward candidate with every seed in one ``jit(vmap(vmap(train)))`` call.
+                     slots=None, constants=None, fused: bool = False) -> BatchResult:
+    """Trains every reward candidate with every seed, batched: candidates x seeds x envs in
+    every compiled program.
+
+    The training is a host loop over programs that do not depend on the reward programs
+    (``ppo.make_parts``: init, roll out an unroll, learn from it, evaluate; compiled once per
+    task, settings and batch shape, then reused by every later call and found in JAX's
+    persistent cache by later processes) with this call's reward programs between them
+    (``rewards.by_rows``: the stored reward inputs of an unroll -> each row's rewards, by its
+    own program only; compiled per set of programs in about a second). ``fused=True`` runs
+    the same training as one program with the rewards traced in (``ppo.make_train``), the
+    reference the split one is measured against (``benchmarks/compile_once.py``).
 
     The candidate axis is sharded over ``devices`` with a 1-D ``jax.sharding.Mesh``; each
     device trains its candidates with all their seeds. When K does not divide by the device
@@ -134,9 +159,9 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
       seeds: the S seeds, shared by all candidates; or a [P][S] table, one row per slot.
       labels: names for the candidates in tables.
       slots: which candidate each of P rows trains (indices into ``reward_fns``; repeats
-        allowed); None trains each candidate once. Every branch of the reward switch is in
-        the program either way, so a call with the same rewards and P reuses the compiled
-        program of an earlier one (a seed race costs no compile).
+        allowed); None trains each candidate once. The physics and learner programs depend
+        only on P and S, so a call with the same P (a seed race) compiles only its reward
+        programs (for its row layout).
       constants: [P, n] values of the tunable constants of each row's program (its first
         ``len(fn.constants)`` columns; ``eureka_jax.tune``), traced, so W variants of one
         program are rows of one compiled program. None: the programs' own values, passed the
@@ -148,6 +173,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         of the same network sizes and observation size): fine-tuning. None: fresh networks.
       devices: the devices to shard over (all of ``jax.devices()`` if None: with
         ``jax.distributed``, the devices of every process).
+
+      fused: one program with the rewards traced in (see above).
 
     Returns:
       A ``BatchResult``; compile time is measured apart from run time.
@@ -174,51 +201,28 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     pad = layout["padded_candidates"] - k
     seed_rows = seeds if isinstance(seeds[0], list) else [seeds] * k
     keys = seed_keys(seed_rows + [seed_rows[0]] * pad, k + pad)
-    candidates = jnp.asarray(rows + [rows[0]] * pad, jnp.int32)
-
-    train = make_train(task, config, reward_fns)
-    args = [global_array(keys, spread), global_array(candidates, spread),
-            jax.tree.map(lambda x: global_array(x, replicated), hparams)]
-    inner, outer, shardings = [0, None, None], [0, 0, None], [spread, spread, replicated]
-    if init_params is not None:
-        init = _check_init(init_params, k, num_seeds, train)
-        init = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[:1], pad, 0)]), init)
-        args.append(jax.tree.map(lambda x: global_array(x, spread), init))
-        inner, outer, shardings = [*inner, 0], [*outer, 0], [*shardings, spread]
+    padded_rows = rows + [rows[0]] * pad
     if constants is None:
         constants = source_constants(reward_fns, rows)  # None when no program has any
+    table = None
     if constants is not None:
         table = _check_constants(constants, k, reward_fns, rows)
-        args.append(global_array(np.concatenate([table, np.repeat(table[:1], pad, 0)]), spread))
-        inner, outer, shardings = [*inner, None], [*outer, 0], [*shardings, spread]
-        per_run = _with_constants(train, init_params is not None)
-    else:
-        per_run = train
-    batched = jax.jit(
-        jax.vmap(jax.vmap(per_run, in_axes=tuple(inner)), in_axes=tuple(outer)),
-        in_shardings=tuple(shardings), out_shardings=spread,
-    )
-    key = (id(task), tuple((fn.entry, fn.source) for fn in reward_fns), config,
-           k + pad, num_seeds, init_params is None,
-           None if constants is None else np.shape(constants)[1], tuple(devices))
-    if key in _PROGRAMS:
-        _PROGRAMS.move_to_end(key)
-        compiled, compile_seconds = _PROGRAMS[key][1], 0.0
-    else:
-        start = time.perf_counter()
-        compiled = batched.lower(*args).compile()
-        compile_seconds = time.perf_counter() - start
-        _PROGRAMS[key] = (task, compiled)  # the task is held so its id is not reused
-        while len(_PROGRAMS) > _MAX_PROGRAMS:
-            _PROGRAMS.popitem(last=False)
-    local = next(d for d in devices if d.process_index == jax.process_index())
-    memory = check_fits(compiled, local, f"this batch ({k} candidate row(s) x "
-                        f"{num_seeds} seed(s) of {task.name})")
-    for hook in BEFORE_RUN:
-        hook(compiled)
-    start = time.perf_counter()
-    out = jax.block_until_ready(compiled(*args))
-    run_seconds = time.perf_counter() - start
+        table = np.concatenate([table, np.repeat(table[:1], pad, 0)])
+    init = None
+    if init_params is not None:
+        init = _check_init(init_params, k, num_seeds, make_parts(task, config))
+        init = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[:1], pad, 0)]), init)
+    batch = _Batch(task=task, config=config, rows=padded_rows, num_seeds=num_seeds,
+                   devices=tuple(devices), spread=spread, replicated=replicated,
+                   keys=global_array(keys, spread),
+                   hparams=jax.tree.map(lambda x: global_array(x, replicated), hparams),
+                   init=None if init is None else jax.tree.map(
+                       lambda x: global_array(x, spread), init),
+                   constants=None if table is None else global_array(table, spread))
+    what = f"this batch ({k} candidate row(s) x {num_seeds} seed(s) of {task.name})"
+    run = _run_fused if fused else _run_split
+    out, compile_seconds, reward_compile_seconds, run_seconds, memory = run(
+        batch, reward_fns, what)
     names = labels if labels else [f"candidate {i}" for i in range(len(reward_fns))]
     return BatchResult(
         labels=[names[i] for i in rows] if slots is not None else list(names),
@@ -231,7 +235,236 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         env_steps=config.total_env_steps * k * num_seeds,
         slots=None if slots is None else rows,
         memory_bytes=memory,
+        reward_compile_seconds=reward_compile_seconds,
     )
+
+
+@dataclass
+class _Batch:
+    """One call's inputs, placed on the devices ([P, S] leading axes, P = padded rows)."""
+
+    task: Any
+    config: TrainConfig
+    rows: list  # the program of each (padded) row
+    num_seeds: int
+    devices: tuple
+    spread: Any  # sharding over the candidate axis
+    replicated: Any
+    keys: Any  # [P, S] PRNG keys
+    hparams: Any
+    init: Any  # parameters to start from, leaves [P, S, ...], or None
+    constants: Any  # [P, n] tunable constants, or None
+
+    def local_device(self):
+        return next(d for d in self.devices if d.process_index == jax.process_index())
+
+
+def _cached(key, build):
+    """``build()`` -> (compiled programs, seconds), kept for the next call with ``key``
+    (0 seconds then)."""
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return _PROGRAMS[key][1], 0.0
+    start = time.perf_counter()
+    programs = build()
+    seconds = time.perf_counter() - start
+    _PROGRAMS[key] = (key[0], programs)  # the task is held so its id is not reused
+    while len(_PROGRAMS) > _MAX_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+    return programs, seconds
+
+
+def _batched(fn, in_axes):
+    """``fn`` of one run over [P, S] runs: ``in_axes`` per argument, 0 (batched) or None."""
+    return jax.vmap(jax.vmap(fn, in_axes=in_axes), in_axes=in_axes)
+
+
+def _physics_programs(batch: _Batch):
+    """The compiled reward-free programs of this batch's shape (``ppo.make_parts``): init,
+    begin, roll, learn, evaluate, end; the same for every round's reward programs."""
+    parts = make_parts(batch.task, batch.config)
+    spread, rep = batch.spread, batch.replicated
+    with_init = batch.init is not None
+    init_args = (batch.keys, batch.hparams) + ((batch.init,) if with_init else ())
+    init_axes = (0, None) + ((0,) if with_init else ())
+    init = jax.jit(_batched(parts.init, init_axes),
+                   in_shardings=(spread, rep) + ((spread,) if with_init else ()),
+                   out_shardings=spread)
+    begin = jax.jit(_batched(parts.begin, (0, None)), in_shardings=(spread, rep),
+                    out_shardings=spread, donate_argnums=0)
+    roll = jax.jit(_batched(parts.roll, (0,)), in_shardings=(spread,), out_shardings=spread,
+                   donate_argnums=0)
+    learn = jax.jit(_batched(parts.learn, (0, 0, 0, None)),
+                    in_shardings=(spread, spread, spread, rep), out_shardings=spread,
+                    donate_argnums=0)
+    evaluate = jax.jit(_batched(parts.evaluate_carry, (0,)), in_shardings=(spread,),
+                       out_shardings=spread)
+    end = jax.jit(_batched(lambda c: parts.end(c)[1], (0,)), in_shardings=(spread,),
+                  out_shardings=spread)
+    carry = jax.eval_shape(init, *init_args)
+    index = jax.ShapeDtypeStruct((), jnp.int32)
+    rollout = jax.eval_shape(roll, carry)[1]
+    total = jax.ShapeDtypeStruct(rollout.done.shape, jnp.float32)
+    compiled = {"init": init.lower(*init_args).compile(),
+                "begin": begin.lower(carry, index).compile(),
+                "roll": roll.lower(carry).compile(),
+                "learn": learn.lower(carry, rollout, total, batch.hparams).compile(),
+                "end": end.lower(carry).compile()}
+    if batch.config.eval_envs:
+        compiled["evaluate"] = evaluate.lower(carry).compile()
+    shapes = {"rollout": rollout,
+              "episodes": jax.eval_shape(evaluate, carry) if batch.config.eval_envs else None}
+    return parts, compiled, shapes
+
+
+def _reward_programs(batch: _Batch, reward_fns, parts, shapes):
+    """This round's compiled reward programs over the stored inputs: ``train`` (rewards of an
+    unroll and the training episodes' reward statistics) and ``evaluate`` (the evaluation
+    episodes' return, component means and finiteness); each row by its own program only."""
+    config, spread = batch.config, batch.spread
+    num_components = rewards_lib.component_count(reward_fns)
+    apply = rewards_lib.by_rows(reward_fns, batch.rows, num_components, inner_axes=3)
+    account = _batched(functools.partial(rewards_lib.account, per_episode=parts.per_episode),
+                       (0, 0, 0, 0))
+    stats = _batched(evaluation_stats, (0, 0, 0))
+    with_constants = batch.constants is not None
+
+    def train(state, inputs, done, *constants):
+        total, comps = apply(inputs, *constants)
+        state, summary = account(state, total, comps, done)
+        return state, total, summary
+
+    def evaluate(episodes, *constants):
+        total, comps = apply(episodes.inputs, *constants)
+        return stats(episodes, total, comps)
+
+    extra = (batch.constants,) if with_constants else ()
+    extra_shardings = (spread,) if with_constants else ()
+    rollout = shapes["rollout"]
+    state = jax.eval_shape(lambda: _batched(
+        lambda _: rewards_lib.RewardState.zeros(config.num_envs, num_components), (0,))(
+            jnp.zeros((len(batch.rows), batch.num_seeds))))
+    train_jit = jax.jit(train, in_shardings=(spread, spread, spread, *extra_shardings),
+                        out_shardings=spread, donate_argnums=0)
+    compiled = {"train": train_jit.lower(state, rollout.inputs, rollout.done, *extra).compile(),
+                "num_components": num_components, "state": state}
+    if config.eval_envs:
+        eval_jit = jax.jit(evaluate, in_shardings=(spread, *extra_shardings),
+                           out_shardings=spread)
+        compiled["evaluate"] = eval_jit.lower(shapes["episodes"], *extra).compile()
+    return compiled
+
+
+def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:
+    """The compiled programs of a training of ``reward_fns`` (one row each) x one seed on
+    ``device``, in the order they run (for a memory estimate: ``memory.estimate``)."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array([device]), ("candidates",))
+    spread, rep = NamedSharding(mesh, PartitionSpec("candidates")), NamedSharding(mesh,
+                                                                                    PartitionSpec())
+    rows = list(range(len(reward_fns)))
+    table = source_constants(reward_fns, rows)
+    batch = _Batch(task=task, config=config, rows=rows, num_seeds=1, devices=(device,),
+                   spread=spread, replicated=rep, keys=seed_keys([0], len(rows)),
+                   hparams=PPOHyperparams.create(), init=None,
+                   constants=None if table is None else jax.numpy.asarray(table))
+    parts, physics, shapes = _physics_programs(batch)
+    rewards = _reward_programs(batch, reward_fns, parts, shapes)
+    return list(physics.values()) + [rewards["train"]] + (
+        [rewards["evaluate"]] if "evaluate" in rewards else [])
+
+
+def _run_split(batch: _Batch, reward_fns, what: str):
+    """The training as a host loop over compiled programs: the physics and learner programs
+    (compiled once per task, settings and batch shape) and the round's reward programs
+    between them. Returns (TrainOutput, compile s, of which reward programs s, run s,
+    memory bytes)."""
+    config, task = batch.config, batch.task
+    shape_key = (id(task), config, len(batch.rows), batch.num_seeds, batch.init is None,
+                 batch.devices)
+    (parts, physics, shapes), physics_seconds = _cached(
+        ("physics", *shape_key), lambda: _physics_programs(batch))
+    reward_key = (tuple((fn.entry, fn.source) for fn in reward_fns), tuple(batch.rows),
+                  None if batch.constants is None else batch.constants.shape[1])
+    rewards, reward_seconds = _cached(
+        ("rewards", *shape_key, reward_key),
+        lambda: _reward_programs(batch, reward_fns, parts, shapes))
+    compiled = [p for p in physics.values()] + [rewards["train"]] + (
+        [rewards["evaluate"]] if "evaluate" in rewards else [])
+    memory = check_fits(compiled, batch.local_device(), what)
+    for hook in BEFORE_RUN:
+        hook(compiled)
+    extra = (batch.constants,) if batch.constants is not None else ()
+    num_components, num_watch = rewards["num_components"], parts.num_watch
+    indices = [global_array(np.int32(i), batch.replicated) for i in range(config.num_evals)]
+    updates = config.num_updates // config.num_evals
+
+    start = time.perf_counter()
+    carry = physics["init"](batch.keys, batch.hparams,
+                            *(() if batch.init is None else (batch.init,)))
+    state = jax.tree.map(lambda s: global_array(np.zeros(s.shape, s.dtype), batch.spread),
+                         rewards["state"])
+    windows, reward_windows, evals = [], [], []
+    for index in range(config.num_evals):
+        carry = physics["begin"](carry, indices[index])
+        for _ in range(updates):
+            carry, rollout = physics["roll"](carry)
+            state, total, summary = rewards["train"](state, rollout.inputs, rollout.done, *extra)
+            carry = physics["learn"](carry, rollout, total, batch.hparams)
+        reward_windows.append(summary)
+        due = (index + 1) % config.eval_every == 0 or index == config.num_evals - 1
+        evals.append(rewards["evaluate"](physics["evaluate"](carry), *extra)
+                     if config.eval_envs and due else None)
+        windows.append(physics["end"](carry))
+    jax.block_until_ready((carry, windows, reward_windows, evals))
+    run_seconds = time.perf_counter() - start
+
+    rows_seeds = (len(batch.rows), batch.num_seeds)
+    missing = jax.tree.map(lambda x: np.broadcast_to(np.asarray(x), rows_seeds + x.shape),
+                           not_evaluated(num_components, num_watch))
+    stack = lambda items: jax.tree.map(  # noqa: E731  [P, S, C, ...] from C windows
+        lambda *xs: np.stack([to_host(x) for x in xs], axis=2), *items)
+    curves = jax.vmap(jax.vmap(functools.partial(training_curves, config)))(
+        stack(windows), stack(reward_windows),
+        stack([e if e is not None else missing for e in evals]))
+    params = (carry.normalizer, carry.params.policy, carry.params.value)
+    return (TrainOutput(curves=curves, params=params), physics_seconds + reward_seconds,
+            reward_seconds, run_seconds, memory)
+
+
+def _run_fused(batch: _Batch, reward_fns, what: str):
+    """The whole training as one compiled program with the rewards traced in
+    (``ppo.make_train``): the reference the split trainer is measured against."""
+    train = make_train(batch.task, batch.config, reward_fns)
+    spread, rep = batch.spread, batch.replicated
+    candidates = global_array(np.asarray(batch.rows, np.int32), spread)  # one per row
+    args = [batch.keys, candidates, batch.hparams]
+    inner, outer, shardings = [0, None, None], [0, 0, None], [spread, spread, rep]
+    if batch.init is not None:
+        args.append(batch.init)
+        inner, outer, shardings = [*inner, 0], [*outer, 0], [*shardings, spread]
+    if batch.constants is not None:
+        args.append(batch.constants)
+        inner, outer, shardings = [*inner, None], [*outer, 0], [*shardings, spread]
+        per_run = _with_constants(train, batch.init is not None)
+    else:
+        per_run = train
+    batched = jax.jit(
+        jax.vmap(jax.vmap(per_run, in_axes=tuple(inner)), in_axes=tuple(outer)),
+        in_shardings=tuple(shardings), out_shardings=spread,
+    )
+    key = ("fused", id(batch.task), tuple((fn.entry, fn.source) for fn in reward_fns),
+           batch.config, tuple(batch.rows), batch.num_seeds, batch.init is None,
+           None if batch.constants is None else batch.constants.shape[1], batch.devices)
+    compiled, compile_seconds = _cached(key, lambda: batched.lower(*args).compile())
+    memory = check_fits([compiled], batch.local_device(), what)
+    for hook in BEFORE_RUN:
+        hook([compiled])
+    start = time.perf_counter()
+    out = jax.block_until_ready(compiled(*args))
+    run_seconds = time.perf_counter() - start
+    return out, compile_seconds, compile_seconds, run_seconds, memory
 
 
 def source_constants(reward_fns, rows=None) -> np.ndarray | None:

@@ -52,10 +52,15 @@ def free_bytes(device) -> int | None:
 
 
 def check_fits(compiled, device, what: str) -> int | None:
-    """Before running ``compiled``: refuses (one sentence) a program that needs more memory
-    than ``device`` has free, and logs a warning above ``WARN_SHARE`` of it. Returns the
-    bytes it needs (None if unknown)."""
-    need, free = program_bytes(compiled), free_bytes(device)
+    """Before running ``compiled`` (one program, or the list of programs a training runs one
+    after the other, whose largest need counts: each one's arguments hold the state the
+    others pass on): refuses (one sentence) a training that needs more memory than ``device``
+    has free, and logs a warning above ``WARN_SHARE`` of it. Returns the bytes it needs
+    (None if unknown)."""
+    programs = compiled if isinstance(compiled, (list, tuple)) else [compiled]
+    needs = [program_bytes(p) for p in programs]
+    need = None if any(n is None for n in needs) else max(needs)
+    free = free_bytes(device)
     if need is None or free is None:
         return need
     if need > free:
@@ -72,20 +77,18 @@ def check_fits(compiled, device, what: str) -> int | None:
 
 
 def estimate(task, config, reward_fns, device=None) -> dict:
-    """Compiles one (candidate, seed) training and returns ``per_run`` bytes, the device's
-    ``free`` bytes and how many candidates × seeds ``fits`` in 80 % of them (per device; a
-    mesh of D devices holds D times as many candidates)."""
+    """Compiles the programs of one (candidate, seed) training and returns ``per_run`` bytes
+    (the largest program's need), the device's ``free`` bytes and how many candidates ×
+    seeds ``fits`` in 80 % of them (per device; a mesh of D devices holds D times as many
+    candidates)."""
     import jax
-    import jax.numpy as jnp
 
-    from eureka_jax.train.config import PPOHyperparams
-    from eureka_jax.train.ppo import make_train
+    from eureka_jax.train.batch import compiled_programs
 
     device = device or jax.devices()[0]
-    train = make_train(task, config, reward_fns)
-    batched = jax.jit(jax.vmap(jax.vmap(train, in_axes=(0, None, None)), in_axes=(0, 0, None)))
-    keys = jax.random.PRNGKey(0)[None, None]  # [K=1, S=1] as the batch lays them out
-    compiled = batched.lower(keys, jnp.zeros(1, jnp.int32), PPOHyperparams.create()).compile()
-    per_run, free = program_bytes(compiled), free_bytes(device)
+    programs = compiled_programs(task, config, reward_fns[:1], device)
+    needs = [program_bytes(p) for p in programs]
+    per_run = None if any(n is None for n in needs) else max(needs)
+    free = free_bytes(device)
     fits = None if not per_run or free is None else int(WARN_SHARE * free // per_run)
     return {"per_run": per_run, "free": free, "fits": fits, "device": device}

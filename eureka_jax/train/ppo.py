@@ -15,7 +15,9 @@ curves, and failure marking.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import flax
@@ -27,6 +29,7 @@ from brax.training.acme import running_statistics, specs
 from brax.training.agents.ppo import losses as ppo_losses
 from brax.training.agents.ppo import networks as ppo_networks
 
+from eureka_jax.train import rewards as rewards_lib
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
 from eureka_jax.train.curves import (
     TrainingCurves,
@@ -36,51 +39,6 @@ from eureka_jax.train.curves import (
     watch_mean,
     watch_update,
 )
-
-
-def reward_switch(reward_fns, num_components: int):
-    """One function ``(candidate_index, inputs, constants=None) -> (total, components[M])``
-    over all candidates.
-
-    Each candidate's components are laid out in the order of its ``component_names`` and
-    padded with zeros to ``num_components``. ``constants``: None (every program's own
-    literals) or an array [max number of constants] of values for the selected program's
-    tunable constants (its first ``len(fn.constants)`` entries; ``eureka_jax.tune``).
-    """
-
-    def branch(reward_fn):
-        def apply(inputs, constants=None):
-            total, parts = reward_fn(inputs, constants)
-            values = [jnp.asarray(parts[name], jnp.float32) for name in reward_fn.component_names]
-            padded = values + [jnp.zeros((), jnp.float32)] * (num_components - len(values))
-            return jnp.asarray(total, jnp.float32), jnp.stack(padded) if padded else jnp.zeros(0)
-
-        return apply
-
-    branches = [branch(fn) for fn in reward_fns]
-
-    def apply(index, inputs, constants=None):
-        if len(branches) == 1:
-            return branches[0](inputs, constants)
-        if constants is None:
-            return jax.lax.switch(index, branches, inputs)
-        return jax.lax.switch(index, branches, inputs, constants)
-
-    return apply
-
-
-@flax.struct.dataclass
-class _Carry:
-    """The training loop's state between steps, updates and checkpoints."""
-
-    params: Any  # brax PPONetworkParams (policy, value)
-    normalizer: Any  # running observation statistics
-    opt_state: Any
-    env_state: Any  # the training envs' states
-    pool: Any  # fresh initial states for envs that reset in this checkpoint window
-    steps: jnp.ndarray  # [num_envs] steps into the current episode
-    episodes: _Episodes
-    nonfinite: jnp.ndarray  # the reward, an update or an evaluation went NaN/inf
 
 
 # brax's PPO loss metrics kept per checkpoint (mean over the window's updates, epochs and
@@ -135,27 +93,72 @@ def episode_fitness(task):
     return lambda fit, length: fit / max_length
 
 
-def make_train(task, config: TrainConfig, reward_fns):
-    """Builds the pure training function for one (candidate, seed).
+@flax.struct.dataclass
+class _Carry:
+    """One run's training state between the programs of a training (``make_parts``)."""
 
-    Args:
-      task: the ``Task`` (its env, episode length and fitness input are used).
-      config: static PPO settings.
-      reward_fns: the candidates' ``RewardFn``s, indexed by ``candidate``.
+    params: Any  # brax PPONetworkParams (policy, value)
+    normalizer: Any  # running observation statistics
+    opt_state: Any
+    env_state: Any  # the training envs' states
+    pool: Any  # fresh initial states for envs that reset in this checkpoint window
+    steps: jnp.ndarray  # [num_envs] steps into the current episode
+    episodes: _Episodes  # the fitness side of the training episodes (no reward in here)
+    nonfinite: jnp.ndarray  # an update went NaN/inf
+    checkpoint_keys: jnp.ndarray  # [num_evals] one key per checkpoint window
+    update_keys: jnp.ndarray  # [updates per window] the current window's update keys
+    update: jnp.ndarray  # index of the next update in the window
+    eval_key: jnp.ndarray  # the current window's evaluation key
+    losses: jnp.ndarray  # [len(LOSS_METRICS)] summed over the window's updates
 
-    Returns:
-      ``train(rng, candidate, hparams, init=None, constants=None) -> TrainOutput``; pure and
-      jittable. ``init``: (normalizer, policy, value) parameters to start from, in the layout
-      of ``TrainOutput.params`` (fine-tuning, e.g. a curriculum's next stage); None starts
-      from freshly initialised networks. ``constants``: values of the candidate's tunable
-      constants ([max constants of any candidate], traced; ``reward_switch``); None: the
-      programs' own literals (the program traced is then the one without tuning).
+
+@flax.struct.dataclass
+class Rollout:
+    """One unroll of one run: what the learner and the reward program need, [T, envs, ...].
+    ``transition.reward`` is a placeholder; the learner is given the rewards apart."""
+
+    transition: Any  # brax types.Transition
+    inputs: Any  # the reward inputs of every transition (dict)
+    done: jnp.ndarray  # [T, envs] the episode ended at this transition (terminated or timed out)
+
+
+@flax.struct.dataclass
+class EvalEpisodes:
+    """One run's evaluation episodes, reward-free: each step's reward inputs and whether each
+    env was still in its episode ([L, n, ...], L = the episode length), the fitness and
+    length of each env's episode, the watch statistics; ``states`` (replay only) the
+    states to render ([L + 1, n, ...])."""
+
+    inputs: Any
+    alive: jnp.ndarray
+    fitness: jnp.ndarray
+    length: jnp.ndarray
+    watch: jnp.ndarray
+    states: Any = None
+
+
+def make_parts(task, config: TrainConfig):
+    """The reward-free programs of one (seed) run, composed by ``make_train`` (one fused
+    program) or by ``batch.train_candidates`` (one compiled program each, the reward program
+    between them)::
+
+        carry = init(rng, hparams, init)
+        for index in range(num_evals):
+            carry = begin(carry, index)
+            for _ in range(num_updates // num_evals):
+                carry, rollout = roll(carry)
+                total = <rewards of rollout.inputs>
+                carry = learn(carry, rollout, total, hparams)
+            episodes = evaluate_carry(carry)       # when the checkpoint is evaluated
+            carry, window = end(carry)
+
+    Also ``evaluate(normalizer, policy, key, record)`` (a saved policy's episodes),
+    ``initial_params(key)`` and ``eval_key(rng, index)``. Nothing here depends on a reward
+    program, so every round of a search reuses these programs.
     """
     env = task.env
     max_length = float(task.episode_length)
     per_episode = episode_fitness(task)
-    num_components = max([len(fn.component_names) for fn in reward_fns] + [0])
-    rewards = reward_switch(reward_fns, num_components)
     watched, num_watch = watch_fn(task)
     obs_size, obs_keys = observation_layout(task)
     normalize = (running_statistics.normalize if config.normalize_observations
@@ -172,82 +175,137 @@ def make_train(task, config: TrainConfig, reward_fns):
     updates_per_checkpoint = config.num_updates // config.num_evals
     minibatch_envs = config.num_envs // config.num_minibatches
 
+    def optimizer(hparams):
+        return optax.chain(
+            optax.clip_by_global_norm(hparams.max_grad_norm),
+            optax.inject_hyperparams(optax.adam)(learning_rate=hparams.learning_rate),
+        )
+
     def reset_pool(rng):
         return jax.vmap(env.reset)(jax.random.split(rng, config.num_envs))
 
-    def evaluate(normalizer, policy_params, candidate, key, record: bool = False,
-                 constants=None):
-        """Full episodes of the current policy from fresh resets on ``eval_envs`` envs.
+    def evaluate(normalizer, policy_params, key, record: bool = False) -> EvalEpisodes:
+        """Full episodes of the policy from fresh resets on ``eval_envs`` envs.
 
         Each env runs until it terminates or reaches the time limit; a finished env's state
         is frozen and its statistics stop accumulating. The loop ends when every env has
-        finished (a ``while_loop``: a policy that fails fast is evaluated fast).
-        Returns (fitness, return, length, component means, watch means, all finite)
-        averaged over envs (watch: pooled over the steps where each condition held).
-        ``record=True`` (replaying a saved policy, not in training) also returns a dict:
-        each env's fitness and length, and the states to render (``RENDER_FIELDS`` of
-        ``state.data``, [episode_length + 1, envs, ...]; frames past an env's length repeat
-        its last state).
+        finished (a ``while_loop``: a policy that fails fast is evaluated fast). Each step's
+        reward inputs are kept for the reward program (``rewards.episode_sums``).
         """
         policy = make_policy((normalizer, policy_params),
                              deterministic=config.eval_deterministic)
         key_reset, key_act = jax.random.split(key)
-        n = config.eval_envs
+        n, length_max = config.eval_envs, task.episode_length
+        first = jax.vmap(env.reset)(jax.random.split(key_reset, n))
+        zero_action = jnp.zeros((n, env.action_size))
+        example = jax.eval_shape(jax.vmap(env.reward_inputs), first, zero_action, first)
+        buffer = jax.tree.map(lambda s: jnp.zeros((length_max, *s.shape), s.dtype), example)
         zeros = jnp.zeros(n)
-        init = (jax.vmap(env.reset)(jax.random.split(key_reset, n)), jnp.ones(n, bool),
-                jnp.zeros((), jnp.int32), zeros, zeros, zeros,
-                jnp.zeros((n, num_components)), jnp.zeros((n, num_watch)),
-                jnp.zeros((n, num_watch)), jnp.array(True))
+        init = {"state": first, "alive": jnp.ones(n, bool), "t": jnp.zeros((), jnp.int32),
+                "fit": zeros, "length": zeros, "wsum": jnp.zeros((n, num_watch)),
+                "wcount": jnp.zeros((n, num_watch)), "inputs": buffer,
+                "was_alive": jnp.zeros((length_max, n), bool)}
         if record:
-            first = _render_state(init[0])
-            init = (*init, jax.tree.map(
-                lambda x: jnp.zeros((task.episode_length + 1, *x.shape), x.dtype).at[0].set(x),
-                first))
+            init["states"] = jax.tree.map(
+                lambda x: jnp.zeros((length_max + 1, *x.shape), x.dtype).at[0].set(x),
+                _render_state(first))
 
-        def running(carry):
-            _, alive, t = carry[:3]
-            return (t < task.episode_length) & alive.any()
+        def running(c):
+            return (c["t"] < length_max) & c["alive"].any()
 
-        def step(carry):
-            state, alive, t, ret, fit, length, comps, wsum, wcount, finite = carry[:10]
+        def step(c):
+            state, alive, t = c["state"], c["alive"], c["t"]
             action, _ = policy(state.obs, jax.random.fold_in(key_act, t))
             nxt = jax.vmap(env.step)(state, action)
             inputs = jax.vmap(env.reward_inputs)(state, action, nxt)
-            total, parts = jax.vmap(lambda x: rewards(candidate, x, constants))(inputs)
-            ok = jnp.isfinite(total) & jnp.isfinite(parts).all(-1)
-            finite = finite & jnp.where(alive, ok, True).all()
-            ret = ret + jnp.where(alive, total, 0.0)
-            fit = fit + jnp.where(alive, inputs[task.fitness_input], 0.0)
-            comps = comps + jnp.where(alive[:, None], parts, 0.0)
             values, conds = jax.vmap(watched)(inputs)
-            wsum, wcount = watch_update(wsum, wcount, values, conds, alive)
-            length = length + alive
+            wsum, wcount = watch_update(c["wsum"], c["wcount"], values, conds, alive)
             state = jax.tree.map(
                 lambda a, b: jnp.where(jnp.reshape(alive, (-1,) + (1,) * (a.ndim - 1)), a, b),
                 nxt, state)
-            alive = alive & (nxt.done == 0)
-            out = (state, alive, t + 1, ret, fit, length, comps, wsum, wcount, finite)
+            out = {"state": state, "alive": alive & (nxt.done == 0), "t": t + 1,
+                   "fit": c["fit"] + jnp.where(alive, inputs[task.fitness_input], 0.0),
+                   "length": c["length"] + alive, "wsum": wsum, "wcount": wcount,
+                   "inputs": jax.tree.map(lambda b, x: b.at[t].set(x), c["inputs"], inputs),
+                   "was_alive": c["was_alive"].at[t].set(alive)}
             if record:
-                out = (*out, jax.tree.map(lambda b, x: b.at[t + 1].set(x), carry[10],
-                                          _render_state(state)))
+                out["states"] = jax.tree.map(lambda b, x: b.at[t + 1].set(x), c["states"],
+                                             _render_state(state))
             return out
 
         final = jax.lax.while_loop(running, step, init)
-        _, _, _, ret, fit, length, comps, wsum, wcount, finite = final[:10]
-        comp_means = comps / jnp.maximum(length, 1.0)[:, None]
-        watch = watch_mean(wsum, wcount)
-        stats = (jnp.mean(per_episode(fit, length)), jnp.mean(ret), jnp.mean(length),
-                 jnp.mean(comp_means, 0), watch, finite)
-        if record:
-            return (*stats, {"fitness": per_episode(fit, length), "return": ret, "length": length,
-                             "states": final[10]})
-        return stats
+        return EvalEpisodes(inputs=final["inputs"], alive=final["was_alive"],
+                            fitness=per_episode(final["fit"], final["length"]),
+                            length=final["length"],
+                            watch=watch_mean(final["wsum"], final["wcount"]),
+                            states=final.get("states"))
 
-    def train(rng, candidate, hparams: PPOHyperparams, init=None, constants=None) -> TrainOutput:
-        optimizer = optax.chain(
-            optax.clip_by_global_norm(hparams.max_grad_norm),
-            optax.inject_hyperparams(optax.adam)(learning_rate=hparams.learning_rate),
+    def init(rng, hparams: PPOHyperparams, start=None) -> _Carry:
+        """A run's first state; ``start``: (normalizer, policy, value) parameters to start
+        from (``TrainOutput.params`` layout), None: fresh networks."""
+        key_policy, key_value, key_env, checkpoint_keys = run_keys(rng)
+        normalizer, policy_params, value_params = fresh_params(key_policy, key_value)
+        if start is not None:
+            normalizer, policy_params, value_params = start
+        params = ppo_losses.PPONetworkParams(policy=policy_params, value=value_params)
+        first = reset_pool(key_env)
+        return _Carry(
+            params=params, normalizer=normalizer, opt_state=optimizer(hparams).init(params),
+            env_state=first, pool=first, steps=jnp.zeros(config.num_envs),
+            episodes=_Episodes.zeros(config.num_envs, 0), nonfinite=jnp.array(False),
+            checkpoint_keys=checkpoint_keys,
+            update_keys=jnp.zeros((updates_per_checkpoint, *checkpoint_keys.shape[1:]),
+                                  checkpoint_keys.dtype),
+            update=jnp.zeros((), jnp.int32), eval_key=checkpoint_keys[0],
+            losses=jnp.zeros(len(LOSS_METRICS)),
         )
+
+    def begin(c: _Carry, index) -> _Carry:
+        """Opens checkpoint window ``index``: its keys, and fresh initial states for the envs
+        that reset in it (cheaper than a reset per step: some resets, e.g. cheetah's,
+        simulate hundreds of steps)."""
+        key_pool, key_updates, key_eval = jax.random.split(c.checkpoint_keys[index], 3)
+        return c.replace(pool=reset_pool(key_pool),
+                         update_keys=jax.random.split(key_updates, updates_per_checkpoint),
+                         update=jnp.zeros((), jnp.int32), eval_key=key_eval,
+                         losses=jnp.zeros(len(LOSS_METRICS)))
+
+    def env_step(c: _Carry, key):
+        key_act, = jax.random.split(key, 1)
+        policy = make_policy((c.normalizer, c.params.policy))
+        obs = c.env_state.obs
+        action, extras = policy(obs, key_act)
+        nxt = jax.vmap(env.step)(c.env_state, action)
+        inputs = jax.vmap(env.reward_inputs)(c.env_state, action, nxt)
+        steps = c.steps + 1
+        terminated = nxt.done
+        truncated = jnp.where(terminated > 0, 0.0, (steps >= max_length).astype(jnp.float32))
+        done = jnp.maximum(terminated, truncated)
+        transition = types.Transition(
+            observation=obs,
+            action=action,
+            reward=jnp.zeros_like(terminated),
+            discount=1.0 - terminated,
+            next_observation=nxt.obs,
+            extras={"policy_extras": extras, "state_extras": {"truncation": truncated}},
+        )
+        episodes = c.episodes.add(jnp.zeros_like(done), inputs[task.fitness_input],
+                                  jnp.zeros((config.num_envs, 0)), done, per_episode)
+        reset = jax.tree.map(
+            lambda p, s: jnp.where(jnp.reshape(done > 0, (-1,) + (1,) * (s.ndim - 1)), p, s),
+            c.pool, nxt,
+        )
+        c = c.replace(env_state=reset, steps=jnp.where(done > 0, 0.0, steps), episodes=episodes)
+        return c, Rollout(transition=transition, inputs=inputs, done=done)
+
+    def roll(c: _Carry):
+        """One unroll of ``unroll_length`` steps with the current policy."""
+        key_roll, _ = jax.random.split(c.update_keys[c.update])
+        return jax.lax.scan(env_step, c, jax.random.split(key_roll, config.unroll_length))
+
+    def learn(c: _Carry, rollout: Rollout, total, hparams: PPOHyperparams) -> _Carry:
+        """PPO's update from one unroll and its rewards ``total`` [T, envs]."""
+        opt = optimizer(hparams)
         loss_fn = functools.partial(
             ppo_losses.compute_ppo_loss,
             ppo_network=network,
@@ -258,56 +316,14 @@ def make_train(task, config: TrainConfig, reward_fns):
             clipping_epsilon=hparams.clipping_epsilon,
             normalize_advantage=True,
         )
-        sgd_step = gradients.gradient_update_fn(loss_fn, optimizer, None, has_aux=True)
-
-        key_policy, key_value, key_env, checkpoint_keys = run_keys(rng)
-        normalizer, policy_params, value_params = fresh_params(key_policy, key_value)
-        params = ppo_losses.PPONetworkParams(policy=policy_params, value=value_params)
-        if init is not None:
-            normalizer = init[0]
-            params = ppo_losses.PPONetworkParams(policy=init[1], value=init[2])
-        opt_state = optimizer.init(params)
-        first = reset_pool(key_env)
-        carry = _Carry(
-            params=params, normalizer=normalizer, opt_state=opt_state, env_state=first,
-            pool=first, steps=jnp.zeros(config.num_envs),
-            episodes=_Episodes.zeros(config.num_envs, num_components),
-            nonfinite=jnp.array(False),
-        )
-
-        def env_step(c, key):
-            key_act, = jax.random.split(key, 1)
-            policy = make_policy((c.normalizer, c.params.policy))
-            obs = c.env_state.obs
-            action, extras = policy(obs, key_act)
-            nxt = jax.vmap(env.step)(c.env_state, action)
-            inputs = jax.vmap(env.reward_inputs)(c.env_state, action, nxt)
-            total, comps = jax.vmap(lambda x: rewards(candidate, x, constants))(inputs)
-            finite = jnp.isfinite(total).all() & jnp.isfinite(comps).all()
-            steps = c.steps + 1
-            terminated = nxt.done
-            truncated = jnp.where(terminated > 0, 0.0, (steps >= max_length).astype(jnp.float32))
-            done = jnp.maximum(terminated, truncated)
-            transition = types.Transition(
-                observation=obs,
-                action=action,
-                reward=total,
-                discount=1.0 - terminated,
-                next_observation=nxt.obs,
-                extras={"policy_extras": extras, "state_extras": {"truncation": truncated}},
-            )
-            episodes = c.episodes.add(total, inputs[task.fitness_input], comps, done,
-                                      per_episode)
-            reset = jax.tree.map(
-                lambda p, s: jnp.where(jnp.reshape(done > 0, (-1,) + (1,) * (s.ndim - 1)), p, s),
-                c.pool, nxt,
-            )
-            c = c.replace(env_state=reset, steps=jnp.where(done > 0, 0.0, steps), episodes=episodes,
-                     nonfinite=c.nonfinite | ~finite)
-            return c, transition
+        sgd_step = gradients.gradient_update_fn(loss_fn, opt, None, has_aux=True)
+        _, key_sgd = jax.random.split(c.update_keys[c.update])
+        data = rollout.transition._replace(reward=total)
+        data = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), data)  # [envs, T, ...]
+        normalizer = running_statistics.update(c.normalizer, data.observation)
 
         def sgd_epoch(state, key):
-            params, opt_state, normalizer, data = state
+            params, opt_state = state
             key_perm, key_loss = jax.random.split(key)
             perm = jax.random.permutation(key_perm, config.num_envs)
             shuffled = jax.tree.map(
@@ -326,69 +342,24 @@ def make_train(task, config: TrainConfig, reward_fns):
             keys = jax.random.split(key_loss, config.num_minibatches)
             (params, opt_state), losses = jax.lax.scan(minibatch, (params, opt_state),
                                                        (shuffled, keys))
-            return (params, opt_state, normalizer, data), losses.mean(0)
+            return (params, opt_state), losses.mean(0)
 
-        def update(c, key):
-            key_roll, key_sgd = jax.random.split(key)
-            c, data = jax.lax.scan(env_step, c, jax.random.split(key_roll, config.unroll_length))
-            data = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), data)  # [envs, T, ...]
-            normalizer = running_statistics.update(c.normalizer, data.observation)
-            (params, opt_state, _, _), losses = jax.lax.scan(
-                sgd_epoch, (c.params, c.opt_state, normalizer, data),
-                jax.random.split(key_sgd, config.update_epochs),
-            )
-            finite = jnp.all(jnp.stack([jnp.isfinite(x).all()
-                                        for x in jax.tree.leaves(params)]))
-            return c.replace(params=params, opt_state=opt_state, normalizer=normalizer,
-                        nonfinite=c.nonfinite | ~finite), losses.mean(0)
+        (params, opt_state), losses = jax.lax.scan(
+            sgd_epoch, (c.params, c.opt_state), jax.random.split(key_sgd, config.update_epochs))
+        finite = jnp.all(jnp.stack([jnp.isfinite(x).all() for x in jax.tree.leaves(params)]))
+        return c.replace(params=params, opt_state=opt_state, normalizer=normalizer,
+                         nonfinite=c.nonfinite | ~finite, update=c.update + 1,
+                         losses=c.losses + losses.mean(0))
 
-        def evaluated(c, key):
-            fit, ret, length, comps, watch, finite = evaluate(
-                c.normalizer, c.params.policy, candidate, key, constants=constants)
-            return (fit, ret, length, comps, watch), c.nonfinite | ~finite
+    def evaluate_carry(c: _Carry) -> EvalEpisodes:
+        """The current policy's evaluation episodes with this window's key."""
+        return evaluate(c.normalizer, c.params.policy, c.eval_key)
 
-        def not_evaluated(c, key):
-            nan = jnp.full((), jnp.nan)
-            return (nan, nan, nan, jnp.full((num_components,), jnp.nan),
-                    jnp.full((num_watch,), jnp.nan)), c.nonfinite
-
-        def checkpoint(c, inputs):
-            index, key = inputs
-            key_pool, key_updates, key_eval = jax.random.split(key, 3)  # as in eval_key
-            # Fresh initial states for the envs that reset during this window (cheaper than
-            # a reset per step: some resets, e.g. cheetah's, simulate hundreds of steps).
-            c = c.replace(pool=reset_pool(key_pool))
-            c, losses = jax.lax.scan(update, c,
-                                     jax.random.split(key_updates, updates_per_checkpoint))
-            losses = losses.mean(0)  # [len(LOSS_METRICS)] over this window's updates
-            train_stats = c.episodes.summary(per_episode)
-            if config.eval_envs == 0:  # no evaluation episodes: no behaviour statistics
-                stats = (*train_stats, jnp.full((num_watch,), jnp.nan))
-                return c, (stats, train_stats, losses, c.nonfinite)
-            # the index is not batched, so under vmap this stays a branch (no wasted rollouts)
-            due = ((index + 1) % config.eval_every == 0) | (index == config.num_evals - 1)
-            eval_stats, nonfinite = jax.lax.cond(due, evaluated, not_evaluated, c, key_eval)
-            c = c.replace(nonfinite=nonfinite)
-            return c, (eval_stats, train_stats, losses, nonfinite)
-
-        carry, (eval_stats, train_stats, losses, nonfinite) = jax.lax.scan(
-            checkpoint, carry,
-            (jnp.arange(config.num_evals), checkpoint_keys),
-        )
-        failed_at = jnp.where(nonfinite.any(), jnp.argmax(nonfinite), -1)
-        env_steps = (jnp.arange(1, config.num_evals + 1) * updates_per_checkpoint
-                     * config.steps_per_update).astype(jnp.float32)
-        fit, ret, length, comps, watch = eval_stats
-        curves = TrainingCurves(
-            fitness=fit, episode_return=ret, episode_length=length, components=comps,
-            watch=watch,
-            env_steps=env_steps, failed=nonfinite.any(), failed_at=failed_at,
-            train_fitness=train_stats[0], train_episode_return=train_stats[1],
-            train_episode_length=train_stats[2], train_components=train_stats[3],
-            **{name: losses[:, i] for i, name in enumerate(LOSS_FIELDS)},
-        )
-        params = (carry.normalizer, carry.params.policy, carry.params.value)
-        return TrainOutput(curves=curves, params=params)
+    def end(c: _Carry):
+        """Closes the window: (the training episodes' mean fitness and length, [L] the mean
+        loss terms over the window's updates, an update went non-finite so far)."""
+        fit, _, length, _ = c.episodes.summary(per_episode)
+        return c, (fit, length, c.losses / updates_per_checkpoint, c.nonfinite)
 
     def fresh_params(key_policy, key_value):
         """New (normalizer, policy, value) parameters: the layout ``init`` must have."""
@@ -413,9 +384,128 @@ def make_train(task, config: TrainConfig, reward_fns):
         with it repeats that evaluation's episodes."""
         return jax.random.split(run_keys(rng)[3][index], 3)[2]
 
-    train.initial_params = initial_params
-    train.evaluate = evaluate
-    train.eval_key = eval_key
+    return Parts(init=init, begin=begin, roll=roll, learn=learn, end=end,
+                 evaluate=evaluate, evaluate_carry=evaluate_carry,
+                 initial_params=initial_params, eval_key=eval_key,
+                 per_episode=per_episode, num_watch=num_watch)
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """The reward-free functions of one run (``make_parts``)."""
+
+    init: Callable
+    begin: Callable
+    roll: Callable
+    learn: Callable
+    end: Callable
+    evaluate: Callable
+    evaluate_carry: Callable
+    initial_params: Callable
+    eval_key: Callable
+    per_episode: Callable
+    num_watch: int
+
+
+def not_evaluated(num_components: int, num_watch: int):
+    """The evaluation statistics of a checkpoint that is not evaluated (NaN; finite)."""
+    nan = jnp.full((), jnp.nan)
+    return (nan, nan, nan, jnp.full((num_components,), jnp.nan),
+            jnp.full((num_watch,), jnp.nan), jnp.array(True))
+
+
+def evaluation_stats(episodes: EvalEpisodes, total, comps):
+    """(fitness, return, length, [M] components, [W] watch, finite) of evaluation episodes
+    whose rewards the reward program computed (``total`` [L, n], ``comps`` [L, n, M])."""
+    ret, comp_means, finite, _ = rewards_lib.episode_sums(total, comps, episodes.alive,
+                                                          episodes.length)
+    return (jnp.mean(episodes.fitness), ret, jnp.mean(episodes.length), comp_means,
+            episodes.watch, finite)
+
+
+def training_curves(config: TrainConfig, windows, reward_windows, evals) -> TrainingCurves:
+    """One run's curves from its checkpoint windows (leading axis [C] on every leaf):
+    ``windows`` = ``Parts.end``'s (fitness, length, losses, update non-finite),
+    ``reward_windows`` = ``rewards.account``'s (return, components, reward non-finite),
+    ``evals`` = ``evaluation_stats`` (or ``not_evaluated``)."""
+    fit_train, len_train, losses, update_bad = windows
+    ret_train, comps_train, reward_bad = reward_windows
+    fit, ret, length, comps, watch, finite = evals
+    if config.eval_envs == 0:  # no evaluation episodes: the training statistics stand in
+        fit, ret, length, comps = fit_train, ret_train, len_train, comps_train
+        finite = jnp.ones_like(update_bad)
+    bad = jax.lax.cummax((update_bad | reward_bad | ~finite).astype(jnp.int32)) > 0
+    updates_per_checkpoint = config.num_updates // config.num_evals
+    env_steps = (jnp.arange(1, config.num_evals + 1) * updates_per_checkpoint
+                 * config.steps_per_update).astype(jnp.float32)
+    return TrainingCurves(
+        fitness=fit, episode_return=ret, episode_length=length, components=comps,
+        watch=watch, env_steps=env_steps, failed=bad.any(),
+        failed_at=jnp.where(bad.any(), jnp.argmax(bad), -1),
+        train_fitness=fit_train, train_episode_return=ret_train,
+        train_episode_length=len_train, train_components=comps_train,
+        **{name: losses[:, i] for i, name in enumerate(LOSS_FIELDS)},
+    )
+
+
+def make_train(task, config: TrainConfig, reward_fns):
+    """The whole training of one (candidate, seed) as one pure function, the rewards traced
+    into it (``rewards.reward_switch``): the fused program, kept as the reference the split
+    trainer (``batch.train_candidates``) is measured against (``benchmarks/compile_once.py``)
+    and for whole-program analyses (``memory.estimate``).
+
+    Returns ``train(rng, candidate, hparams, init=None, constants=None) -> TrainOutput``;
+    pure and jittable. ``init``: (normalizer, policy, value) parameters to start from (the
+    layout of ``TrainOutput.params``); ``constants``: values of the candidate's tunable
+    constants ([max constants of any candidate], traced), None: the programs' own literals.
+    """
+    parts = make_parts(task, config)
+    num_components = rewards_lib.component_count(reward_fns)
+    rewards = rewards_lib.reward_switch(reward_fns, num_components)
+    updates_per_checkpoint = config.num_updates // config.num_evals
+
+    def train(rng, candidate, hparams: PPOHyperparams, init=None, constants=None) -> TrainOutput:
+        def reward_of(inputs):
+            one = lambda x: rewards(candidate, x, constants)  # noqa: E731
+            return jax.vmap(jax.vmap(one))(inputs)
+
+        def update(state, _):
+            c, r = state
+            c, rollout = parts.roll(c)
+            total, comps = reward_of(rollout.inputs)
+            r, summary = rewards_lib.account(r, total, comps, rollout.done, parts.per_episode)
+            return (parts.learn(c, rollout, total, hparams), r), summary
+
+        def evaluated(c):
+            episodes = parts.evaluate_carry(c)
+            total, comps = reward_of(episodes.inputs)
+            return evaluation_stats(episodes, total, comps)
+
+        def checkpoint(state, index):
+            c, r = state
+            c = parts.begin(c, index)
+            (c, r), summaries = jax.lax.scan(update, (c, r), None, length=updates_per_checkpoint)
+            reward_window = jax.tree.map(lambda x: x[-1], summaries)
+            if config.eval_envs == 0:
+                evals = not_evaluated(num_components, parts.num_watch)
+            else:  # the index is not batched, so under vmap this stays a branch
+                due = ((index + 1) % config.eval_every == 0) | (index == config.num_evals - 1)
+                evals = jax.lax.cond(due, evaluated,
+                                     lambda c: not_evaluated(num_components, parts.num_watch), c)
+            c, window = parts.end(c)
+            return (c, r), (window, reward_window, evals)
+
+        carry = parts.init(rng, hparams, init)
+        state = (carry, rewards_lib.RewardState.zeros(config.num_envs, num_components))
+        (carry, _), (windows, reward_windows, evals) = jax.lax.scan(
+            checkpoint, state, jnp.arange(config.num_evals))
+        curves = training_curves(config, windows, reward_windows, evals)
+        params = (carry.normalizer, carry.params.policy, carry.params.value)
+        return TrainOutput(curves=curves, params=params)
+
+    train.parts = parts
+    train.initial_params = parts.initial_params
+    train.eval_key = parts.eval_key
     return train
 
 

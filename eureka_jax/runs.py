@@ -87,6 +87,7 @@ def save_result(path: Path, result) -> None:
         "labels": result.labels, "component_names": result.component_names,
         "seeds": np.asarray(result.seeds).tolist(), "slots": result.slots,
         "compile_seconds": result.compile_seconds, "run_seconds": result.run_seconds,
+        "reward_compile_seconds": result.reward_compile_seconds,
         "env_steps": result.env_steps,
         "errors": {str(k): v for k, v in result.errors.items()},
     })
@@ -104,6 +105,7 @@ def load_result(path: Path):
         seeds=meta["seeds"], curves=TrainingCurves(**arrays), params=None,
         compile_seconds=meta["compile_seconds"], run_seconds=meta["run_seconds"],
         env_steps=meta["env_steps"], slots=meta.get("slots"),
+        reward_compile_seconds=meta.get("reward_compile_seconds", 0.0),
         errors={int(k): v for k, v in meta.get("errors", {}).items()},
     )
 

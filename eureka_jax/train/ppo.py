@@ -248,10 +248,13 @@ def make_parts(task, config: TrainConfig):
         if start is not None:
             normalizer, policy_params, value_params = start
         params = ppo_losses.PPONetworkParams(policy=policy_params, value=value_params)
-        first = reset_pool(key_env)
+        # no reset here: the first window's pool is the first states (``begin``), so only
+        # one program compiles the (sometimes costly) reset
+        placeholder = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                                   jax.eval_shape(reset_pool, key_env))
         return _Carry(
             params=params, normalizer=normalizer, opt_state=optimizer(hparams).init(params),
-            env_state=first, pool=first, steps=jnp.zeros(config.num_envs),
+            env_state=placeholder, pool=placeholder, steps=jnp.zeros(config.num_envs),
             episodes=_Episodes.zeros(config.num_envs, 0), nonfinite=jnp.array(False),
             checkpoint_keys=checkpoint_keys,
             update_keys=jnp.zeros((updates_per_checkpoint, *checkpoint_keys.shape[1:]),
@@ -263,9 +266,12 @@ def make_parts(task, config: TrainConfig):
     def begin(c: _Carry, index) -> _Carry:
         """Opens checkpoint window ``index``: its keys, and fresh initial states for the envs
         that reset in it (cheaper than a reset per step: some resets, e.g. cheetah's,
-        simulate hundreds of steps)."""
+        simulate hundreds of steps); the first window's are also the envs' first states."""
         key_pool, key_updates, key_eval = jax.random.split(c.checkpoint_keys[index], 3)
-        return c.replace(pool=reset_pool(key_pool),
+        pool = reset_pool(key_pool)
+        first = index == 0  # the run starts from the first window's fresh states
+        env_state = jax.tree.map(lambda p, s: jnp.where(first, p, s), pool, c.env_state)
+        return c.replace(pool=pool, env_state=env_state,
                          update_keys=jax.random.split(key_updates, updates_per_checkpoint),
                          update=jnp.zeros((), jnp.int32), eval_key=key_eval,
                          losses=jnp.zeros(len(LOSS_METRICS)))
@@ -373,8 +379,9 @@ def make_parts(task, config: TrainConfig):
         return fresh_params(*jax.random.split(key))
 
     def run_keys(rng):
-        """(policy init, value init, first env resets, [num_evals] checkpoint keys) of the run
-        seeded with ``rng``."""
+        """(policy init, value init, unused, [num_evals] checkpoint keys) of the run seeded with
+        ``rng`` (the third key once drew the first env states; kept so that every other key,
+        and so the evaluation keys of saved runs, stays as it was)."""
         rng, key_policy, key_value, key_env = jax.random.split(rng, 4)
         return key_policy, key_value, key_env, jax.random.split(rng, config.num_evals)
 

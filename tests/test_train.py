@@ -154,6 +154,35 @@ def test_nan_candidate_is_failed_and_neighbours_are_untouched(short_runs):
     np.testing.assert_array_equal(with_nan.curves.fitness[0], with_sparse.curves.fitness[0])
 
 
+def test_split_trainer_trains_as_the_fused_program(tasks, cartpole_rewards, short_runs):
+    """The physics, the learner and the rewards as separate programs (the default) train the
+    same runs as one program with the rewards traced in, to float round-off."""
+    task, r = tasks["cartpole"], cartpole_rewards
+    fused = train_candidates(task, [r["human"], r["sparse"]], SHORT, seeds=[3, 4], fused=True)
+    split = short_runs["with_sparse"]
+    for a, b in zip(jax.tree.leaves(fused.params), jax.tree.leaves(split.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+    for name in ("fitness", "episode_return", "episode_length", "components", "train_fitness",
+                 "train_episode_return", "train_components", "policy_loss", "value_loss"):
+        np.testing.assert_allclose(getattr(fused.curves, name), getattr(split.curves, name),
+                                   rtol=1e-3, atol=1e-4, err_msg=name)
+    np.testing.assert_array_equal(fused.curves.failed, split.curves.failed)
+
+
+def test_new_reward_programs_compile_only_the_reward_program(tasks, cartpole_rewards):
+    """A round of new programs reuses the physics and learner programs of the same task,
+    settings and batch shape: it compiles only its reward programs."""
+    task, r = tasks["cartpole"], cartpole_rewards
+    train_candidates(task, [r["human"], r["sparse"]], SHORT, seeds=[3, 4])
+    other = compile_reward(task.human_reward_source.replace("1.0", "0.5"), task)
+    again = train_candidates(task, [r["sparse"], other], SHORT, seeds=[3, 4])
+    assert again.compile_seconds == again.reward_compile_seconds > 0
+    assert np.isfinite(again.curves.fitness).all()
+    same = train_candidates(task, [r["sparse"], other], SHORT, seeds=[3, 4])
+    assert same.compile_seconds == 0  # nothing new at all
+    np.testing.assert_array_equal(same.curves.fitness, again.curves.fitness)
+
+
 def test_task_train_settings_split_into_static_and_traced(tasks):
     """Every key of every task's train: section lands in its half, with its value."""
     from eureka_jax.train.config import STATIC_KEYS, TRACED_KEYS

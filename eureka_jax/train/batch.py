@@ -411,24 +411,28 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     indices = [global_array(np.int32(i), batch.replicated) for i in range(config.num_evals)]
     updates = config.num_updates // config.num_evals
 
-    start = time.perf_counter()
-    carry = physics["init"](batch.keys, batch.hparams,
-                            *(() if batch.init is None else (batch.init,)))
     state = jax.tree.map(lambda s: global_array(np.zeros(s.shape, s.dtype), batch.spread),
                          rewards["state"])
-    windows, reward_windows, evals = [], [], []
-    for index in range(config.num_evals):
-        carry = physics["begin"](carry, indices[index])
-        for _ in range(updates):
-            carry, rollout = physics["roll"](carry)
-            state, total, summary = rewards["train"](state, rollout.inputs, rollout.done, *extra)
-            carry = physics["learn"](carry, rollout, total, batch.hparams)
-        reward_windows.append(summary)
-        due = (index + 1) % config.eval_every == 0 or index == config.num_evals - 1
-        evals.append(rewards["evaluate"](physics["evaluate"](carry), *extra)
-                     if config.eval_envs and due else None)
-        windows.append(physics["end"](carry))
-    jax.block_until_ready((carry, windows, reward_windows, evals))
+    start = time.perf_counter()
+    # Every array stays where it is between the programs: any transfer (host <-> device, or a
+    # resharding between devices) inside the loop is an error, not a silent slowdown.
+    with jax.transfer_guard("disallow"):
+        carry = physics["init"](batch.keys, batch.hparams,
+                                *(() if batch.init is None else (batch.init,)))
+        windows, reward_windows, evals = [], [], []
+        for index in range(config.num_evals):
+            carry = physics["begin"](carry, indices[index])
+            for _ in range(updates):
+                carry, rollout = physics["roll"](carry)
+                state, total, summary = rewards["train"](state, rollout.inputs, rollout.done,
+                                                         *extra)
+                carry = physics["learn"](carry, rollout, total, batch.hparams)
+            reward_windows.append(summary)
+            due = (index + 1) % config.eval_every == 0 or index == config.num_evals - 1
+            evals.append(rewards["evaluate"](physics["evaluate"](carry), *extra)
+                         if config.eval_envs and due else None)
+            windows.append(physics["end"](carry))
+        jax.block_until_ready((carry, windows, reward_windows, evals))
     run_seconds = time.perf_counter() - start
 
     rows_seeds = (len(batch.rows), batch.num_seeds)

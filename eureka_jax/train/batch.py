@@ -357,13 +357,12 @@ def _reward_programs(batch: _Batch, reward_fns, parts, shapes):
             jnp.zeros((len(batch.rows), batch.num_seeds))))
     train_jit = jax.jit(train, in_shardings=(spread, spread, spread, *extra_shardings),
                         out_shardings=spread, donate_argnums=0)
-    compiled = {"train": train_jit.lower(state, rollout.inputs, rollout.done, *extra).compile(),
-                "num_components": num_components, "state": state}
+    lowered = {"train": train_jit.lower(state, rollout.inputs, rollout.done, *extra)}
     if config.eval_envs:
         eval_jit = jax.jit(evaluate, in_shardings=(spread, *extra_shardings),
                            out_shardings=spread)
-        compiled["evaluate"] = eval_jit.lower(shapes["episodes"], *extra).compile()
-    return compiled
+        lowered["evaluate"] = eval_jit.lower(shapes["episodes"], *extra)
+    return {**_compile_all(lowered), "num_components": num_components, "state": state}
 
 
 def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:

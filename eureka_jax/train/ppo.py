@@ -1,16 +1,18 @@
-"""PPO for K reward candidates x S seeds in one compiled program.
+"""PPO for K reward candidates x S seeds, batched in every program.
 
-``make_train(task, config, reward_fns)`` returns a pure ``train(rng, candidate, hparams)`` for
-one (candidate, seed), PureJaxRL-style: ``lax.scan`` over checkpoints -> updates -> rollout
-steps -> epochs -> minibatches. ``jax.jit(jax.vmap(jax.vmap(train)))`` over candidates x
-seeds is the main path (see ``batch.py``). The candidate's reward is picked with
-``lax.switch`` on its index; under ``vmap`` every branch runs and ``select`` keeps the right
-one, so a candidate's NaNs never reach its batch-mates.
+``make_parts(task, config)`` returns the reward-free functions of one (candidate, seed) run,
+PureJaxRL-style ``lax.scan``s inside each: ``init``, ``begin`` (a checkpoint window's keys and
+reset pool), ``roll`` (an unroll that returns each transition's reward inputs, not its
+reward), ``learn`` (advantages and the PPO epochs, given the unroll's rewards), ``evaluate``
+(full evaluation episodes, their reward inputs kept) and ``end``. ``batch.py`` compiles each
+once per task, settings and batch shape (``jit(vmap(vmap(part)))`` over candidates x seeds)
+and runs them in a host loop with the round's reward program (``rewards.py``) between
+``roll`` and ``learn``. ``make_train`` composes the same parts and the rewards
+(``lax.switch``) into one fused program: the reference.
 
 Composed from brax.training: PPO networks and inference function, the PPO loss (with GAE),
-the gradient-update helper and running observation statistics. Written here: the rollout
-with the framework's reward, auto-reset with the task's time limit, episode bookkeeping for
-curves, and failure marking.
+the gradient-update helper and running observation statistics. Written here: the rollout,
+auto-reset with the task's time limit, episode bookkeeping for curves, and failure marking.
 """
 
 from __future__ import annotations

@@ -308,8 +308,7 @@ def _physics_programs(batch: _Batch):
     learn = jax.jit(_batched(parts.learn, (0, 0, 0, None)),
                     in_shardings=(spread, spread, spread, rep), out_shardings=spread,
                     donate_argnums=0)
-    evaluate = jax.jit(_batched(parts.evaluate_carry, (0,)), in_shardings=(spread,),
-                       out_shardings=spread)
+    evaluate = jax.jit(parts.evaluate_runs, in_shardings=(spread,), out_shardings=spread)
     end = jax.jit(_batched(lambda c: parts.end(c)[1], (0,)), in_shardings=(spread,),
                   out_shardings=spread)
     # each program is traced once: the shapes of what it returns come from its lowering

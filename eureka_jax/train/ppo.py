@@ -137,6 +137,9 @@ class EvalEpisodes:
     length: jnp.ndarray
     watch: jnp.ndarray
     states: Any = None
+    ret: Any = None  # with a reward in the loop (fused): [n] returns, [n, M] component sums,
+    comps: Any = None  # all counted rewards finite; inputs and alive are then None
+    finite: Any = None
 
 
 def make_parts(task, config: TrainConfig):
@@ -151,7 +154,7 @@ def make_parts(task, config: TrainConfig):
                 carry, rollout = roll(carry)
                 total = <rewards of rollout.inputs>
                 carry = learn(carry, rollout, total, hparams)
-            episodes = evaluate_carry(carry)       # when the checkpoint is evaluated
+            episodes = evaluate_runs(carries)      # when the checkpoint is evaluated
             carry, window = end(carry)
 
     Also ``evaluate(normalizer, policy, key, record)`` (a saved policy's episodes),
@@ -186,61 +189,106 @@ def make_parts(task, config: TrainConfig):
     def reset_pool(rng):
         return jax.vmap(env.reset)(jax.random.split(rng, config.num_envs))
 
-    def evaluate(normalizer, policy_params, key, record: bool = False) -> EvalEpisodes:
-        """Full episodes of the policy from fresh resets on ``eval_envs`` envs.
+    length_max = task.episode_length
+
+    def eval_start(normalizer, policy_params, key, record=False, reward=None):
+        """One run's evaluation state before its first step (see ``evaluate``)."""
+        key_reset, key_act = jax.random.split(key)
+        n = config.eval_envs
+        first = jax.vmap(env.reset)(jax.random.split(key_reset, n))
+        zero_action = jnp.zeros((n, env.action_size))
+        example = jax.eval_shape(jax.vmap(env.reward_inputs), first, zero_action, first)
+        zeros = jnp.zeros(n)
+        c = {"state": first, "alive": jnp.ones(n, bool), "key_act": key_act,
+             "fit": zeros, "length": zeros, "wsum": jnp.zeros((n, num_watch)),
+             "wcount": jnp.zeros((n, num_watch))}
+        if reward is None:  # keep every step's inputs for the reward program
+            c["inputs"] = jax.tree.map(lambda s: jnp.zeros((length_max, *s.shape), s.dtype),
+                                       example)
+            c["was_alive"] = jnp.zeros((length_max, n), bool)
+        else:  # the fused program: the reward's sums, step by step
+            m = jax.eval_shape(jax.vmap(reward), example)[1].shape[-1]
+            c.update(ret=zeros, comps=jnp.zeros((n, m)), finite=jnp.array(True))
+        if record:
+            c["states"] = jax.tree.map(
+                lambda x: jnp.zeros((length_max + 1, *x.shape), x.dtype).at[0].set(x),
+                _render_state(first))
+        return c
+
+    def eval_step(c, t, normalizer, policy_params, reward=None):
+        """Step ``t`` of one run's evaluation episodes (``t`` shared by all runs)."""
+        policy = make_policy((normalizer, policy_params),
+                             deterministic=config.eval_deterministic)
+        state, alive = c["state"], c["alive"]
+        action, _ = policy(state.obs, jax.random.fold_in(c["key_act"], t))
+        nxt = jax.vmap(env.step)(state, action)
+        inputs = jax.vmap(env.reward_inputs)(state, action, nxt)
+        values, conds = jax.vmap(watched)(inputs)
+        wsum, wcount = watch_update(c["wsum"], c["wcount"], values, conds, alive)
+        state = jax.tree.map(
+            lambda a, b: jnp.where(jnp.reshape(alive, (-1,) + (1,) * (a.ndim - 1)), a, b),
+            nxt, state)
+        out = {**c, "state": state, "alive": alive & (nxt.done == 0),
+               "fit": c["fit"] + jnp.where(alive, inputs[task.fitness_input], 0.0),
+               "length": c["length"] + alive, "wsum": wsum, "wcount": wcount}
+        if reward is None:
+            out["inputs"] = jax.tree.map(lambda b, x: b.at[t].set(x), c["inputs"], inputs)
+            out["was_alive"] = c["was_alive"].at[t].set(alive)
+        else:
+            total, parts = jax.vmap(reward)(inputs)
+            ok = jnp.isfinite(total) & jnp.isfinite(parts).all(-1)
+            out.update(ret=c["ret"] + jnp.where(alive, total, 0.0),
+                       comps=c["comps"] + jnp.where(alive[:, None], parts, 0.0),
+                       finite=c["finite"] & jnp.where(alive, ok, True).all())
+        if "states" in c:
+            out["states"] = jax.tree.map(lambda b, x: b.at[t + 1].set(x), c["states"],
+                                         _render_state(state))
+        return out
+
+    def eval_finish(c) -> EvalEpisodes:
+        return EvalEpisodes(inputs=c.get("inputs"), alive=c.get("was_alive"),
+                            fitness=per_episode(c["fit"], c["length"]), length=c["length"],
+                            watch=watch_mean(c["wsum"], c["wcount"]), states=c.get("states"),
+                            ret=c.get("ret"), comps=c.get("comps"), finite=c.get("finite"))
+
+    def running(loop):
+        t, c = loop
+        return (t < length_max) & c["alive"].any()
+
+    def evaluate(normalizer, policy_params, key, record: bool = False,
+                 reward=None) -> EvalEpisodes:
+        """Full episodes of one run's policy from fresh resets on ``eval_envs`` envs.
 
         Each env runs until it terminates or reaches the time limit; a finished env's state
         is frozen and its statistics stop accumulating. The loop ends when every env has
         finished (a ``while_loop``: a policy that fails fast is evaluated fast). Each step's
-        reward inputs are kept for the reward program (``rewards.episode_sums``).
+        reward inputs are kept for the reward program (``rewards.episode_sums``), or, with
+        ``reward`` (``inputs -> (total, components)``, the fused program), summed step by
+        step.
         """
-        policy = make_policy((normalizer, policy_params),
-                             deterministic=config.eval_deterministic)
-        key_reset, key_act = jax.random.split(key)
-        n, length_max = config.eval_envs, task.episode_length
-        first = jax.vmap(env.reset)(jax.random.split(key_reset, n))
-        zero_action = jnp.zeros((n, env.action_size))
-        example = jax.eval_shape(jax.vmap(env.reward_inputs), first, zero_action, first)
-        buffer = jax.tree.map(lambda s: jnp.zeros((length_max, *s.shape), s.dtype), example)
-        zeros = jnp.zeros(n)
-        init = {"state": first, "alive": jnp.ones(n, bool), "t": jnp.zeros((), jnp.int32),
-                "fit": zeros, "length": zeros, "wsum": jnp.zeros((n, num_watch)),
-                "wcount": jnp.zeros((n, num_watch)), "inputs": buffer,
-                "was_alive": jnp.zeros((length_max, n), bool)}
-        if record:
-            init["states"] = jax.tree.map(
-                lambda x: jnp.zeros((length_max + 1, *x.shape), x.dtype).at[0].set(x),
-                _render_state(first))
+        def body(loop):
+            t, c = loop
+            return t + 1, eval_step(c, t, normalizer, policy_params, reward)
 
-        def running(c):
-            return (c["t"] < length_max) & c["alive"].any()
+        start = eval_start(normalizer, policy_params, key, record, reward)
+        _, final = jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), start))
+        return eval_finish(final)
 
-        def step(c):
-            state, alive, t = c["state"], c["alive"], c["t"]
-            action, _ = policy(state.obs, jax.random.fold_in(key_act, t))
-            nxt = jax.vmap(env.step)(state, action)
-            inputs = jax.vmap(env.reward_inputs)(state, action, nxt)
-            values, conds = jax.vmap(watched)(inputs)
-            wsum, wcount = watch_update(c["wsum"], c["wcount"], values, conds, alive)
-            state = jax.tree.map(
-                lambda a, b: jnp.where(jnp.reshape(alive, (-1,) + (1,) * (a.ndim - 1)), a, b),
-                nxt, state)
-            out = {"state": state, "alive": alive & (nxt.done == 0), "t": t + 1,
-                   "fit": c["fit"] + jnp.where(alive, inputs[task.fitness_input], 0.0),
-                   "length": c["length"] + alive, "wsum": wsum, "wcount": wcount,
-                   "inputs": jax.tree.map(lambda b, x: b.at[t].set(x), c["inputs"], inputs),
-                   "was_alive": c["was_alive"].at[t].set(alive)}
-            if record:
-                out["states"] = jax.tree.map(lambda b, x: b.at[t + 1].set(x), c["states"],
-                                             _render_state(state))
-            return out
+    def evaluate_runs(carry) -> EvalEpisodes:
+        """Every run's evaluation episodes (``carry`` leaves [P, S, ...]) in one loop over
+        time with the runs batched inside it: the step index is shared, so the inputs kept
+        are written in place (a ``vmap`` of each run's own loop would select between whole
+        buffers at every step), and the loop ends when every env of every run has."""
+        runs = lambda f: jax.vmap(jax.vmap(f))  # noqa: E731
 
-        final = jax.lax.while_loop(running, step, init)
-        return EvalEpisodes(inputs=final["inputs"], alive=final["was_alive"],
-                            fitness=per_episode(final["fit"], final["length"]),
-                            length=final["length"],
-                            watch=watch_mean(final["wsum"], final["wcount"]),
-                            states=final.get("states"))
+        def body(loop):
+            t, c = loop
+            step = runs(lambda c, normalizer, policy: eval_step(c, t, normalizer, policy))
+            return t + 1, step(c, carry.normalizer, carry.params.policy)
+
+        start = runs(lambda c: eval_start(c.normalizer, c.params.policy, c.eval_key))(carry)
+        _, final = jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), start))
+        return runs(eval_finish)(final)
 
     def init(rng, hparams: PPOHyperparams, start=None) -> _Carry:
         """A run's first state; ``start``: (normalizer, policy, value) parameters to start
@@ -359,9 +407,9 @@ def make_parts(task, config: TrainConfig):
                          nonfinite=c.nonfinite | ~finite, update=c.update + 1,
                          losses=c.losses + losses.mean(0))
 
-    def evaluate_carry(c: _Carry) -> EvalEpisodes:
+    def evaluate_carry(c: _Carry, reward=None) -> EvalEpisodes:
         """The current policy's evaluation episodes with this window's key."""
-        return evaluate(c.normalizer, c.params.policy, c.eval_key)
+        return evaluate(c.normalizer, c.params.policy, c.eval_key, reward=reward)
 
     def end(c: _Carry):
         """Closes the window: (the training episodes' mean fitness and length, [L] the mean
@@ -394,7 +442,7 @@ def make_parts(task, config: TrainConfig):
         return jax.random.split(run_keys(rng)[3][index], 3)[2]
 
     return Parts(init=init, begin=begin, roll=roll, learn=learn, end=end,
-                 evaluate=evaluate, evaluate_carry=evaluate_carry,
+                 evaluate=evaluate, evaluate_carry=evaluate_carry, evaluate_runs=evaluate_runs,
                  initial_params=initial_params, eval_key=eval_key,
                  per_episode=per_episode, num_watch=num_watch)
 
@@ -410,6 +458,7 @@ class Parts:
     end: Callable
     evaluate: Callable
     evaluate_carry: Callable
+    evaluate_runs: Callable
     initial_params: Callable
     eval_key: Callable
     per_episode: Callable
@@ -425,9 +474,15 @@ def not_evaluated(num_components: int, num_watch: int):
 
 def evaluation_stats(episodes: EvalEpisodes, total, comps):
     """(fitness, return, length, [M] components, [W] watch, finite) of evaluation episodes
-    whose rewards the reward program computed (``total`` [L, n], ``comps`` [L, n, M])."""
-    ret, comp_means, finite, _ = rewards_lib.episode_sums(total, comps, episodes.alive,
-                                                          episodes.length)
+    whose rewards the reward program computed (``total`` [L, n], ``comps`` [L, n, M]), or
+    whose loop summed them (``total`` and ``comps`` None)."""
+    if episodes.ret is not None:  # summed in the loop
+        comp_means = episodes.comps / jnp.maximum(episodes.length, 1.0)[:, None]
+        ret, comp_means, finite = (jnp.mean(episodes.ret), jnp.mean(comp_means, 0),
+                                   episodes.finite)
+    else:
+        ret, comp_means, finite, _ = rewards_lib.episode_sums(total, comps, episodes.alive,
+                                                              episodes.length)
     return (jnp.mean(episodes.fitness), ret, jnp.mean(episodes.length), comp_means,
             episodes.watch, finite)
 
@@ -485,10 +540,9 @@ def make_train(task, config: TrainConfig, reward_fns):
             r, summary = rewards_lib.account(r, total, comps, rollout.done, parts.per_episode)
             return (parts.learn(c, rollout, total, hparams), r), summary
 
-        def evaluated(c):
-            episodes = parts.evaluate_carry(c)
-            total, comps = reward_of(episodes.inputs)
-            return evaluation_stats(episodes, total, comps)
+        def evaluated(c):  # the rewards summed in the loop, as one program would
+            episodes = parts.evaluate_carry(c, lambda x: rewards(candidate, x, constants))
+            return evaluation_stats(episodes, None, None)
 
         def checkpoint(state, index):
             c, r = state

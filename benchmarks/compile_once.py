@@ -82,8 +82,8 @@ def render(results: list[dict], args) -> str:
     from benchmarks.common import machine_header
 
     by = {(r["task"], r["mode"]): r for r in results}
-    lines = ["| task | trainer | round | compile s | of which reward programs s | run s | "
-             "env steps | compile share |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [("| task | trainer | round | compile s | of which reward programs s | run s | "
+              "env steps | compile share |"), "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         for i, x in enumerate(r["rounds"]):
             total = x["compile"] + x["run"]
@@ -91,9 +91,9 @@ def render(results: list[dict], args) -> str:
             lines.append(f"| {r['task']} | {r['mode']} | {i + 1} | {x['compile']:.1f} | "
                          f"{reward} | {x['run']:.1f} | {x['env_steps']:,} | "
                          f"{x['compile'] / total:.0%} |")
-    summary = ["| task | fused: search wall s | split: search wall s | change | split, second "
-               "search (warm cache) wall s | rounds 2+ compile / round 1 compile (split) | "
-               "run s per env step, split / fused |",
+    summary = [("| task | fused: search wall s | split: search wall s | change | split, second "
+                "search (warm cache) wall s | rounds 2+ compile / round 1 compile (split) | "
+                "run s per env step, split / fused |"),
                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for task in dict.fromkeys(r["task"] for r in results):
         fused, split = by.get((task, "fused")), by.get((task, "split"))

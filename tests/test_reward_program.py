@@ -42,7 +42,7 @@ def test_each_row_is_rewarded_by_its_own_program_in_row_order():
 
 
 def test_account_matches_the_episode_bookkeeping_of_a_loop():
-    per_episode = lambda fit, length: fit / 10.0  # noqa: E731
+    per_episode = lambda fit, length: fit / 10.0
     T, n, m = 7, 3, 2
     rng = np.random.default_rng(0)
     total = rng.normal(size=(T, n)).astype(np.float32)

@@ -46,8 +46,9 @@ def memory_status(cfg) -> str:
     device, from the compiled program's memory analysis (one compile of a single run)."""
     from eureka_jax.reward import compile_reward
     from eureka_jax.task import load_task
+    from eureka_jax.train.batch import estimate_memory as estimate
     from eureka_jax.train.config import training_settings
-    from eureka_jax.train.memory import WARN_SHARE, estimate
+    from eureka_jax.train.memory import WARN_SHARE
 
     task = load_task(cfg.task, cfg.task_dirs)
     config, _ = training_settings(cfg, task)

@@ -14,9 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from eureka_jax.train import rewards as rewards_lib
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
 from eureka_jax.train.memory import check_fits
-from eureka_jax.train import rewards as rewards_lib
 from eureka_jax.train.ppo import (
     TrainingCurves,
     TrainOutput,
@@ -366,7 +366,7 @@ def _reward_programs(batch: _Batch, reward_fns, parts, shapes):
 
 def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:
     """The compiled programs of a training of ``reward_fns`` (one row each) x one seed on
-    ``device``, in the order they run (for a memory estimate: ``memory.estimate``)."""
+    ``device``, in the order they run (for a memory estimate: ``estimate_memory``)."""
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     mesh = Mesh(np.array([device]), ("candidates",))
@@ -436,7 +436,7 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     rows_seeds = (len(batch.rows), batch.num_seeds)
     missing = jax.tree.map(lambda x: np.broadcast_to(np.asarray(x), rows_seeds + x.shape),
                            not_evaluated(num_components, num_watch))
-    stack = lambda items: jax.tree.map(  # noqa: E731  [P, S, C, ...] from C windows
+    stack = lambda items: jax.tree.map(
         lambda *xs: np.stack([to_host(x) for x in xs], axis=2), *items)
     curves = jax.vmap(jax.vmap(functools.partial(training_curves, config)))(
         stack(windows), stack(reward_windows),
@@ -532,3 +532,19 @@ def _check_init(init_params, k: int, s: int, train):
             f"{want[:4]}... (candidates x seeds x network), got {got[:4]}...; fine-tune with the "
             "same observation size, policy_hidden/value_hidden and candidates x seeds.")
     return init
+
+
+def estimate_memory(task, config, reward_fns, device=None) -> dict:
+    """Compiles the programs of one (candidate, seed) training and returns ``per_run`` bytes
+    (the largest program's need), the device's ``free`` bytes and how many candidates ×
+    seeds ``fits`` in 80 % of them (per device; a mesh of D devices holds D times as many
+    candidates)."""
+    from eureka_jax.train.memory import WARN_SHARE, free_bytes, program_bytes
+
+    device = device or jax.devices()[0]
+    programs = compiled_programs(task, config, reward_fns[:1], device)
+    needs = [program_bytes(p) for p in programs]
+    per_run = None if any(n is None for n in needs) else max(needs)
+    free = free_bytes(device)
+    fits = None if not per_run or free is None else int(WARN_SHARE * free // per_run)
+    return {"per_run": per_run, "free": free, "fits": fits, "device": device}

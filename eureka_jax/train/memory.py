@@ -74,21 +74,3 @@ def check_fits(compiled, device, what: str) -> int | None:
                     "would not fit.", what, need / 2**30, 100 * need / free, free / 2**30,
                     device.platform, device.id)
     return need
-
-
-def estimate(task, config, reward_fns, device=None) -> dict:
-    """Compiles the programs of one (candidate, seed) training and returns ``per_run`` bytes
-    (the largest program's need), the device's ``free`` bytes and how many candidates ×
-    seeds ``fits`` in 80 % of them (per device; a mesh of D devices holds D times as many
-    candidates)."""
-    import jax
-
-    from eureka_jax.train.batch import compiled_programs
-
-    device = device or jax.devices()[0]
-    programs = compiled_programs(task, config, reward_fns[:1], device)
-    needs = [program_bytes(p) for p in programs]
-    per_run = None if any(n is None for n in needs) else max(needs)
-    free = free_bytes(device)
-    fits = None if not per_run or free is None else int(WARN_SHARE * free // per_run)
-    return {"per_run": per_run, "free": free, "fits": fits, "device": device}

@@ -42,7 +42,6 @@ from eureka_jax.train.curves import (
     watch_update,
 )
 
-
 # brax's PPO loss metrics kept per checkpoint (mean over the window's updates, epochs and
 # minibatches), and the TrainingCurves fields they fill
 LOSS_METRICS = ("policy_loss", "v_loss", "entropy_loss", "kl_mean")
@@ -279,7 +278,7 @@ def make_parts(task, config: TrainConfig):
         time with the runs batched inside it: the step index is shared, so the inputs kept
         are written in place (a ``vmap`` of each run's own loop would select between whole
         buffers at every step), and the loop ends when every env of every run has."""
-        runs = lambda f: jax.vmap(jax.vmap(f))  # noqa: E731
+        runs = lambda f: jax.vmap(jax.vmap(f))
 
         def body(loop):
             t, c = loop
@@ -516,7 +515,7 @@ def make_train(task, config: TrainConfig, reward_fns):
     """The whole training of one (candidate, seed) as one pure function, the rewards traced
     into it (``rewards.reward_switch``): the fused program, kept as the reference the split
     trainer (``batch.train_candidates``) is measured against (``benchmarks/compile_once.py``)
-    and for whole-program analyses (``memory.estimate``).
+    and for whole-program analyses.
 
     Returns ``train(rng, candidate, hparams, init=None, constants=None) -> TrainOutput``;
     pure and jittable. ``init``: (normalizer, policy, value) parameters to start from (the
@@ -530,7 +529,7 @@ def make_train(task, config: TrainConfig, reward_fns):
 
     def train(rng, candidate, hparams: PPOHyperparams, init=None, constants=None) -> TrainOutput:
         def reward_of(inputs):
-            one = lambda x: rewards(candidate, x, constants)  # noqa: E731
+            one = lambda x: rewards(candidate, x, constants)
             return jax.vmap(jax.vmap(one))(inputs)
 
         def update(state, _):

@@ -86,12 +86,19 @@ def by_rows(reward_fns, rows, num_components: int, inner_axes: int):
         totals, comps = [], []
         for k, members in groups.items():
             idx = np.asarray(members)
-            contiguous = bool(np.all(np.diff(idx) == 1))
-            take = ((lambda x: x[idx[0]:idx[-1] + 1]) if contiguous else (lambda x: x[idx]))
+            if np.all(np.diff(idx) == 1):  # a contiguous block: a slice, no gather
+                def take(x, lo=int(idx[0]), hi=int(idx[-1]) + 1):
+                    return x[lo:hi]
+            else:
+                def take(x, idx=idx):
+                    return x[idx]
             one = over_inner(program(reward_fns[k], num_components))
             x = jax.tree.map(take, inputs)
             if constants is None:
-                t, c = jax.vmap(lambda x: one(x, None))(x)
+                def no_constants(x, one=one):
+                    return one(x, None)
+
+                t, c = jax.vmap(no_constants)(x)
             else:
                 t, c = jax.vmap(one)(x, take(constants))
             totals.append(t)

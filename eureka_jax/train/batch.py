@@ -380,8 +380,13 @@ def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:
                    constants=None if table is None else jax.numpy.asarray(table))
     parts, physics, shapes = _physics_programs(batch)
     rewards = _reward_programs(batch, reward_fns, parts, shapes)
-    return list(physics.values()) + [rewards["train"]] + (
-        [rewards["evaluate"]] if "evaluate" in rewards else [])
+    return _all_programs(physics, rewards)
+
+
+def _all_programs(physics: dict, rewards: dict) -> list:
+    """Every compiled program of a training: the physics and learner ones, then the reward
+    ones (the memory check and the multi-process barrier take the list)."""
+    return list(physics.values()) + [rewards[k] for k in ("train", "evaluate") if k in rewards]
 
 
 def _run_split(batch: _Batch, reward_fns, what: str):
@@ -399,8 +404,7 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     rewards, reward_seconds = _cached(
         ("rewards", *shape_key, reward_key),
         lambda: _reward_programs(batch, reward_fns, parts, shapes))
-    compiled = [p for p in physics.values()] + [rewards["train"]] + (
-        [rewards["evaluate"]] if "evaluate" in rewards else [])
+    compiled = _all_programs(physics, rewards)
     memory = check_fits(compiled, batch.local_device(), what)
     for hook in BEFORE_RUN:
         hook(compiled)

@@ -11,9 +11,12 @@ from eureka_jax.train import rewards
 from eureka_jax.train.curves import _Episodes
 
 
-def _fn(name, scale, calls, with_x=True):
+def _fn(name, scale, calls, with_x=True, seen=None):
     def reward(x):
         calls.append(name)  # Python runs once per trace of the program
+        if seen is not None:  # at run time: which rows this program was given
+            jax.debug.callback(lambda v: seen.setdefault(name, set()).update(
+                np.unique(np.asarray(v) // 24).astype(int).tolist()), x)
         parts = {"scaled": scale * x, "x": x} if with_x else {"scaled": scale * x}
         return scale * x, parts
 
@@ -23,13 +26,12 @@ def _fn(name, scale, calls, with_x=True):
 
 
 def test_each_row_is_rewarded_by_its_own_program_in_row_order():
-    calls = []
-    fns = [_fn("double", 2.0, calls), _fn("triple", 3.0, calls, with_x=False),
-           _fn("minus", -1.0, calls)]
-    rows = [2, 0, 2, 1, 0]
+    calls, seen = [], {}
+    fns = [_fn("double", 2.0, calls, seen=seen), _fn("triple", 3.0, calls, False, seen),
+           _fn("minus", -1.0, calls, seen=seen)]
     x = jnp.arange(5 * 2 * 3 * 4, dtype=jnp.float32).reshape(5, 2, 3, 4)  # [P, S, T, envs]
-    apply = rewards.by_rows(fns, rows, rewards.component_count(fns), inner_axes=3)
-    total, comps = jax.jit(apply)({"x": x})
+    apply = jax.jit(rewards.by_rows(fns, rewards.component_count(fns), inner_axes=3))
+    total, comps = apply(jnp.array([2, 0, 2, 1, 0]), {"x": x})
     scale = np.array([-1.0, 2.0, -1.0, 3.0, 2.0])[:, None, None, None]
     np.testing.assert_allclose(total, scale * np.asarray(x))
     assert comps.shape == (5, 2, 3, 4, 2)
@@ -37,8 +39,19 @@ def test_each_row_is_rewarded_by_its_own_program_in_row_order():
     # components padded with zeros for the program that has fewer
     np.testing.assert_allclose(comps[3, ..., 1], 0.0)
     np.testing.assert_allclose(comps[0, ..., 1], np.asarray(x)[0])
-    # every program is traced once (one vmap over its rows), not once per row
+    # at run time each program saw its own rows and no other (row r holds 24r .. 24r + 23)
+    assert seen == {"minus": {0, 2}, "double": {1, 4}, "triple": {3}}
+    # every program is traced once, whatever the number of its rows
     assert sorted(calls) == ["double", "minus", "triple"]
+
+    # the layout is data: another layout runs through the same compiled program
+    seen.clear()
+    total, _ = apply(jnp.array([1, 1, 0, 0, 2]), {"x": x})
+    np.testing.assert_allclose(total, np.array([3.0, 3.0, 2.0, 2.0, -1.0])[:, None, None, None]
+                               * np.asarray(x))
+    assert seen == {"triple": {0, 1}, "double": {2, 3}, "minus": {4}}
+    assert sorted(calls) == ["double", "minus", "triple"]  # not traced again
+    assert apply._cache_size() == 1
 
 
 def test_account_matches_the_episode_bookkeeping_of_a_loop():

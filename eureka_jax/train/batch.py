@@ -260,16 +260,16 @@ class _Batch:
         return next(d for d in self.devices if d.process_index == jax.process_index())
 
 
-def _cached(key, build):
+def _cached(key, build, task):
     """``build()`` -> (compiled programs, seconds), kept for the next call with ``key``
-    (0 seconds then)."""
+    (0 seconds then); keys hold ``id(task)``, so the task is kept with its programs."""
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         return _PROGRAMS[key][1], 0.0
     start = time.perf_counter()
     programs = build()
     seconds = time.perf_counter() - start
-    _PROGRAMS[key] = (key[0], programs)  # the task is held so its id is not reused
+    _PROGRAMS[key] = (task, programs)  # the task is held so its id is not reused
     while len(_PROGRAMS) > _MAX_PROGRAMS:
         _PROGRAMS.popitem(last=False)
     return programs, seconds
@@ -280,13 +280,14 @@ def _batched(fn, in_axes):
     return jax.vmap(jax.vmap(fn, in_axes=in_axes), in_axes=in_axes)
 
 
-def _compile_all(lowered: dict) -> dict:
+def _compile_all(lowered: dict, options: dict | None = None) -> dict:
     """XLA compiles of several lowered programs at once (XLA releases the GIL: on 2 cores
-    the six programs of a training compile in about the time of the two largest)."""
+    the six programs of a training compile in about the time of the two largest);
+    ``options``: XLA compiler options."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(len(lowered), os.cpu_count() or 1)) as pool:
-        futures = {name: pool.submit(low.compile) for name, low in lowered.items()}
+        futures = {name: pool.submit(low.compile, options) for name, low in lowered.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -330,38 +331,58 @@ def _physics_programs(batch: _Batch):
 def _reward_programs(batch: _Batch, reward_fns, parts, shapes):
     """This round's compiled reward programs over the stored inputs: ``train`` (rewards of an
     unroll and the training episodes' reward statistics) and ``evaluate`` (the evaluation
-    episodes' return, component means and finiteness); each row by its own program only."""
+    episodes' return, component means and finiteness); each row by its own program only
+    (``rewards.by_rows``). The row layout is an argument (``programs``, [P] int32), so the
+    programs serve every call of this shape with these reward programs: the seed race and
+    a tuning plan compile nothing."""
+    from jax.sharding import PartitionSpec
+
     config, spread = batch.config, batch.spread
     num_components = rewards_lib.component_count(reward_fns)
-    apply = rewards_lib.by_rows(reward_fns, batch.rows, num_components, inner_axes=3)
+    # each device loops over its own rows: no row crosses a device (check_vma off: a program
+    # whose output does not depend on its inputs, e.g. a constant component, would
+    # otherwise differ in type from the other branches of the switch)
+    apply = jax.shard_map(rewards_lib.by_rows(reward_fns, num_components, inner_axes=3),
+                          mesh=spread.mesh, in_specs=PartitionSpec("candidates"),
+                          out_specs=PartitionSpec("candidates"), check_vma=False)
     account = _batched(functools.partial(rewards_lib.account, per_episode=parts.per_episode),
                        (0, 0, 0, 0))
     stats = _batched(evaluation_stats, (0, 0, 0))
     with_constants = batch.constants is not None
 
-    def train(state, inputs, done, *constants):
-        total, comps = apply(inputs, *constants)
+    def train(state, programs, inputs, done, *constants):
+        total, comps = apply(programs, inputs, *constants)
         state, summary = account(state, total, comps, done)
         return state, total, summary
 
-    def evaluate(episodes, *constants):
-        total, comps = apply(episodes.inputs, *constants)
+    def evaluate(programs, episodes, *constants):
+        total, comps = apply(programs, episodes.inputs, *constants)
         return stats(episodes, total, comps)
 
     extra = (batch.constants,) if with_constants else ()
     extra_shardings = (spread,) if with_constants else ()
     rollout = shapes["rollout"]
+    programs = jax.ShapeDtypeStruct((len(batch.rows),), jnp.int32, sharding=spread)
     state = jax.eval_shape(lambda: _batched(
         lambda _: rewards_lib.RewardState.zeros(config.num_envs, num_components), (0,))(
             jnp.zeros((len(batch.rows), batch.num_seeds))))
-    train_jit = jax.jit(train, in_shardings=(spread, spread, spread, *extra_shardings),
+    train_jit = jax.jit(train, in_shardings=(spread, spread, spread, spread, *extra_shardings),
                         out_shardings=spread, donate_argnums=0)
-    lowered = {"train": train_jit.lower(state, rollout.inputs, rollout.done, *extra)}
+    lowered = {"train": train_jit.lower(state, programs, rollout.inputs, rollout.done, *extra)}
     if config.eval_envs:
-        eval_jit = jax.jit(evaluate, in_shardings=(spread, *extra_shardings),
+        eval_jit = jax.jit(evaluate, in_shardings=(spread, spread, *extra_shardings),
                            out_shardings=spread)
-        lowered["evaluate"] = eval_jit.lower(shapes["episodes"], *extra)
-    return {**_compile_all(lowered), "num_components": num_components, "state": state}
+        lowered["evaluate"] = eval_jit.lower(programs, shapes["episodes"], *extra)
+    return {**_compile_all(lowered, _REWARD_COMPILER_OPTIONS.get(batch.devices[0].platform)),
+            "num_components": num_components, "state": state}
+
+
+# XLA options of the reward programs, by platform: on the CPU, LLVM's optimisation of these
+# small elementwise programs is most of their compile (0.5 of 1.0 s on cartpole) and buys
+# ~1 % of a round's run time (benchmarks/results/compile_once.md); elsewhere XLA's defaults.
+_REWARD_COMPILER_OPTIONS = {
+    "cpu": {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True},
+}
 
 
 def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:
@@ -398,17 +419,19 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     shape_key = (id(task), config, len(batch.rows), batch.num_seeds, batch.init is None,
                  batch.devices)
     (parts, physics, shapes), physics_seconds = _cached(
-        ("physics", *shape_key), lambda: _physics_programs(batch))
-    reward_key = (tuple((fn.entry, fn.source) for fn in reward_fns), tuple(batch.rows),
+        ("physics", *shape_key), lambda: _physics_programs(batch), task)
+    # not the row layout: it is an argument of the reward programs
+    reward_key = (tuple((fn.entry, fn.source) for fn in reward_fns),
                   None if batch.constants is None else batch.constants.shape[1])
     rewards, reward_seconds = _cached(
         ("rewards", *shape_key, reward_key),
-        lambda: _reward_programs(batch, reward_fns, parts, shapes))
+        lambda: _reward_programs(batch, reward_fns, parts, shapes), task)
     compiled = _all_programs(physics, rewards)
     memory = check_fits(compiled, batch.local_device(), what)
     for hook in BEFORE_RUN:
         hook(compiled)
     extra = (batch.constants,) if batch.constants is not None else ()
+    programs = global_array(np.asarray(batch.rows, np.int32), batch.spread)
     num_components, num_watch = rewards["num_components"], parts.num_watch
     indices = [global_array(np.int32(i), batch.replicated) for i in range(config.num_evals)]
     updates = config.num_updates // config.num_evals
@@ -426,12 +449,12 @@ def _run_split(batch: _Batch, reward_fns, what: str):
             carry = physics["begin"](carry, indices[index])
             for _ in range(updates):
                 carry, rollout = physics["roll"](carry)
-                state, total, summary = rewards["train"](state, rollout.inputs, rollout.done,
-                                                         *extra)
+                state, total, summary = rewards["train"](state, programs, rollout.inputs,
+                                                         rollout.done, *extra)
                 carry = physics["learn"](carry, rollout, total, batch.hparams)
             reward_windows.append(summary)
             due = (index + 1) % config.eval_every == 0 or index == config.num_evals - 1
-            evals.append(rewards["evaluate"](physics["evaluate"](carry), *extra)
+            evals.append(rewards["evaluate"](programs, physics["evaluate"](carry), *extra)
                          if config.eval_envs and due else None)
             windows.append(physics["end"](carry))
         jax.block_until_ready((carry, windows, reward_windows, evals))
@@ -474,7 +497,8 @@ def _run_fused(batch: _Batch, reward_fns, what: str):
     key = ("fused", id(batch.task), tuple((fn.entry, fn.source) for fn in reward_fns),
            batch.config, tuple(batch.rows), batch.num_seeds, batch.init is None,
            None if batch.constants is None else batch.constants.shape[1], batch.devices)
-    compiled, compile_seconds = _cached(key, lambda: batched.lower(*args).compile())
+    compiled, compile_seconds = _cached(key, lambda: batched.lower(*args).compile(),
+                                        batch.task)
     memory = check_fits([compiled], batch.local_device(), what)
     for hook in BEFORE_RUN:
         hook([compiled])

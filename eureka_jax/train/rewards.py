@@ -7,21 +7,18 @@ and the curves. Only this part of a training depends on a round's programs, so o
 compiled again when the programs change (about a second), while the physics and learner
 programs are compiled once per task and settings.
 
-``by_rows`` applies each program to its own rows only (rows are static: a candidate's rows
-are gathered, its program runs on them, and the results are put back in row order), so a
-costly program costs its own rows, not every row of the batch as a ``lax.switch`` under
-``vmap`` would. ``reward_switch`` is that switch, for the fused single program
+``by_rows`` applies each program to its own rows only (a loop over the rows that switches on
+each row's program index, which is data: one compiled reward program serves every row layout
+of a shape), so a costly program costs its own rows, not every row of the batch as a
+``lax.switch`` under ``vmap`` would. ``reward_switch`` is that switch, for the fused single program
 (``ppo.make_train``), which traces the rewards into the training loop.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import flax
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from eureka_jax.train.curves import _Episodes
 
@@ -62,52 +59,35 @@ def reward_switch(reward_fns, num_components: int):
     return apply
 
 
-def by_rows(reward_fns, rows, num_components: int, inner_axes: int):
-    """``(inputs, constants) -> (total, components)`` over a batch whose leading axis is the
-    rows: row r is rewarded by program ``rows[r]`` and by no other.
+def by_rows(reward_fns, num_components: int, inner_axes: int):
+    """``(programs, inputs, constants) -> (total, components)`` over a batch whose leading
+    axis is the rows: row r is rewarded by program ``programs[r]`` and by no other.
 
-    ``inputs``: leaves [P, *inner, ...] with ``inner_axes`` axes between the rows and one
-    transition (e.g. seeds, time, envs); ``constants``: [P, n] or None. Returns total
-    [P, *inner] and components [P, *inner, M].
+    A loop over the rows (``lax.map``) whose body switches on the row's program index: not
+    batched, ``lax.switch`` runs only the selected branch, so a costly program costs its own
+    rows. The row layout is data (``programs`` is traced), so one compiled reward program
+    serves every layout of the same shape: a seed race (the leaders dealt over the first
+    pass's rows) or a tuning plan reuses the first pass's. Each program is traced once.
+
+    ``programs``: [P] int32; ``inputs``: leaves [P, *inner, ...] with ``inner_axes`` axes
+    between the rows and one transition (e.g. seeds, time, envs); ``constants``: [P, n] or
+    None. Returns total [P, *inner] and components [P, *inner, M].
     """
-    rows = [int(r) for r in rows]
-    groups: OrderedDict = OrderedDict()
-    for r, k in enumerate(rows):
-        groups.setdefault(k, []).append(r)
-    order = np.concatenate([np.asarray(g) for g in groups.values()])
-    back = np.argsort(order)
-
     def over_inner(fn):
         for _ in range(inner_axes):
             fn = jax.vmap(fn, in_axes=(0, None))
         return fn
 
-    def apply(inputs, constants=None):
-        totals, comps = [], []
-        for k, members in groups.items():
-            idx = np.asarray(members)
-            if np.all(np.diff(idx) == 1):  # a contiguous block: a slice, no gather
-                def take(x, lo=int(idx[0]), hi=int(idx[-1]) + 1):
-                    return x[lo:hi]
-            else:
-                def take(x, idx=idx):
-                    return x[idx]
-            one = over_inner(program(reward_fns[k], num_components))
-            x = jax.tree.map(take, inputs)
-            if constants is None:
-                def no_constants(x, one=one):
-                    return one(x, None)
+    branches = [over_inner(program(fn, num_components)) for fn in reward_fns]
 
-                t, c = jax.vmap(no_constants)(x)
-            else:
-                t, c = jax.vmap(one)(x, take(constants))
-            totals.append(t)
-            comps.append(c)
-        total = jnp.concatenate(totals)
-        comp = jnp.concatenate(comps)
-        if not np.array_equal(back, np.arange(len(rows))):
-            total, comp = total[back], comp[back]
-        return total, comp
+    def row(args):
+        index, x, constants = args
+        if len(branches) == 1:
+            return branches[0](x, constants)
+        return jax.lax.switch(index, branches, x, constants)
+
+    def apply(programs, inputs, constants=None):
+        return jax.lax.map(row, (programs, inputs, constants))
 
     return apply
 

@@ -280,14 +280,13 @@ def _batched(fn, in_axes):
     return jax.vmap(jax.vmap(fn, in_axes=in_axes), in_axes=in_axes)
 
 
-def _compile_all(lowered: dict, options: dict | None = None) -> dict:
+def _compile_all(lowered: dict) -> dict:
     """XLA compiles of several lowered programs at once (XLA releases the GIL: on 2 cores
-    the six programs of a training compile in about the time of the two largest);
-    ``options``: XLA compiler options."""
+    the six programs of a training compile in about the time of the two largest)."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(len(lowered), os.cpu_count() or 1)) as pool:
-        futures = {name: pool.submit(low.compile, options) for name, low in lowered.items()}
+        futures = {name: pool.submit(low.compile) for name, low in lowered.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -373,16 +372,7 @@ def _reward_programs(batch: _Batch, reward_fns, parts, shapes):
         eval_jit = jax.jit(evaluate, in_shardings=(spread, spread, *extra_shardings),
                            out_shardings=spread)
         lowered["evaluate"] = eval_jit.lower(programs, shapes["episodes"], *extra)
-    return {**_compile_all(lowered, _REWARD_COMPILER_OPTIONS.get(batch.devices[0].platform)),
-            "num_components": num_components, "state": state}
-
-
-# XLA options of the reward programs, by platform: on the CPU, LLVM's optimisation of these
-# small elementwise programs is most of their compile (0.5 of 1.0 s on cartpole) and buys
-# ~1 % of a round's run time (benchmarks/results/compile_once.md); elsewhere XLA's defaults.
-_REWARD_COMPILER_OPTIONS = {
-    "cpu": {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True},
-}
+    return {**_compile_all(lowered), "num_components": num_components, "state": state}
 
 
 def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:

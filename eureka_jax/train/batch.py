@@ -114,7 +114,7 @@ def seed_keys(seeds, num_rows: int) -> jax.Array:
 
 # Compiled programs of recent calls: the physics and learner programs of a task, settings and
 # batch shape (every round of a search uses the same), and the reward programs of a round's
-# programs and row layout (a round's seed race with the same slots skips them too). Reward
+# programs and batch shape (the row layout is their argument: a seed race reuses them). Reward
 # programs are keyed by their sources, not object identity, so a process that recompiles the
 # same sources (a distributed worker) hits too; a few entries only, since an executable holds
 # device memory.
@@ -161,8 +161,9 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
       labels: names for the candidates in tables.
       slots: which candidate each of P rows trains (indices into ``reward_fns``; repeats
         allowed); None trains each candidate once. The physics and learner programs depend
-        only on P and S, so a call with the same P (a seed race) compiles only its reward
-        programs (for its row layout).
+        only on P and S and the reward programs on the programs and P and S (the layout is
+        their argument), so a call with the same programs and P (a seed race) compiles
+        nothing.
       constants: [P, n] values of the tunable constants of each row's program (its first
         ``len(fn.constants)`` columns; ``eureka_jax.tune``), traced, so W variants of one
         program are rows of one compiled program. None: the programs' own values, passed the

@@ -260,6 +260,15 @@ class _Batch:
     def local_device(self):
         return next(d for d in self.devices if d.process_index == jax.process_index())
 
+    def row_programs(self):
+        """[P] int32 on the devices: the program of each row (the reward programs' argument)."""
+        return global_array(np.asarray(self.rows, np.int32), self.spread)
+
+
+def _sources(reward_fns) -> tuple:
+    """What identifies reward programs in the program cache: their entry points and sources."""
+    return tuple((fn.entry, fn.source) for fn in reward_fns)
+
 
 def _cached(key, build, task):
     """``build()`` -> (compiled programs, seconds), kept for the next call with ``key``
@@ -412,7 +421,7 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     (parts, physics, shapes), physics_seconds = _cached(
         ("physics", *shape_key), lambda: _physics_programs(batch), task)
     # not the row layout: it is an argument of the reward programs
-    reward_key = (tuple((fn.entry, fn.source) for fn in reward_fns),
+    reward_key = (_sources(reward_fns),
                   None if batch.constants is None else batch.constants.shape[1])
     rewards, reward_seconds = _cached(
         ("rewards", *shape_key, reward_key),
@@ -422,7 +431,7 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     for hook in BEFORE_RUN:
         hook(compiled)
     extra = (batch.constants,) if batch.constants is not None else ()
-    programs = global_array(np.asarray(batch.rows, np.int32), batch.spread)
+    programs = batch.row_programs()
     num_components, num_watch = rewards["num_components"], parts.num_watch
     indices = [global_array(np.int32(i), batch.replicated) for i in range(config.num_evals)]
     updates = config.num_updates // config.num_evals
@@ -469,7 +478,7 @@ def _run_fused(batch: _Batch, reward_fns, what: str):
     (``ppo.make_train``): the reference the split trainer is measured against."""
     train = make_train(batch.task, batch.config, reward_fns)
     spread, rep = batch.spread, batch.replicated
-    candidates = global_array(np.asarray(batch.rows, np.int32), spread)  # one per row
+    candidates = batch.row_programs()
     args = [batch.keys, candidates, batch.hparams]
     inner, outer, shardings = [0, None, None], [0, 0, None], [spread, spread, rep]
     if batch.init is not None:
@@ -485,7 +494,7 @@ def _run_fused(batch: _Batch, reward_fns, what: str):
         jax.vmap(jax.vmap(per_run, in_axes=tuple(inner)), in_axes=tuple(outer)),
         in_shardings=tuple(shardings), out_shardings=spread,
     )
-    key = ("fused", id(batch.task), tuple((fn.entry, fn.source) for fn in reward_fns),
+    key = ("fused", id(batch.task), _sources(reward_fns),
            batch.config, tuple(batch.rows), batch.num_seeds, batch.init is None,
            None if batch.constants is None else batch.constants.shape[1], batch.devices)
     compiled, compile_seconds = _cached(key, lambda: batched.lower(*args).compile(),

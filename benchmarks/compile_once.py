@@ -5,12 +5,18 @@ round), measured in one run of this script on one machine.
 
     python -m benchmarks.compile_once [--tasks cartpole,pendulum_swingup,double_pendulum]
                                       [--iteration 4] [--sample 6]
+                                      [--task-set double_pendulum:num_updates=100] [--merge]
 
 Each search (offline proposer, ``iteration`` rounds of ``sample`` programs, 1 seed per
 candidate, the seed race on, no early stop, no final evaluation) runs in its own process with
 a fresh, empty persistent compilation cache, so every first compile is cold; then a second
 split search on the same task and settings runs in a new process with the first one's cache
 (what a user's next search costs). Writes benchmarks/results/compile_once.md and .json.
+
+``--task-set TASK:key=value`` changes one task's settings for its searches (e.g. a shorter
+budget where the default makes a 4-round search take hours on a CPU: the programs compiled are
+the same, only the number of updates differs); the table names every such change. ``--merge``
+keeps the rows of tasks this run does not measure from the existing .json.
 """
 
 from __future__ import annotations
@@ -67,21 +73,39 @@ def one_search(task_name: str, mode: str, iteration: int, sample: int, out: Path
                                "rounds": rounds}))
 
 
+def task_overrides(args) -> dict[str, list[str]]:
+    """``--task-set TASK:key=value`` arguments, grouped by task."""
+    out: dict[str, list[str]] = {}
+    for item in args.task_set:
+        task, sep, setting = item.partition(":")
+        if not sep or "=" not in setting:
+            raise SystemExit(f"--task-set {item!r}: write it as TASK:key=value, e.g. "
+                             "double_pendulum:num_updates=100")
+        out.setdefault(task, []).append(setting)
+    return out
+
+
 def run_child(task: str, mode: str, args, cache: Path) -> dict:
+    overrides = task_overrides(args).get(task, [])
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
         env = dict(os.environ, EUREKA_JAX_CACHE=str(cache))
         subprocess.run([sys.executable, "-m", "benchmarks.compile_once", "--one", task, mode,
                         "--iteration", str(args.iteration), "--sample", str(args.sample),
-                        "--out", str(out), *[f"--set={x}" for x in args.set]],
+                        "--out", str(out), *[f"--set={x}" for x in [*args.set, *overrides]]],
                        check=True, env=env)
-        return json.loads(out.read_text())
+        result = json.loads(out.read_text())
+        result["overrides"] = overrides
+        return result
 
 
 def render(results: list[dict], args) -> str:
     from benchmarks.common import machine_header
 
     by = {(r["task"], r["mode"]): r for r in results}
+    changes = {r["task"]: r["overrides"] for r in results if r.get("overrides")}
+    changed = "".join(f"\n- {task}: not its CPU default: {', '.join(o)} (every trainer alike)\n"
+                      for task, o in changes.items())
     lines = [("| task | trainer | round | compile s | of which reward programs s | run s | "
               "env steps | compile share |"), "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
@@ -121,7 +145,7 @@ def render(results: list[dict], args) -> str:
             "which reuses the first one's cache\n"
             "- compile s: tracing + XLA of the round's programs (first pass and race); run s: "
             "their execution\n\n## Per round\n\n" + "\n".join(lines)
-            + "\n\n## Per search\n\n" + "\n".join(summary) + "\n")
+            + "\n\n## Per search\n\n" + "\n".join(summary) + "\n" + changed)
 
 
 def main():
@@ -131,6 +155,10 @@ def main():
     parser.add_argument("--sample", type=int, default=6)
     parser.add_argument("--one", nargs=2, metavar=("TASK", "MODE"))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--task-set", action="append", default=[], metavar="TASK:KEY=VALUE",
+                        help="change one task's settings for its searches (named in the table)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the existing table's rows for the tasks not run now")
     parser.add_argument("--set", action="append", default=[],
                         help="a config override for every search, e.g. --set=max_iterations=4 "
                         "(a quick check of this script; the table is for the defaults)")
@@ -153,6 +181,11 @@ def main():
         print(render(results, args))
         return
     RESULTS.mkdir(exist_ok=True)
+    if args.merge and (RESULTS / "compile_once.json").exists():
+        ran = {r["task"] for r in results}
+        kept = [r for r in json.loads((RESULTS / "compile_once.json").read_text())
+                if r["task"] not in ran]
+        results = kept + results
     (RESULTS / "compile_once.json").write_text(json.dumps(results, indent=1))
     text = render(results, args)
     (RESULTS / "compile_once.md").write_text(text)

@@ -44,10 +44,53 @@ def budget_note(task, config, platform: str = "cpu") -> str | None:
             "and judge it by whether its components move in the right direction.")
 
 
+def learner_text(task, config, hparams) -> str:
+    """The learner's settings that shape what a reward does, in one paragraph: the discount
+    (and the horizon it implies), reward scaling, observation normalisation, the entropy
+    cost, and how an episode that reaches the time limit is treated."""
+    gamma = float(hparams.discounting)
+    horizon = f"about {1 / (1 - gamma):.0f} steps" if gamma < 1 else "unbounded"
+    scaling = float(hparams.reward_scaling)
+    scaled = ("rewards enter the learner as written (scale 1)" if scaling == 1 else
+              f"rewards are multiplied by {scaling:g} before the learner sees them")
+    return (f"Learner: PPO with discount {gamma:g} (a reward counts for {horizon} ahead), GAE "
+            f"lambda {float(hparams.gae_lambda):g}; {scaled}, not normalised; observations "
+            + ("normalised by running mean and std" if config.normalize_observations else
+               "used raw")
+            + f"; entropy cost {float(hparams.entropy_cost):g}. An episode that reaches the "
+            f"time limit ({task.episode_length} steps) is cut and its value bootstrapped (the "
+            "policy is not punished for reaching it)"
+            + (f"; an episode that ends early ({task.termination}) gets no reward after it, so "
+               "a reward that is negative on average teaches the policy to end episodes early."
+               if task.termination else "; this task has no early termination.") + "\n")
+
+
+def budget_verdict(task, config, platform: str = "cpu") -> str | None:
+    """The budget check's verdict and what it means for the reward, for the LLM (the user
+    reads ``budget_warnings``); None when the budget is not suspect."""
+    facts = []
+    n = episodes_per_env(task, config)
+    if n < MIN_EPISODES:
+        facts.append(f"each training env completes at most {n:.1f} episode(s) in this budget, "
+                     f"and fewer than {MIN_EPISODES} rarely teaches a policy anything")
+    if platform == "cpu" and task.cpu_learns is False:
+        facts.append("on this machine (a CPU) the budget is a smoke test: measured for this "
+                     "task, even its human-written and sparse rewards do not learn within it")
+    if not facts:
+        return None
+    return ("Budget check: " + "; ".join(facts) + ". What this means for your reward: prefer "
+            "terms that pay off early in training (dense shaping towards the goal, e.g. "
+            "distance or alignment terms) over terms that only reward the finished behaviour, "
+            "and expect small differences between rewards: a score near the baselines' may be "
+            "the budget's doing, not the reward's.\n")
+
+
 def budget_text(task, config, seeds: int, select: str = "max",
-                isaacgym_epochs: int | None = None) -> str:
+                isaacgym_epochs: int | None = None, hparams=None,
+                platform: str | None = None) -> str:
     """The budget as the LLM reads it in its first prompt: how long each candidate trains and
-    how it is scored (how fast a reward learns within this decides its score)."""
+    how it is scored (how fast a reward learns within this decides its score); with
+    ``hparams``, the learner's settings; with ``platform``, the budget check's verdict."""
     if isaacgym_epochs is not None:
         return (f"Training budget: each reward candidate trains a new policy from scratch with "
                 f"IsaacGymEnvs' rl_games PPO for {isaacgym_epochs} epochs, {seeds} seed(s); its "
@@ -63,4 +106,6 @@ def budget_text(task, config, seeds: int, select: str = "max",
             f"full-length episodes of {task.episode_length} steps per env), with {seeds} "
             f"seed(s). Its score is the fitness ({task.fitness_description}) of {scored}. A "
             "reward the policy can learn to follow within this budget scores; one that pays off "
-            "only after much longer training does not.\n")
+            "only after much longer training does not.\n"
+            + (learner_text(task, config, hparams) if hparams is not None else "")
+            + ((budget_verdict(task, config, platform) or "") if platform else ""))

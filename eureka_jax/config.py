@@ -71,6 +71,7 @@ class Config:
     max_resample: int = 3
     reward_cost_ratio: float = 10.0
     reflection_tokens: int = 1500
+    references: str = "auto"
     resume: str | None = None
     run: str | None = None
     llm: str = "auto"
@@ -112,6 +113,7 @@ CHOICES = {
     "context": ("global", "round"),
     "race_score": ("heldout", "all"),
     "init": ("none", "human"),
+    "references": ("auto", "off"),
     "feedback": ("none", "human"),
     "backend": ("jax", "isaacgym"),
     "llm": ("auto", "offline", "openai", "replay"),

@@ -126,6 +126,13 @@ def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
             "human_normalized_reason": hns["reason"],
         })
     write_json(Path(run_dir) / "evaluation.json", evaluation)
+    if trainer is None and cfg.get("references", "auto") != "off":
+        # the baselines at this budget, on fresh seeds: the next search's reference points
+        from eureka_jax import references
+
+        references.record(task, config, hparams, cfg.select,
+                          {label: dict(zip(seeds, stat[label])) for label in ("human", "sparse")},
+                          "a final evaluation")
     summary_path = Path(run_dir) / "summary.json"
     if summary_path.is_file():
         write_json(summary_path, {**read_json(summary_path), "evaluation": evaluation})

@@ -25,6 +25,19 @@ def _vec(v) -> str:
     return "(" + ", ".join(_fmt(x) for x in np.asarray(v).ravel()) + ")"
 
 
+def _gravity(g) -> str:
+    """Gravity with components below 0.1 % of its magnitude shown as 0, saying so: some model
+    files nudge a component (Brax's double pendulum: x = 1e-05) to break a symmetry, a value
+    that reads as a real sideways pull where it is not one."""
+    g = np.asarray(g, float).ravel()
+    tiny = (np.abs(g) < 1e-3 * np.linalg.norm(g)) & (g != 0)
+    if not tiny.any():
+        return f"gravity {_vec(g)} m/s^2"
+    nudged = ", ".join(f"{'xyz'[i]} = {_fmt(g[i])}" for i in np.flatnonzero(tiny))
+    return (f"gravity {_vec(np.where(tiny, 0.0, g))} m/s^2 (the model file sets {nudged}: a "
+            "numerical nudge, negligible)")
+
+
 def _name(model, kind, i) -> str:
     import mujoco
 
@@ -59,7 +72,7 @@ def model_summary(model, control_dt: float | None, episode_length: int,
                    f"steps = {_fmt(episode_length * control_dt)} s")
     else:
         period += f"; an episode is {episode_length} steps"
-    lines.append(f"- gravity {_vec(model.opt.gravity)} m/s^2; {period}")
+    lines.append(f"- {_gravity(model.opt.gravity)}; {period}")
     lines.append("- episode end: " + (termination.strip() if termination else
                                       f"none before the {episode_length}-step time limit"))
     lines.append(f"- bodies (mass, centre of mass and principal inertia in the body's frame; "

@@ -13,11 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from eureka_jax import selection
+from eureka_jax import references, selection
 from eureka_jax.budget import budget_note, budget_text
 from eureka_jax.config import check_choices
 from eureka_jax.errors import EurekaError
-from eureka_jax.reflect import population_text, reflect_runs
+from eureka_jax.reflect import (
+    behaviour,
+    history_text,
+    population_text,
+    reference_text,
+    reflect_runs,
+)
 from eureka_jax.reward import RewardError, compile_reward, policy_for
 from eureka_jax.runs import atomic_write, read_json, train_or_load, write_json
 from eureka_jax.train import train_candidates
@@ -136,7 +142,11 @@ class Search:
         # Isaac Gym training has its own (rl_games epochs on the Isaac Gym GPUs)
         self.budget_note = (budget_note(task, self.config, jax.default_backend())
                             if epochs is None else None)
-        self.budget = budget_text(task, self.config, len(self.seeds), cfg.select, epochs)
+        self.budget = budget_text(task, self.config, len(self.seeds), cfg.select, epochs,
+                                  hparams=self.hparams if epochs is None else None,
+                                  platform=jax.default_backend() if epochs is None else None)
+        self.reference: dict | None = None  # the baselines' scores at this budget
+        self._history: list[dict] = []  # each finished round's best, for the next prompts
         self._rejected: list[dict] = []  # the current round's compile rejections
         self._shown_components = None  # components of the reward the current prompt shows
 
@@ -162,6 +172,7 @@ class Search:
                     atomic_write(adir / f"candidate_{i:02d}.py", fn.source)
                     write_json(adir / f"candidate_{i:02d}.json",
                                {"ok": True, "components": fn.component_names,
+                                "outside_total": fn.outside_total,
                                 "inputs": fn.input_names, "compile_seconds": fn.compile_seconds})
                     fns.append((i, fn))
                 except RewardError as e:
@@ -174,6 +185,10 @@ class Search:
                                compiled=self.status["compiled"] + len(fns),
                                failed=self.status["failed"] + len(replies) - len(fns))
             self.log(f"  attempt {attempt}: {len(fns)} of {len(replies)} candidates compile")
+            for i, fn in fns:
+                if fn.outside_total:
+                    self.log(f"    candidate {i}: {', '.join(fn.outside_total)} never "
+                             "enter(s) its total (reported, rewarding nothing)")
             if fns:
                 return fns, attempt
             reply, err = first_error
@@ -239,7 +254,8 @@ class Search:
         best_fn = rows[k][1]
         reflection = reflect_runs(
             runs, first.component_names[k], self.task, seed_scores=scores.scored(k),
-            score_kind=SCORE_KIND[self.cfg.select], budget_note=self.budget_note)
+            score_kind=SCORE_KIND[self.cfg.select], budget_note=self.budget_note,
+            reference=self.reference, outside_total=best_fn.outside_total)
         best_source = best_fn.source
         if plan is not None:
             program = plan.programs[k]
@@ -277,7 +293,7 @@ class Search:
             # trainings that crashed (Isaac Gym backend): candidate index -> traceback tail
             "errors": {str(rows[int(i)][0]): text for i, text in errors.items()},
             "slow_batch": slow,
-            "population": self._population(rows, scores, first, plan),
+            "population": self._population(rows, scores, first, race, plan),
         }
         if plan is not None:
             decision.update(variants=plan.variants, best_variant=plan.variants[k],
@@ -301,7 +317,7 @@ class Search:
         self.log(f"  estimate: ~{per_round:.0f} s per round here; up to {rounds_left} more "
                  f"round(s) and the final evaluation: ~{total / 60:.1f} min")
 
-    def _population(self, rows, scores, first, plan=None) -> list[dict]:
+    def _population(self, rows, scores, first, race=None, plan=None) -> list[dict]:
         """Every candidate of the round for the reflection: trained (score ± std over its
         seeds), failed in training (NaN at a checkpoint) or rejected by the compiler. With
         constant variants (``plan``), a program is listed once, with its best variant."""
@@ -315,6 +331,8 @@ class Search:
             fn = rows[j][1]
             entry = {"index": i, "components": list(fn.component_names),
                      "num_seeds": len(scores.scored(j))}
+            if fn.outside_total:
+                entry["outside_total"] = list(fn.outside_total)
             if plan is not None and len(members) > 1:
                 entry["variants"] = len(members)
             if all(scores.failed(m) for m in members):
@@ -322,6 +340,10 @@ class Search:
                 entry.update(status="failed", failed_at=int(at.min()) if at.size else -1)
             else:
                 entry.update(status="trained", score=scores.mean(j), std=scores.std(j))
+                b = behaviour(selection.runs_of(first, race, j), first.component_names[j],
+                              self.task)
+                if b is not None:
+                    entry["behaviour"] = b
             out.append(entry)
         return sorted(out, key=lambda c: c["index"])
 
@@ -377,6 +399,7 @@ class Search:
                     "round": before.iteration, "score": before.fitness, "std": before.std,
                     "num_seeds": before.num_seeds},
                 round_best_source=decision.get("best_source"))
+        reflection += history_text(self._history, self.reference)
         self._shown_components = list(shown.components)
         if self.cfg.feedback == "human" and self.human_feedback is not None:
             note = self.human_feedback(round_name).strip()
@@ -393,14 +416,51 @@ class Search:
         value = self.cfg.target_fitness
         return self.task.target_fitness if value == "task" else value
 
+    def _references(self) -> dict | None:
+        """The human and sparse rewards' scores at this budget: read back on resume, else
+        from the cache (``references``), else measured now with the JAX trainer in the shape
+        of a round's first pass (its physics and learner programs are the rounds')."""
+        if self.cfg.get("references", "auto") == "off":
+            return None
+        saved = self.run_dir / "reference.json"
+        if saved.is_file():
+            return read_json(saved)
+        found = references.lookup(self.task, self.config, self.hparams, self.cfg.select)
+        if found is None and self.trainer is None:
+            self.status["phase"] = "measuring the baselines"
+            self.log("measuring the human and sparse rewards at this budget (once per task and "
+                     "budget; references=off skips it)")
+            found = references.measure(self.task, self.config, self.hparams, self.cfg.select,
+                                       train_candidates, rows=int(self.cfg.sample),
+                                       num_seeds=len(self.seeds), seed=int(self.cfg.seed))
+        if found is not None:
+            self.log(f"  reference points: human {found['human']['mean']:.3f}, sparse "
+                     f"{found['sparse']['mean']:.3f} ({found['source']})")
+            write_json(saved, found)
+        return found
+
+    def _remember(self, label, decision: dict) -> None:
+        """Adds a finished round's best to the history the next prompts carry."""
+        if decision.get("status") != "trained" or decision.get("best_fitness") is None:
+            self._history.append({"round": label, "score": None})
+            return
+        row = decision.get("best_row", 0)
+        self._history.append({"round": label, "score": decision["best_fitness"],
+                              "std": decision.get("best_std"),
+                              "seed_scores": [v for v in decision["seed_scores"][row]
+                                              if v is not None]})
+
     def run(self) -> dict:
         task, cfg = self.task, self.cfg
         best: Best | None = None
+        self.reference = self._references()
+        self.budget += reference_text(self.reference)
         messages = self.prompts.initial(task, self.budget)
         history = []
         target = self.target_fitness()
         if cfg.init == "human":
             d = self._round("iter_init", None, fixed=[("human", task.human_reward_source)])
+            self._remember("init (the human reward)", d)
             best = Best(d["best_source"], d["best_fitness"] or -np.inf, "init", 0, d["reflection"],
                         d.get("best_std", 0.0), d.get("best_num_seeds", 1),
                         _components_of(d, 0))
@@ -413,6 +473,7 @@ class Search:
             d = self._round(name, messages)
             d["round"] = it + 1
             history.append(d)
+            self._remember(it + 1, d)
             if d["status"] != "trained" or d["best_fitness"] is None:
                 if d.get("errors"):  # every training crashed: show the LLM why
                     error = next(iter(d["errors"].values()))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,6 +71,37 @@ class TaskSpec(Protocol):
     def model_facts(self) -> str: ...
 
     def baseline_rewards(self) -> list: ...  # the final evaluation's human and sparse
+
+
+def base_helpers_source(env, own: str) -> str:
+    """The source of the ``MjxTaskEnv`` helpers that a task's env.py calls (``self.NAME(``)
+    and does not define itself, e.g. how ``random_data`` draws an episode's start, with the
+    model's rest pose: so the context says how an episode starts from the code that does it.
+    Empty for envs of other bases."""
+    import inspect
+    import re
+
+    from eureka_jax.env import MjxTaskEnv
+
+    base = getattr(env, "unwrapped", env)
+    if not isinstance(base, MjxTaskEnv):
+        return ""
+    helpers = [name for name, member in vars(MjxTaskEnv).items()
+               if callable(member) and not name.startswith("_")]
+    called = [n for n in helpers if re.search(rf"self\.{n}\(", own)
+              and not re.search(rf"def {n}\(", own)]
+    # helpers that those call (random_data -> make_data)
+    for name in list(called):
+        body = inspect.getsource(getattr(MjxTaskEnv, name))
+        called += [n for n in helpers if n not in called and re.search(rf"self\.{n}\(", body)]
+    if not called:
+        return ""
+    rest = ", ".join(f"{float(x):.4g}" for x in base.mj_model.qpos0)
+    return ("\n# ---- helpers of the env's base class (eureka_jax/env.py, MjxTaskEnv) that the "
+            "code above calls ----\n"
+            f"# this model's rest pose m.qpos0 = [{rest}]\n"
+            + "\n".join(textwrap.dedent(inspect.getsource(getattr(MjxTaskEnv, n)))
+                        for n in called))
 
 
 @dataclass(eq=False)
@@ -225,7 +257,7 @@ class Task:
         own = (self.path / "env.py").read_text()
         upstream = getattr(self.env, "upstream_source", None)
         if upstream is None:
-            return own
+            return own + base_helpers_source(self.env, own)
         label = getattr(self.env, "upstream_label", None) or getattr(self.env, "playground_env", "")
         return (
             f"# ---- upstream environment ({label}), reward code removed ----\n"

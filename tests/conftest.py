@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jax
@@ -11,6 +12,9 @@ from eureka_jax.task import PROBE_ENVS, PROBE_STEPS, list_tasks, load_task
 
 enable_compilation_cache()
 REPO = Path(__file__).resolve().parents[1]
+# the baselines' scores a search measures and caches (eureka_jax/references.py): kept out of the
+# user's cache, one folder per test process (its CLI subprocesses inherit it)
+os.environ["EUREKA_JAX_REFERENCES"] = tempfile.mkdtemp(prefix="eureka-jax-references-")
 
 
 def _runnable_here(name: str) -> bool:

@@ -145,6 +145,28 @@ def test_model_facts_give_actuator_ranges_and_the_control_period(tasks):
     assert "episode end: none before the 1000-step time limit" in pend
 
 
+def test_facts_that_confused_an_llm_are_stated_plainly(tasks):
+    # double_pendulum: Brax's model file nudges gravity's x by 1e-05; its reset draws from a
+    # helper of the base class, whose code the context now carries with the rest pose
+    pend = tasks["double_pendulum"]
+    facts = pend.model_facts()
+    assert "gravity (0, 0, -9.81) m/s^2 (the model file sets x = 1e-05: a numerical nudge, " \
+           "negligible)" in facts
+    assert "gravity (0, 0, -9.81) m/s^2;" in tasks["cartpole"].model_facts()  # no nudge
+    source = pend.context_source()
+    helpers = source.split("# ---- helpers of the env's base class")[1]
+    assert "# this model's rest pose m.qpos0 = [0, 0, 0]" in helpers
+    assert "def random_data(self, rng, noise: float):" in helpers
+    assert "jax.random.uniform(rng_pos, (m.nq,), minval=-noise, maxval=noise)" in helpers
+    assert "def make_data(" in helpers  # random_data's own helper
+    assert "reset_noise=0.1" in source  # the noise the reset passes to it
+    # every MJX task folder that calls a base helper gets its source; others get none
+    for name, task in tasks.items():
+        own = (task.path / "env.py").read_text()
+        calls = any(f"self.{n}(" in own for n in ("random_data", "physics_step", "make_data"))
+        assert ("helpers of the env's base class" in task.context_source()) == calls, name
+
+
 def test_the_first_prompt_carries_the_budget(tasks):
     from eureka_jax.budget import budget_text
     from eureka_jax.config import load_config

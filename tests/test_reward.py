@@ -317,6 +317,40 @@ def test_legitimate_rewards_compile(cartpole, case_id, source):
     assert "__main__" not in fn.source
 
 
+def test_components_the_total_never_uses_are_named(cartpole):
+    # a component reported but not part of the total misleads the reflection; one the total
+    # recomputes with the same operations counts as used (no false alarm)
+    used = compile_reward(
+        "import jax.numpy as jnp\n"
+        "def compute_reward(pole_angle, cart_position):\n"
+        "    upright = jnp.cos(pole_angle)\n"
+        "    centre = -0.1 * jnp.abs(cart_position)\n"
+        "    return upright + centre, {'upright': upright, 'centre': centre}\n",
+        cartpole, policy=TEST_POLICY)
+    assert used.outside_total == ()
+    recomputed = compile_reward(
+        "import jax.numpy as jnp\n"
+        "def compute_reward(pole_angle, cart_position):\n"
+        "    total = jnp.cos(pole_angle) - 0.1 * jnp.abs(cart_position)\n"
+        "    return total, {'upright': jnp.cos(pole_angle), 'dist': jnp.abs(cart_position)}\n",
+        cartpole, policy=TEST_POLICY)
+    assert recomputed.outside_total == ()
+    unused = compile_reward(
+        "import jax.numpy as jnp\n"
+        "def compute_reward(pole_angle, cart_velocity):\n"
+        "    upright = jnp.cos(pole_angle)\n"
+        "    speed = jnp.abs(cart_velocity)\n"
+        "    return upright, {'upright': upright, 'speed': speed, 'bonus': 1.0}\n",
+        cartpole, policy=TEST_POLICY)
+    assert unused.outside_total == ("bonus", "speed")
+    from eureka_jax.reflect import reflect
+
+    text = reflect(np.linspace(0, 1, 5), np.ones(5), {"speed": np.ones(5), "upright":
+                   np.linspace(0, 1, 5)}, "score", 10, outside_total=unused.outside_total)
+    assert "- component 'speed' (not part of the total): values" in text
+    assert "'speed' never enters the total: it is reported but rewards nothing" in text
+
+
 def test_a_plain_number_component_is_a_float32_scalar(cartpole):
     fn = compile_reward(dict(LEGITIMATE)["python_float_bonus"], cartpole)
     _, parts = fn({k: v[0] for k, v in cartpole.probe_inputs.items()})

@@ -12,8 +12,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from eureka_jax.evaluate import human_normalized
-from eureka_jax.reflect import reflect
 from tests.conftest import REPO, cli_argv, run_cli
 
 # compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
@@ -28,89 +26,6 @@ def _gif_frames(path):
 
     with Image.open(path) as im:
         return [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
-
-
-def test_reflection_on_handmade_curves():
-    c = 40
-    text = reflect(
-        fitness=np.linspace(0.0, 0.8, c),
-        episode_length=np.linspace(20, 400, c),
-        components={"upright": np.linspace(0.2, 0.9, c), "effort": np.full(c, -0.001),
-                    "bonus": np.full(c, 50.0) + np.linspace(0, 5, c)},
-        fitness_description="fraction of time upright", episode_limit=500,
-    )
-    lines = text.splitlines()
-    assert lines[0].startswith("Task score (fraction of time upright): values [0, ")
-    assert "max 0.8, mean 0.4, min 0" in lines[0]
-    assert len(lines[0].split("[")[1].split("]")[0].split(", ")) == 10  # ~10 values
-    assert "Episode length (limit 500)" in lines[1]
-    assert "- component 'upright': values [0.2," in text and "max 0.9" in text
-    assert "'effort' hardly changed" in text
-    assert "'bonus' is about" in text and "drowns them out" in text
-    assert "stayed at zero" not in text
-    zero = reflect(np.zeros(5), np.full(5, 10.0), {"x": np.linspace(0, 1, 5)}, "score", 100)
-    assert "The task score stayed at zero" in zero
-
-
-def test_reflection_reports_what_the_policy_does():
-    from eureka_jax.reflect import reflect_runs
-    from eureka_jax.task import load_task
-    from eureka_jax.train.ppo import TrainingCurves
-
-    task = load_task("pendulum_swingup")  # watch: speed_when_upright, pole_height, speed
-    c = 4
-    watch = np.zeros((2, c, 3))
-    watch[..., 0] = [[np.nan, 9.0, 11.0, 12.0], [np.nan, 7.0, 9.0, 10.0]]  # spinning through
-    watch[..., 1], watch[..., 2] = 0.1, 5.0
-    runs = TrainingCurves(fitness=np.full((2, c), 0.19), episode_return=np.ones((2, c)),
-                          episode_length=np.full((2, c), 1000.0),
-                          components=np.ones((2, c, 1)), env_steps=np.arange(c)[None],
-                          failed=np.zeros(2, bool), failed_at=np.full(2, -1), watch=watch)
-    text = reflect_runs(runs, ("upright",), task)
-    assert "What the policy does" in text
-    line = next(x for x in text.splitlines() if x.startswith("- speed_when_upright"))
-    assert "while within the upright window" in line and "values [8, 10, 11]" in line
-
-
-def test_round_reflection_lists_the_whole_population_within_its_budget():
-    from eureka_jax.reflect import CHARS_PER_TOKEN, population_text
-
-    population = [
-        {"index": 0, "status": "trained", "score": 0.19, "std": 0.01, "num_seeds": 3,
-         "components": ["upright", "effort"]},
-        {"index": 1, "status": "failed", "failed_at": 4, "components": ["energy"],
-         "num_seeds": 1},
-        {"index": 2, "status": "rejected", "category": "non-finite",
-         "message": "the reward is NaN or infinite on real transitions: `total`"},
-        {"index": 3, "status": "trained", "score": 0.05, "std": 0.0, "num_seeds": 1,
-         "components": ["upright"]},
-    ]
-    text = population_text(population, 3, 0, parent_components=["upright", "spin"],
-                           best_so_far={"round": 2, "score": 0.21, "std": 0.02, "num_seeds": 3},
-                           round_best_source="def compute_reward(pole_angle):\n    ...")
-    assert "Round 3: 4 candidates (2 trained, 1 failed in training, 1 rejected)" in text
-    assert "candidate 0: 0.19 ± 0.01 over 3 seeds; components: upright, effort" in text
-    assert text.index("candidate 0") < text.index("candidate 3")  # best first
-    assert "candidate 1: training went NaN/inf at checkpoint 4" in text
-    assert "candidate 2: rejected before training [non-finite]" in text
-    assert "adds effort; drops spin" in text
-    assert "did not beat the best reward so far (round 2: 0.21)" in text
-    assert "def compute_reward(pole_angle)" in text  # the round's best, shown anyway
-    # K = 16 within a small budget: the tail is summarised in one line
-    many = [{"index": i, "status": "trained", "score": i / 100, "std": 0.01, "num_seeds": 2,
-             "components": ["a_long_component_name", "another_one", "and_a_third"]}
-            for i in range(16)]
-    short = population_text(many, 1, 15, max_tokens=200)
-    assert len(short) <= 200 * CHARS_PER_TOKEN and "more (scores" in short
-    assert "candidate 15: 0.15" in short  # the best is never cut
-    full = population_text(many, 1, 15)
-    assert all(f"candidate {i}:" in full for i in range(16))
-
-
-def test_human_normalized_score():
-    assert human_normalized(0.9, 0.8, 0.2) == pytest.approx(7 / 6)
-    assert human_normalized(0.2, 0.8, 0.2) == 0.0
-    assert human_normalized(0.5, 0.3, 0.3) is None
 
 
 def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
@@ -142,6 +57,20 @@ def test_search_offline_end_to_end_with_init_human_and_feedback(tmp_path):
     assert "cart_still" in first_prompt[-1]["content"]
     assert "Task score (mean episode length" in first_prompt[-1]["content"]
     assert "Please keep the cart near the centre." in first_prompt[-1]["content"]
+    # ... with the reference points (measured before the first round, kept in the run), the
+    # learner's settings, the budget's verdict (TINY: under one episode per env), the human
+    # reward's behaviour line and the history so far
+    task_text, feedback_text = first_prompt[1]["content"], first_prompt[-1]["content"]
+    reference = json.loads((run / "reference.json").read_text())
+    assert f"the sparse reward scores {reference['sparse']['mean']:.3g}" in task_text
+    assert "Reference points at this budget (measured by a search before its first round" \
+        in task_text
+    assert "Learner: PPO with discount 0.97" in task_text
+    assert "Budget check: each training env completes at most 0.1 episode(s)" in task_text
+    assert "- candidate 0: " in feedback_text and "at its best checkpoint (" in feedback_text
+    assert "History of this search" in feedback_text
+    assert "- round init (the human reward): " in feedback_text
+    assert "reference points: human" in out.stdout
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert set(evaluation["rewards"]) == {"best", "human", "sparse"}
     assert len(evaluation["rewards"]["best"]["fitness_per_seed"]) == 2

@@ -151,12 +151,14 @@ def cmd_propose(cfg) -> int:
     task = load_task(cfg.task, cfg.task_dirs)
     run_dir = new_run_dir(cfg, task.name, "propose")
     proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
+    import jax
+
     from eureka_jax.budget import budget_text
     from eureka_jax.train.config import training_settings
 
-    config, _ = training_settings(cfg, task)
-    messages = Prompts(cfg.prompts_dir).initial(task, budget_text(task, config, cfg.seeds,
-                                                                  cfg.select))
+    config, hparams = training_settings(cfg, task)
+    messages = Prompts(cfg.prompts_dir).initial(task, budget_text(
+        task, config, cfg.seeds, cfg.select, hparams=hparams, platform=jax.default_backend()))
     print(f"asking {kind} for {cfg.sample} reward program(s) for {task.name} ...", flush=True)
     replies = proposer.propose(messages, cfg.sample)
     accepted = 0

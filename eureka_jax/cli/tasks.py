@@ -38,10 +38,13 @@ def cmd_tasks(cfg) -> None:
 def cmd_show_task(cfg) -> None:
     """Prints exactly the task context the LLM receives (with the training budget of these
     settings, as in a search's first prompt)."""
+    import jax
+
     from eureka_jax.budget import budget_text
     from eureka_jax.task import load_task
     from eureka_jax.train.config import training_settings
 
     task = load_task(cfg.task, cfg.task_dirs)
-    config, _ = training_settings(cfg, task)
-    print(task.context(budget_text(task, config, cfg.seeds, cfg.select)), end="")
+    config, hparams = training_settings(cfg, task)
+    print(task.context(budget_text(task, config, cfg.seeds, cfg.select, hparams=hparams,
+                                   platform=jax.default_backend())), end="")

@@ -153,6 +153,7 @@ def _check_program(source, entry, bound, specs, probe, policy, step_flops, platf
     problem = _check_jaxpr(closed.jaxpr, policy)
     if problem:
         return _fail("resource", problem)
+    outside = components_outside_total(closed.jaxpr, components)
     largest, captured = constants_size(closed)
     if captured > policy.max_constant_elements:
         return _fail("resource", (
@@ -194,7 +195,8 @@ def _check_program(source, entry, bound, specs, probe, policy, step_flops, platf
             f"({example}); guard divisions, logs and square roots (e.g. add a small epsilon, "
             "use jnp.clip).",
         )
-    return {"ok": True, "components": components, "total_dtype": str(total_abs.dtype),
+    return {"ok": True, "components": components, "outside_total": outside,
+            "total_dtype": str(total_abs.dtype),
             "flops": flops, "constants": tunable, "exported": bytes(exported)}
 
 
@@ -294,6 +296,42 @@ def _check_output_structure(out, policy: Policy) -> str | None:
         if not jnp.issubdtype(value.dtype, jnp.floating):
             return f"component '{key}' has dtype {value.dtype}; make it a float (e.g. `* 1.0`)."
     return None
+
+
+def components_outside_total(jaxpr, names: list[str]) -> list[str]:
+    """The components (``names``: the program's outputs after the total, in order) that the
+    total is not computed from: reported, but rewarding nothing. Equal computations count as
+    one (a component recomputed with the same operations on the same inputs as a term of the
+    total enters it), so only a value that no part of the total computes is named."""
+    ids: dict = {}  # structural key of a value -> a small int (common subexpressions)
+    key: dict = {}
+
+    def of(v):
+        if isinstance(v, jax.extend.core.Literal):
+            return ids.setdefault(("literal", repr(v.val), str(v.aval)), len(ids))
+        return key[v]
+
+    for i, v in enumerate(jaxpr.invars):
+        key[v] = ids.setdefault(("input", i), len(ids))
+    for i, v in enumerate(jaxpr.constvars):
+        key[v] = ids.setdefault(("captured", i), len(ids))
+    made_by = {}
+    for eqn in jaxpr.eqns:
+        op = (eqn.primitive.name, str(sorted(eqn.params.items(), key=lambda kv: kv[0])),
+              tuple(of(x) for x in eqn.invars))
+        for j, out in enumerate(eqn.outvars):
+            key[out] = ids.setdefault((op, j), len(ids))
+            made_by[out] = eqn
+    used, stack, seen = set(), [jaxpr.outvars[0]], set()
+    while stack:
+        v = stack.pop()
+        used.add(of(v))
+        if isinstance(v, jax.extend.core.Literal) or v in seen:
+            continue
+        seen.add(v)
+        if v in made_by:
+            stack.extend(made_by[v].invars)
+    return [name for name, v in zip(names, jaxpr.outvars[1:]) if of(v) not in used]
 
 
 def _check_jaxpr(jaxpr, policy: Policy) -> str | None:

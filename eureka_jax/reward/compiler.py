@@ -42,6 +42,8 @@ class RewardFn:
       input_dtypes: the dtype of each input, in ``input_names`` order.
       trusted_fn: instead of ``exported``, a Python function called directly: only for code
         of our own (tests, built-in rewards built in code), never for LLM-written code.
+      outside_total: components the total is not computed from (reported, rewarding
+        nothing; ``checks.components_outside_total``).
     """
 
     source: str
@@ -55,6 +57,7 @@ class RewardFn:
     constants: tuple[Constant, ...] = ()
     policy: Policy = field(default=DEFAULT_POLICY, repr=False)
     trusted_fn: Callable | None = field(default=None, repr=False)
+    outside_total: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.exported and self.trusted_fn is None:
@@ -220,6 +223,7 @@ def compile_reward(source: str, task, *, entry: str = "compute_reward",
         flops=result.get("flops"),
         constants=tuple(c for c in find_constants(code) if c.name in tunable),
         policy=policy,
+        outside_total=tuple(result.get("outside_total", ())),
     )
     _trace_here(reward_fn, specs)
     return reward_fn

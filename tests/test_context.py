@@ -2,10 +2,9 @@
 
 import pytest
 
-from eureka_jax.env import prune_reward_code
+from eureka_jax.prune import prune_reward_code
 
-# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
-pytestmark = pytest.mark.slow
+# the tests that load every task (building each environment) are slow; the pruner's are fast
 
 UPSTREAM = '''
 from mujoco_playground._src import reward
@@ -40,6 +39,7 @@ def test_prune_removes_reward_code_and_keeps_the_rest():
     compile(pruned, "pruned", "exec")  # still valid Python
 
 
+@pytest.mark.slow
 def test_playground_context_has_no_reward_code(tasks):
     text = tasks["acrobot_swingup"].context()
     assert "_get_reward" not in text and "tolerance" not in text
@@ -74,6 +74,7 @@ class Env:
     assert "info = {'rng': rng}" in pruned and "return State(rng, metrics, info)" in pruned
 
 
+@pytest.mark.slow
 def test_every_task_context_parses_including_a_users_playground_wrapper(tasks):
     import ast
     from pathlib import Path
@@ -108,6 +109,7 @@ def _reward_only_names(source: str) -> set[str]:
     return (in_reward - elsewhere) & module_level
 
 
+@pytest.mark.slow
 def test_no_name_only_the_upstream_reward_used_survives_pruning(tasks):
     import inspect
     import re
@@ -131,6 +133,7 @@ def test_no_name_only_the_upstream_reward_used_survives_pruning(tasks):
     assert "_RUN_SPEED" not in tasks["cheetah_run"].context()
 
 
+@pytest.mark.slow
 def test_model_facts_give_actuator_ranges_and_the_control_period(tasks):
     cart = tasks["cartpole"].model_facts()
     assert "control period 0.02 s (50 Hz)" in cart and "10 s" in cart
@@ -145,6 +148,7 @@ def test_model_facts_give_actuator_ranges_and_the_control_period(tasks):
     assert "episode end: none before the 1000-step time limit" in pend
 
 
+@pytest.mark.slow
 def test_facts_that_confused_an_llm_are_stated_plainly(tasks):
     # double_pendulum: Brax's model file nudges gravity's x by 1e-05; its reset draws from a
     # helper of the base class, whose code the context now carries with the rest pose
@@ -167,6 +171,7 @@ def test_facts_that_confused_an_llm_are_stated_plainly(tasks):
         assert ("helpers of the env's base class" in task.context_source()) == calls, name
 
 
+@pytest.mark.slow
 def test_the_first_prompt_carries_the_budget(tasks):
     from eureka_jax.budget import budget_text
     from eureka_jax.config import load_config

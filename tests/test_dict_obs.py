@@ -128,7 +128,7 @@ def test_the_context_of_a_playground_robot_module_keeps_observations_and_drops_r
 
     from mujoco_playground._src.locomotion.go1 import joystick
 
-    from eureka_jax.env import prune_reward_code
+    from eureka_jax.prune import prune_reward_code
 
     pruned = prune_reward_code(inspect.getsource(joystick))
     assert "def _get_obs" in pruned and "privileged_state" in pruned

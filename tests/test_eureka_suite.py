@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from eureka_jax.cli import main
-from eureka_jax.env import ActionRepeat, prune_reward_code
+from eureka_jax.env import ActionRepeat
 from eureka_jax.errors import EurekaError
+from eureka_jax.prune import prune_reward_code
 from eureka_jax.reward import RewardError, compile_reward
 from eureka_jax.task import list_tasks, load_task
 

@@ -7,8 +7,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from eureka_jax.env import prune_reward_code
 from eureka_jax.errors import EurekaError
+from eureka_jax.prune import prune_reward_code
 
 # methods that only set up the simulator: left out of the context (Eureka shows the
 # observation code, not the asset loading)
@@ -91,7 +91,7 @@ def build_context(task_file: str | Path, class_name: str | None = None) -> TaskC
     goes: ``__init__`` (it reads the reward's hyperparameters from the config: goal bonus,
     penalties, scales), simulator set-up, resets, imports, every function whose name mentions
     reward, bonus, success or objective, and reward statements inside what is kept (see
-    ``eureka_jax.env.prune_reward_code``). The tensor attributes a reward may take are listed
+    ``eureka_jax.prune.prune_reward_code``). The tensor attributes a reward may take are listed
     after the source (``context_text``).
     """
     path = Path(task_file)

@@ -26,9 +26,9 @@ import numpy as np
 from mujoco_playground._src.mjx_env import MENAGERIE_PATH
 
 from benchmarks.common import machine_header
+from benchmarks.reward_corpus import CORPUS, LEGITIMATE, WAVE4
 from eureka_jax.reward import Policy, RewardError, compile_reward
 from eureka_jax.task import list_tasks, load_task
-from tests.reward_corpus import CORPUS, LEGITIMATE, WAVE4
 
 POLICY = Policy(trace_timeout_s=4.0)
 BATCH = 4096

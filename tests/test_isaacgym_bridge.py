@@ -264,7 +264,7 @@ def test_context_keeps_the_observations_and_drops_the_reward_and_its_constants()
         assert gone not in ctx.source, gone
     assert ctx.attributes["object_pos"] == "self.root_state_tensor[self.object_indices, 0:3]"
     assert "root_state_tensor" in ctx.observation_attributes
-    with pytest.raises(Exception, match="no class Missing"):
+    with pytest.raises(EurekaError, match="no class Missing"):
         build_context(ISAACGYMENVS / "tasks" / "shadow_hand.py", "Missing")
 
 
@@ -518,13 +518,13 @@ def test_missing_isaac_gym_is_one_sentence_with_the_install_steps(tmp_path):
 
 
 def test_unknown_isaacgym_task_lists_the_known_ones():
-    with pytest.raises(Exception, match="ShadowHandPenReorient"):
+    with pytest.raises(EurekaError, match="ShadowHandPenReorient"):
         load_isaacgym_task("Nope")
 
 
 def test_task_context_needs_isaacgymenvs_source(tmp_path):
     task = load_isaacgym_task("ShadowHand")
-    with pytest.raises(Exception, match="isaacgym.isaacgymenvs"):
+    with pytest.raises(EurekaError, match="isaacgym.isaacgymenvs"):
         task.context()
     text = load_isaacgym_task("ShadowHand", str(ISAACGYMENVS)).context()
     assert "compute_hand_reward" not in text and "- object_rot: per-env shape (4,)" in text

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmarks.reward_corpus import CORPUS, LEGITIMATE, WAVE4
 from eureka_jax.reward import Policy, RewardError, compile_reward, extract_code
-from tests.reward_corpus import CORPUS, LEGITIMATE, WAVE4
 
 # Short limits keep the corpus fast; the hangs in it run for minutes, so 4 s still tells them
 # apart from any legitimate program (those check in well under a second).
@@ -257,7 +257,7 @@ def test_sandbox_hands_out_no_state_changing_functions():
 
 
 def test_programs_within_the_memory_budget_pass_and_the_checker_recovers(cartpole):
-    from tests.reward_corpus import WAVE3
+    from benchmarks.reward_corpus import WAVE3
 
     gigabytes = {c[0]: c[2] for c in WAVE3}["module_level_gigabytes"]
     with pytest.raises(RewardError, match="MiB"):

@@ -161,3 +161,38 @@ def test_a_call_interrupted_between_requests_asks_only_for_the_rest_on_resume(tm
         replies = RecordingProposer(inner, path, "scripted", 1.0).propose(messages, 2)
         assert len(server.requests) == asked + 1  # only the missing sample
     assert replies[0] == "first" and len(replies) == 2
+
+
+def test_the_config_picks_the_proposer_and_every_reply_is_recorded(server, tmp_path,
+                                                                     monkeypatch):
+    # llm/factory.py: llm=auto is openai only with a key; what it builds talks to base_url,
+    # carries the config's model and temperature into the recording, and counts tokens
+    from eureka_jax.config import load_config
+    from eureka_jax.llm.factory import make_proposer, resolve_llm
+    from eureka_jax.llm.offline import OfflineProposer
+    from eureka_jax.task import load_task
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert resolve_llm(load_config([])) == "offline"
+    assert resolve_llm(load_config(["api_key=k"])) == "openai"
+    monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+    assert resolve_llm(load_config([])) == "openai"
+    assert resolve_llm(load_config(["llm=offline"])) == "offline"
+
+    task = load_task("cartpole")
+    cfg = load_config(["llm=openai", "model=test-model", f"base_url={server.base_url}",
+                       "api_key=k", "temperature=0.5", "max_retries=1"])
+    proposer, kind, usage = make_proposer(cfg, task, tmp_path / "llm.jsonl")
+    assert kind == "openai" and len(proposer.propose(MESSAGES, 2)) == 2
+    record = [json.loads(line) for line in (tmp_path / "llm.jsonl").read_text().splitlines()]
+    assert [(r["model"], r["temperature"]) for r in record] == [("test-model", 0.5)] * 2
+    assert usage.summary()["calls"] == 1 and usage.summary()["prompt_tokens"] == 100
+    assert server.requests[-1]["model"] == "test-model"
+    assert server.requests[-1]["temperature"] == 0.5
+
+    offline, kind, _ = make_proposer(load_config(["llm=offline"]), task, None)
+    assert kind == "offline" and isinstance(offline, OfflineProposer)
+    replay, kind, _ = make_proposer(load_config(
+        ["llm=replay", "model=test-model", "temperature=0.5",
+         f"replay=[{tmp_path / 'llm.jsonl'}]"]), task, None)
+    assert kind == "replay" and replay.propose(MESSAGES, 2) == [r["reply"] for r in record]

@@ -113,12 +113,12 @@ def _all_compiled(compiled) -> None:
 
 
 def _announce_batch(task, reward_fns, config, hparams, seeds, labels, slots=None,
-                    init_params=None, constants=None) -> None:
+                    init_params=None, constants=None, min_rows=0) -> None:
     if init_params is not None:
         raise EurekaError("fine-tuning from given parameters (curricula) runs in one process; "
                           "start the curriculum without distributed.* settings.")
     announce(task, reward_fns, config, hparams, seeds, labels, slots=slots,
-             constants=constants)
+             constants=constants, min_rows=min_rows)
 
 
 def _place_mjx_models_locally() -> None:
@@ -176,7 +176,7 @@ def _get(key: str, timeout_s: float) -> str:
 
 
 def announce(task, reward_fns, config, hparams, seeds, labels, timeout_s: float = 600,
-             slots=None, constants=None) -> None:
+             slots=None, constants=None, min_rows: int = 0) -> None:
     """Leader: posts a training job and waits until every other process has compiled it.
 
     Raises:
@@ -195,6 +195,7 @@ def announce(task, reward_fns, config, hparams, seeds, labels, timeout_s: float 
         # float32 values, which JSON's doubles carry exactly
         "constants": None if constants is None else np.asarray(constants, np.float32).tolist(),
         "labels": list(labels) if labels else None,
+        "min_rows": int(min_rows),
         "sources": [fn.source for fn in reward_fns], "entries": [fn.entry for fn in reward_fns],
     }
     _client().key_value_set(f"{_PREFIX}/job/{n}", json.dumps(job))
@@ -256,7 +257,8 @@ def serve(task_dirs=(), job_timeout_s: float = 86400.0) -> int:
             _client().key_value_set(f"{_PREFIX}/ready/{n}/{pid}", "ok")
             batch.train_candidates(task, fns, config, hparams, seeds=job["seeds"],
                                    labels=job["labels"], slots=job.get("slots"),
-                                   constants=job.get("constants"))
+                                   constants=job.get("constants"),
+                                   min_rows=job.get("min_rows", 0))
             done += 1
     finally:
         _state["serving"] = False

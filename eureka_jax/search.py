@@ -7,6 +7,7 @@ saved curves are not retrained.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,7 +222,7 @@ class Search:
             return decision
         labels = [f"{name}/candidate_{i:02d}" for i, _ in compiled]
         programs = [f for _, f in compiled]
-        train = self.trainer or train_candidates
+        train = self.trainer or self._jax_trainer()
         plan = None
         if int(self.cfg.tune) > 1:  # rows = constant variants of the programs (tune.py)
             plan = make_plan(programs, labels, int(self.cfg.tune), [int(self.cfg.seed), name],
@@ -416,6 +417,17 @@ class Search:
         value = self.cfg.target_fitness
         return self.task.target_fitness if value == "task" else value
 
+    def _rows_per_pass(self) -> int:
+        """The batch's row count in every pass of this search: ``sample`` programs (times
+        their ``tune`` variants)."""
+        return int(self.cfg.sample) * max(1, int(self.cfg.tune))
+
+    def _jax_trainer(self):
+        """The batched JAX trainer with this search's rows: a round where fewer programs
+        compile (or the init round's one) is padded to them, so every pass has one batch
+        shape and reuses the physics and learner programs the first one compiled."""
+        return functools.partial(train_candidates, min_rows=self._rows_per_pass())
+
     def _references(self) -> dict | None:
         """The human and sparse rewards' scores at this budget: read back on resume, else
         from the cache (``references``), else measured now with the JAX trainer in the shape
@@ -431,7 +443,7 @@ class Search:
             self.log("measuring the human and sparse rewards at this budget (once per task and "
                      "budget; references=off skips it)")
             found = references.measure(self.task, self.config, self.hparams, self.cfg.select,
-                                       train_candidates, rows=int(self.cfg.sample),
+                                       self._jax_trainer(), rows=self._rows_per_pass(),
                                        num_seeds=len(self.seeds), seed=int(self.cfg.seed))
         if found is not None:
             self.log(f"  reference points: human {found['human']['mean']:.3f}, sparse "

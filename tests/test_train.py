@@ -183,6 +183,23 @@ def test_new_reward_programs_compile_only_the_reward_program(tasks, cartpole_rew
     np.testing.assert_array_equal(same.curves.fitness, again.curves.fitness)
 
 
+def test_a_round_with_fewer_programs_is_padded_to_the_search_shape(tasks, cartpole_rewards,
+                                                                   short_runs):
+    """One program where a search's rounds have two (``min_rows=2``: the other failed to
+    compile) trains in the two-row batch that is already compiled: nothing but its reward
+    program compiles, and its row trains exactly as in that batch (the padded row, a copy,
+    is dropped from every result)."""
+    task, r = tasks["cartpole"], cartpole_rewards
+    padded = train_candidates(task, [r["human"]], SHORT, seeds=[3, 4], min_rows=2)
+    assert padded.compile_seconds == padded.reward_compile_seconds  # no physics, no learner
+    assert padded.curves.fitness.shape == (1, 2, SHORT.num_evals)
+    assert padded.labels == ["candidate 0"] and padded.env_steps == 2 * SHORT.total_env_steps
+    batched = short_runs["with_sparse"]
+    np.testing.assert_array_equal(padded.curves.fitness[0], batched.curves.fitness[0])
+    for a, b in zip(_leaves(padded.params, 0), _leaves(batched.params, 0)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_task_train_settings_split_into_static_and_traced(tasks):
     """Every key of every task's train: section lands in its half, with its value."""
     from eureka_jax.train.config import STATIC_KEYS, TRACED_KEYS

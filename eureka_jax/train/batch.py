@@ -133,7 +133,8 @@ def device_layout(num_candidates: int, devices=None) -> dict:
 
 def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperparams | None = None,
                      seeds=(0,), labels=None, devices=None, init_params=None,
-                     slots=None, constants=None, fused: bool = False) -> BatchResult:
+                     slots=None, constants=None, fused: bool = False,
+                     min_rows: int = 0) -> BatchResult:
     """Trains every reward candidate with every seed, batched: candidates x seeds x envs in
     every compiled program.
 
@@ -177,6 +178,10 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         ``jax.distributed``, the devices of every process).
 
       fused: one program with the rewards traced in (see above).
+      min_rows: pad the rows to at least this many (copies of the first, dropped from every
+        result, as for the devices): a search passes its ``sample`` so a round where fewer
+        programs compile keeps the batch shape, and with it every compiled physics and
+        learner program (the padded rows cost run time, not a compile).
 
     Returns:
       A ``BatchResult``; compile time is measured apart from run time.
@@ -190,7 +195,7 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     num_seeds = len(seeds[0]) if isinstance(seeds[0], list) else len(seeds)
     if isinstance(seeds[0], list) and len(seeds) != k:
         raise ValueError(f"a seed table needs one row per slot: {len(seeds)} rows, {k} slots")
-    layout = device_layout(k, devices)
+    layout = device_layout(max(k, int(min_rows)), devices)
     devices = list(devices if devices is not None else jax.devices())
     mesh = Mesh(np.array(devices), ("candidates",))
     spread = NamedSharding(mesh, PartitionSpec("candidates"))
@@ -199,7 +204,7 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     # with several processes, the leader first hands the same job to the others
     for hook in BEFORE_TRAINING:
         hook(task, reward_fns, config, hparams, seeds, labels, slots=slots,
-             init_params=init_params, constants=constants)
+             init_params=init_params, constants=constants, min_rows=min_rows)
     pad = layout["padded_candidates"] - k
     seed_rows = seeds if isinstance(seeds[0], list) else [seeds] * k
     keys = seed_keys(seed_rows + [seed_rows[0]] * pad, k + pad)

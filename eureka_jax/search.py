@@ -457,10 +457,12 @@ class Search:
             self._history.append({"round": label, "score": None})
             return
         row = decision.get("best_row", 0)
+        n = int(decision.get("best_num_seeds") or 1)
+        # the values its score is the mean of: its last n (a raced leader's race seeds)
+        scored = decision["seed_scores"][row][-n:]
         self._history.append({"round": label, "score": decision["best_fitness"],
                               "std": decision.get("best_std"),
-                              "seed_scores": [v for v in decision["seed_scores"][row]
-                                              if v is not None]})
+                              "seed_scores": [v for v in scored if v is not None]})
 
     def run(self) -> dict:
         task, cfg = self.task, self.cfg

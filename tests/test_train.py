@@ -13,8 +13,8 @@ from eureka_jax.reward import RewardFn, compile_reward
 from eureka_jax.train import TrainConfig, split_train_settings, train_candidates
 from eureka_jax.train.ppo import _Episodes
 
-# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
-pytestmark = pytest.mark.slow
+# tests that compile training programs are marked slow one by one; the numerics on
+# constructed arrays (GAE, episode bookkeeping, watch statistics) are in the fast tier
 
 SHORT = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_evals=2,
                     policy_hidden=(32, 32), value_hidden=(32, 32))
@@ -115,6 +115,7 @@ def _leaves(params, k):
     return [np.asarray(x[k]) for x in jax.tree.leaves(params)]
 
 
+@pytest.mark.slow
 def test_curves_have_the_documented_shapes(short_runs):
     res = short_runs["with_sparse"]
     assert res.curves.fitness.shape == (2, 2, SHORT.num_evals)
@@ -133,6 +134,7 @@ def test_curves_have_the_documented_shapes(short_runs):
     assert (res.curves.value_loss > 0).all()
 
 
+@pytest.mark.slow
 def test_batched_candidate_equals_candidate_alone(short_runs):
     """Batching must not change the science: after 4 updates, to float round-off."""
     alone, batched = short_runs["alone"], short_runs["with_sparse"]
@@ -143,6 +145,7 @@ def test_batched_candidate_equals_candidate_alone(short_runs):
                                batched.curves.episode_return[0], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_nan_candidate_is_failed_and_neighbours_are_untouched(short_runs):
     with_nan, with_sparse = short_runs["with_nan"], short_runs["with_sparse"]
     assert with_nan.curves.failed[1].all() and not with_nan.curves.failed[0].any()
@@ -154,6 +157,7 @@ def test_nan_candidate_is_failed_and_neighbours_are_untouched(short_runs):
     np.testing.assert_array_equal(with_nan.curves.fitness[0], with_sparse.curves.fitness[0])
 
 
+@pytest.mark.slow
 def test_split_trainer_trains_as_the_fused_program(tasks, cartpole_rewards, short_runs):
     """The physics, the learner and the rewards as separate programs (the default) train the
     same runs as one program with the rewards traced in, to float round-off."""
@@ -169,6 +173,7 @@ def test_split_trainer_trains_as_the_fused_program(tasks, cartpole_rewards, shor
     np.testing.assert_array_equal(fused.curves.failed, split.curves.failed)
 
 
+@pytest.mark.slow
 def test_new_reward_programs_compile_only_the_reward_program(tasks, cartpole_rewards):
     """A round of new programs reuses the physics and learner programs of the same task,
     settings and batch shape: it compiles only its reward programs."""
@@ -183,6 +188,7 @@ def test_new_reward_programs_compile_only_the_reward_program(tasks, cartpole_rew
     np.testing.assert_array_equal(same.curves.fitness, again.curves.fitness)
 
 
+@pytest.mark.slow
 def test_a_round_with_fewer_programs_is_padded_to_the_search_shape(tasks, cartpole_rewards,
                                                                    short_runs):
     """One program where a search's rounds have two (``min_rows=2``: the other failed to
@@ -200,6 +206,7 @@ def test_a_round_with_fewer_programs_is_padded_to_the_search_shape(tasks, cartpo
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_task_train_settings_split_into_static_and_traced(tasks):
     """Every key of every task's train: section lands in its half, with its value."""
     from eureka_jax.train.config import STATIC_KEYS, TRACED_KEYS
@@ -215,6 +222,7 @@ def test_task_train_settings_split_into_static_and_traced(tasks):
                 assert float(getattr(hparams, key)) == pytest.approx(float(value)), key
 
 
+@pytest.mark.slow
 def test_human_reward_learns_cartpole(tasks, cartpole_rewards):
     """Learning threshold: fitness >= 0.9 (450 of 500 steps balanced) at the task's default
     budget (~614k env steps per run; ~1 minute on 2 CPU cores with compile) in at least 2 of
@@ -238,6 +246,7 @@ FIXTURE_TASKS = str(Path(__file__).parent / "fixtures" / "tasks")
     (100, {"fitness": 1.0, "episode_return": 55.0, "episode_length": 10.0, "t": 5.5,
            "t_alive": 5.5}),
 ])
+@pytest.mark.slow
 def test_evaluation_rollouts_match_the_closed_form(lifetime, expected):
     """Every evaluated checkpoint runs full episodes from fresh resets: its statistics are the
     closed form exactly, whatever the policy, with no repeats and no partial episodes."""
@@ -289,6 +298,7 @@ def test_watch_statistics_match_a_python_loop():
             assert np.isnan(got[j])
 
 
+@pytest.mark.slow
 def test_evaluation_every_nth_checkpoint_and_always_the_last():
     import dataclasses
 

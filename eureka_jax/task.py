@@ -124,6 +124,9 @@ class Task:
         "episode_mean" (the sum / the episode's own length).
       goals: declared goal terms, ``[{"input": NAME, "want": "zero"|"high"|"low"}]``, read by
         the offline proposer (an LLM reads the description instead).
+      learns_at: the fitness a rung of the budget ladder must reach to count as learning
+        (``fitness.learns_at``; default 0.5: half the episode for fractions, 0.5 m/s for
+        speeds; a negative fitness such as minus a distance states its own, e.g. -0.5 m).
       cpu_learns: whether the default budget lets the human or sparse reward learn on 2 CPU
         cores (measured by ``benchmarks/budgets.py``); None where not measured.
       termination: when an episode ends before its time limit, in words (None: never); part
@@ -164,6 +167,7 @@ class Task:
     goals: list = field(default_factory=list)
     fitness_aggregate: str = "mean"
     cpu_learns: bool | None = None
+    learns_at: float = 0.5
     termination: str | None = None
     watch: list = field(default_factory=list)
     train_gpu: dict = field(default_factory=dict)
@@ -483,6 +487,7 @@ def _load_folder(path: Path, name: str | None = None) -> Task:
         goals=list(spec.get("goals") or []),
         fitness_aggregate=aggregate,
         cpu_learns=spec.get("cpu_learns"),
+        learns_at=float(fitness.get("learns_at", 0.5)),
         termination=spec.get("termination"),
         watch=_watch_specs(spec.get("watch"), path),
         observation_keys=dict(spec.get("observation_keys") or {}),

@@ -432,13 +432,13 @@ class Search:
         """The human and sparse rewards' scores at this budget: read back on resume, else
         from the cache (``references``), else measured now with the JAX trainer in the shape
         of a round's first pass (its physics and learner programs are the rounds')."""
-        if self.cfg.get("references", "auto") == "off":
-            return None
+        if self.cfg.get("references", "auto") == "off" or self.trainer is not None:
+            return None  # another backend (Isaac Gym) has its own baselines and budget
         saved = self.run_dir / "reference.json"
         if saved.is_file():
             return read_json(saved)
         found = references.lookup(self.task, self.config, self.hparams, self.cfg.select)
-        if found is None and self.trainer is None:
+        if found is None:
             self.status["phase"] = "measuring the baselines"
             self.log("measuring the human and sparse rewards at this budget (once per task and "
                      "budget; references=off skips it)")

@@ -103,8 +103,9 @@ def test_two_processes_on_localhost_match_one_process(tmp_path):
     assert procs[1].returncode == 0, leader[-3000:]
     assert procs[0].returncode == 0, worker[-3000:]
     assert "2 cpu device(s) in 2 process(es)" in leader
+    # the reference points (human and sparse, measured before round 1 in the round's shape),
     # the round's first pass and its seed race
-    assert "process 1: trained 2 batch(es) for process 0" in worker
+    assert "process 1: trained 3 batch(es) for process 0" in worker
     assert not (tmp_path / "runs1").exists()  # only process 0 writes a run directory
 
     (round_dir,) = (tmp_path / "runs0").glob("cartpole/search-*/iter_00")

@@ -12,6 +12,16 @@ import numpy as np
 NUM_VALUES = 10
 
 
+def _mean_over_runs(values) -> np.ndarray:
+    """[n, C] -> [C]: each checkpoint's mean over the runs that have a finite value there
+    (NaN where none has: a checkpoint without an evaluation)."""
+    values = np.asarray(values, float)
+    finite = np.isfinite(values)
+    count = finite.sum(0)
+    return np.where(count > 0, np.where(finite, values, 0.0).sum(0) / np.maximum(count, 1),
+                    np.nan)
+
+
 def _line(label: str, values) -> str:
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]  # checkpoints without an evaluation rollout
@@ -136,12 +146,8 @@ def reflect_runs(runs, component_names, task, seed_scores=None,
     if runs.watch is not None and specs:
         values = np.asarray(runs.watch, float)  # [n, C, W]
         for j, w in enumerate(specs[:values.shape[-1]]):
-            column = values[:, :, j]
-            finite = np.isfinite(column)
-            count = finite.sum(0)
-            mean = np.where(count > 0, np.where(finite, column, 0.0).sum(0)
-                            / np.maximum(count, 1), np.nan)  # over seeds, NaN-aware
-            watch[f"{w['name']} ({w.get('description', w['input'])})"] = mean
+            watch[f"{w['name']} ({w.get('description', w['input'])})"] = _mean_over_runs(
+                values[:, :, j])
     fitness = np.asarray(runs.fitness).mean(0)
     score = (float(np.nanmean(seed_scores)) if seed_scores is not None and len(seed_scores)
              and np.isfinite(np.asarray(seed_scores, float)).any() else None)
@@ -159,12 +165,9 @@ def behaviour(runs, component_names, task) -> dict | None:
     fitness = np.asarray(runs.fitness, float)
     if fitness.ndim != 2 or not np.isfinite(fitness).any():
         return None
-    finite = np.isfinite(fitness)
-    count = finite.sum(0)
-    mean = np.where(count > 0, np.where(finite, fitness, 0.0).sum(0) / np.maximum(count, 1),
-                    -np.inf)
-    best = int(np.argmax(mean))
-    first = int(np.flatnonzero(count > 0)[0])
+    mean = _mean_over_runs(fitness)
+    best = int(np.nanargmax(mean))
+    first = int(np.flatnonzero(np.isfinite(mean))[0])
     comps = np.asarray(runs.components, float)  # [n, C, M]
     out = {"checkpoint": best + 1, "of": int(fitness.shape[1]), "watch": {},
            "components": {}}

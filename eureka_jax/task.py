@@ -104,6 +104,16 @@ def base_helpers_source(env, own: str) -> str:
                         for n in called))
 
 
+def _learns_at(fitness: dict, path: Path) -> float:
+    """``fitness.learns_at``: a number (default 0.5)."""
+    value = fitness.get("learns_at", 0.5)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EurekaError(f"{path / 'task.yaml'}: fitness.learns_at is {value!r}; give the "
+                          "fitness a budget rung must reach to count as learning, a number "
+                          "such as 0.5 (or -0.5 for minus a distance in m).")
+    return float(value)
+
+
 @dataclass(eq=False)
 class Task:
     """A loaded task folder.
@@ -487,7 +497,7 @@ def _load_folder(path: Path, name: str | None = None) -> Task:
         goals=list(spec.get("goals") or []),
         fitness_aggregate=aggregate,
         cpu_learns=spec.get("cpu_learns"),
-        learns_at=float(fitness.get("learns_at", 0.5)),
+        learns_at=_learns_at(fitness, path),
         termination=spec.get("termination"),
         watch=_watch_specs(spec.get("watch"), path),
         observation_keys=dict(spec.get("observation_keys") or {}),

@@ -80,3 +80,30 @@ def test_bad_new_settings_are_one_sentence(tmp_path):
     spec.write_text(base + "variants:\n  countdown: {simulator: other}\n")
     with pytest.raises(EurekaError, match="variant 'countdown' sets simulator, which a variant"):
         load_task("countdown", [str(root)])
+
+
+def test_the_budget_ladder_counts_learning_against_the_tasks_own_bar(tmp_path):
+    import shutil
+
+    import yaml
+
+    from benchmarks.budgets import learns
+    from eureka_jax.errors import EurekaError
+    from eureka_jax.task import load_task
+
+    # a fraction task: the better reward at 0.5 or more, its seeds agreeing
+    assert learns({"human": [0.9, 0.8, 0.85], "sparse": [0.0, 0.1, 0.0]})
+    assert not learns({"human": [0.45, 0.4, 0.42], "sparse": [0.1, 0.1, 0.1]})
+    # minus a distance (quadcopter's bar -0.5 m): -1.33 m does not learn, -0.35 m does
+    assert load_task("quadcopter").learns_at == -0.5 and load_task("cartpole").learns_at == 0.5
+    far = {"human": [-1.33, -1.30, -1.36], "sparse": [-1.32, -1.30, -1.35], "learns_at": -0.5}
+    near = {"human": [-0.30, -0.35, -0.40], "sparse": [-1.0, -1.0, -1.0], "learns_at": -0.5}
+    assert not learns(far) and learns(near)
+    # a bar that is not a number is one sentence naming the file and what to write
+    shutil.copytree(load_task("cartpole").path, tmp_path / "mycart")
+    spec = yaml.safe_load((tmp_path / "mycart" / "task.yaml").read_text())
+    spec["name"], spec["fitness"]["learns_at"] = "mycart", "half"
+    (tmp_path / "mycart" / "task.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(EurekaError, match=r"mycart/task.yaml: fitness.learns_at is 'half'; give "
+                                          r"the fitness a budget rung must reach"):
+        load_task("mycart", [str(tmp_path)])

@@ -37,27 +37,26 @@ def one_search(task_name: str, mode: str, iteration: int, sample: int, out: Path
                extra: list[str]) -> None:
     """Runs one search in this process and writes its per-round timings to ``out``."""
     import dataclasses
-    import functools
 
     from eureka_jax.compile_cache import enable_compilation_cache
     from eureka_jax.config import load_config
+    from eureka_jax.jax_backend import JaxBackend
     from eureka_jax.llm.factory import make_proposer
     from eureka_jax.llm.prompts import Prompts
     from eureka_jax.runs import read_json
     from eureka_jax.search import Search
     from eureka_jax.task import load_task
-    from eureka_jax.train import train_candidates
 
     enable_compilation_cache()  # EUREKA_JAX_CACHE, set by the parent
     task = dataclasses.replace(load_task(task_name), target_fitness=None)  # no early stop
     cfg = load_config([f"task={task_name}", f"iteration={iteration}", f"sample={sample}",
                        "llm=offline", "seeds=1", "num_eval=0", "report_video=false", *extra])
-    trainer = functools.partial(train_candidates, fused=(mode == "fused"))
+    backend = JaxBackend(cfg, fused=(mode == "fused"))
     with tempfile.TemporaryDirectory() as tmp:
         proposer, _, _ = make_proposer(cfg, task, Path(tmp) / "llm.jsonl")
         start = time.perf_counter()
         Search(cfg, task, Path(tmp), proposer, Prompts(), log=lambda line: None,
-               trainer=trainer).run()
+               backend=backend).run()
         wall = time.perf_counter() - start
         rounds = []
         for i in range(iteration):

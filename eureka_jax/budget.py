@@ -85,16 +85,11 @@ def budget_verdict(task, config, platform: str = "cpu") -> str | None:
             "the budget's doing, not the reward's.\n")
 
 
-def budget_text(task, config, seeds: int, select: str = "max",
-                isaacgym_epochs: int | None = None, hparams=None,
+def budget_text(task, config, seeds: int, select: str = "max", hparams=None,
                 platform: str | None = None) -> str:
     """The budget as the LLM reads it in its first prompt: how long each candidate trains and
     how it is scored (how fast a reward learns within this decides its score); with
     ``hparams``, the learner's settings; with ``platform``, the budget check's verdict."""
-    if isaacgym_epochs is not None:
-        return (f"Training budget: each reward candidate trains a new policy from scratch with "
-                f"IsaacGymEnvs' rl_games PPO for {isaacgym_epochs} epochs, {seeds} seed(s); its "
-                "score is the highest consecutive_successes logged during training.\n")
     n = episodes_per_env(task, config)
     when = ("the best of these" if select == "max" else "the last of these")
     scored = (f"{config.eval_envs} evaluation episodes at each of {config.num_evals} "

@@ -14,6 +14,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from eureka_jax.backend import backend_names
 from eureka_jax.errors import EurekaError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -115,7 +116,6 @@ CHOICES = {
     "init": ("none", "human"),
     "references": ("auto", "off"),
     "feedback": ("none", "human"),
-    "backend": ("jax", "isaacgym"),
     "llm": ("auto", "offline", "openai", "replay"),
     "profile": ("cpu", "gpu"),
     "video": ("gif", "mp4"),
@@ -124,7 +124,7 @@ CHOICES = {
 
 def check_choices(cfg) -> None:
     """One sentence for the first enum-like key with a value it does not take."""
-    for key, allowed in CHOICES.items():
+    for key, allowed in {**CHOICES, "backend": backend_names()}.items():
         if cfg[key] not in allowed:
             raise EurekaError(f"{key}={cfg[key]} is not known; use "
                               + " or ".join(f"{key}={a}" for a in allowed) + ".")

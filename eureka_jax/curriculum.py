@@ -3,8 +3,8 @@
 A curriculum is a YAML file in ``configs/curriculum/`` (pen spinning: reorient a pen, then
 spin it). The runner is backend-agnostic: it resolves each stage's reward, hands the previous
 stage's checkpoint to the next, records every stage in the run directory as it finishes and
-skips finished stages on resume. A backend trains one stage: ``JaxBackend`` here (MJX tasks,
-the batched trainer), ``eureka_jax.bridges.isaacgym`` for IsaacGymEnvs.
+skips finished stages on resume. A backend trains one stage (``train_stage`` of
+``eureka_jax.backend.Backend``).
 
 Stage keys:
   name: a label; task: our task folder; isaacgym_task: the IsaacGymEnvs task (bridge);
@@ -21,10 +21,10 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import yaml
 
+from eureka_jax.backend import Backend
 from eureka_jax.errors import EurekaError
 from eureka_jax.runs import atomic_write, read_json, write_json
 
@@ -125,15 +125,6 @@ class StageOutcome:
     details: dict = field(default_factory=dict)
 
 
-class Backend(Protocol):
-    def task_rewards(self, stage: Stage) -> tuple[Callable[[], str], Callable[[], str]]:
-        """(human, sparse) reward-source getters for the stage's task."""
-
-    def train_stage(self, stage: Stage, reward_source: str, init: str | None,
-                    stage_dir: Path) -> StageOutcome:
-        """Trains one stage, starting from checkpoint ``init`` (None: from scratch)."""
-
-
 def _digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
@@ -179,57 +170,3 @@ def run_curriculum(curriculum: Curriculum, backend: Backend, run_dir: Path, rewa
     summary = {"curriculum": curriculum.name, "run_dir": str(run_dir), "stages": records}
     write_json(run_dir / "curriculum.json", summary)
     return summary
-
-
-class JaxBackend:
-    """Trains stages on our MJX tasks with the batched trainer (one candidate x S seeds);
-    checkpoints are the final parameters of every seed (msgpack), and seed s of a stage starts
-    from seed s of the previous one."""
-
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self._tasks = {}
-
-    def _task(self, name):
-        from eureka_jax.task import load_task
-
-        if name not in self._tasks:
-            self._tasks[name] = load_task(name, self.cfg.task_dirs)
-        return self._tasks[name]
-
-    def task_rewards(self, stage):
-        task = self._task(stage.task)
-        return (lambda: task.human_reward_source), (lambda: task.sparse_reward_source)
-
-    def train_stage(self, stage, reward_source, init, stage_dir):
-        from eureka_jax.reward import RewardError, compile_reward
-        from eureka_jax.runs import load_params, save_params
-        from eureka_jax.train import train_candidates
-        from eureka_jax.train.config import seed_list, training_settings
-
-        task = self._task(stage.task)
-        try:
-            fn = compile_reward(reward_source, task)
-        except RewardError as e:
-            raise EurekaError(f"stage {stage.name}: the reward does not compile on {task.name} "
-                              f"[{e.category}]: {e.message}") from e
-        config, hparams = training_settings(self.cfg, task, stage.train)
-        seeds = seed_list(self.cfg)
-        init_params = None
-        if init is not None:
-            init_params = load_params(Path(init), task, config, [fn], len(seeds))
-        result = train_candidates(task, [fn], config, hparams, seeds=seeds,
-                                  labels=[stage.name], init_params=init_params)
-        checkpoint = Path(stage_dir) / "params.msgpack"
-        save_params(checkpoint, result.params)
-        from eureka_jax.runs import save_result
-
-        save_result(Path(stage_dir) / "curves.npz", result)
-        return StageOutcome(
-            checkpoint=str(checkpoint),
-            fitness=[float(x) for x in result.max_fitness()[0]],
-            final_fitness=[float(x) for x in result.final_fitness()[0]],
-            details={"env_steps_per_run": config.total_env_steps,
-                     "compile_seconds": result.compile_seconds,
-                     "run_seconds": result.run_seconds, "seeds": seeds},
-        )

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from eureka_jax.backend import make_backend
 from eureka_jax.reward import compile_reward
 from eureka_jax.runs import read_json, save_policies, train_or_load, write_json
 from eureka_jax.selection import per_seed, t_interval
-from eureka_jax.train import train_candidates
 from eureka_jax.train.config import seed_list, training_settings
 
 EVAL_SEED_OFFSET = 10_000  # evaluation seeds differ from the search's
@@ -64,10 +64,10 @@ def normalized_score(best, human, sparse, gap: dict | None = None) -> dict:
 
 
 def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
-             trainer=None) -> dict:
+             backend=None) -> dict:
     """Trains best, human and sparse rewards with ``num_eval`` fresh seeds in one batched call
-    (``trainer``: the backend's ``train_candidates``, e.g. Isaac Gym's; the JAX trainer by
-    default). ``best_source`` None evaluates the human and sparse rewards alone (a benchmark
+    of ``backend`` (``backend.Backend``; None: the one ``cfg.backend`` names).
+    ``best_source`` None evaluates the human and sparse rewards alone (a benchmark
     of the baselines).
 
     Returns (and writes to ``run_dir/evaluation.json``, and into ``summary.json`` when the run
@@ -82,7 +82,8 @@ def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
         sources, fns = ("best", "human", "sparse"), [compile_reward(best_source, task),
                                                      *baselines]
     seeds = seed_list(cfg, EVAL_SEED_OFFSET, num_eval)
-    result = train_or_load(Path(run_dir) / "evaluation_curves.npz", trainer or train_candidates,
+    backend = backend if backend is not None else make_backend(cfg, run_dir)
+    result = train_or_load(Path(run_dir) / "evaluation_curves.npz", backend.train_candidates,
                            task, fns, config, hparams, seeds=seeds, labels=list(sources))
     if result.params is not None:  # a fresh JAX training (resumed ones read curves back)
         texts = [task.human_reward_source, task.sparse_reward_source]
@@ -126,7 +127,7 @@ def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
             "human_normalized_reason": hns["reason"],
         })
     write_json(Path(run_dir) / "evaluation.json", evaluation)
-    if trainer is None and cfg.get("references", "auto") != "off":
+    if "references" in backend.supports and cfg.get("references", "auto") != "off":
         # the baselines at this budget, on fresh seeds: the next search's reference points
         from eureka_jax import references
 

@@ -134,33 +134,3 @@ def env_model_summary(env, episode_length: int, termination: str | None = None) 
     control_dt = getattr(env, "dt", None)
     return model_summary(model, float(control_dt) if control_dt else None, episode_length,
                          termination)
-
-
-# Isaac Gym task YAML keys that belong to the reward (its hyperparameters): never shown
-REWARD_WORDS = ("reward", "penalty", "bonus", "scale", "success", "fall")
-
-
-def isaacgym_summary(task_yaml: dict) -> str:
-    """What an IsaacGymEnvs task YAML states about the simulation and the episode (no reward
-    hyperparameters)."""
-    env = task_yaml.get("env") or {}
-    sim = task_yaml.get("sim") or {}
-    lines = ["Simulation (from the task's YAML):"]
-    dt = sim.get("dt")
-    inv = env.get("controlFrequencyInv", 1)
-    if isinstance(dt, (int, float)):
-        period = float(dt) * (inv if isinstance(inv, int) else 1)
-        lines.append(f"- physics timestep {_fmt(dt)} s x controlFrequencyInv {inv} = control "
-                     f"period {_fmt(period)} s ({_fmt(1.0 / period)} Hz)")
-    if isinstance(sim.get("gravity"), list):
-        lines.append(f"- gravity {_vec(sim['gravity'])} m/s^2")
-    for key, value in env.items():
-        low = key.lower()
-        if (any(w in low for w in REWARD_WORDS) or key.endswith("Eps")  # rotEps: reward's
-                or isinstance(value, (dict, list))):
-            continue
-        if key in ("numEnvs", "envSpacing", "enableDebugVis", "aggregateMode", "env_name",
-                   "controlFrequencyInv"):
-            continue
-        lines.append(f"- {key}: {value}")
-    return "\n".join(lines) + "\n"

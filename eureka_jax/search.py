@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from eureka_jax import references, selection
-from eureka_jax.budget import budget_note, budget_text
+from eureka_jax.backend import make_backend, require
 from eureka_jax.config import check_choices
 from eureka_jax.errors import EurekaError
 from eureka_jax.reflect import (
@@ -27,7 +27,6 @@ from eureka_jax.reflect import (
 )
 from eureka_jax.reward import RewardError, compile_reward, policy_for
 from eureka_jax.runs import atomic_write, read_json, train_or_load, write_json
-from eureka_jax.train import train_candidates
 from eureka_jax.train.config import seed_list, training_settings
 from eureka_jax.tune import constants_text, make_plan, plan_trainer
 
@@ -84,8 +83,9 @@ def slow_batch(rate: float, fastest: float, step_flops: float | None,
             "to reject such rewards before training.")
 
 
-def check_settings(cfg, task):
-    """Every setting a search uses, checked before anything is written (one sentence each).
+def check_settings(cfg, task, backend=None):
+    """Every setting a search uses, checked before anything is written (one sentence each);
+    with ``backend``, also that it does what the settings ask of it.
 
     Returns:
       The training settings (``TrainConfig``, ``PPOHyperparams``).
@@ -98,10 +98,8 @@ def check_settings(cfg, task):
     if not float(cfg.tune_range) > 1.0:
         raise EurekaError(f"tune_range={cfg.tune_range}: the variants' factors span [1/r, r]; "
                           "give r > 1 (e.g. tune_range=3).")
-    if int(cfg.tune) > 1 and cfg.get("backend") == "isaacgym":
-        raise EurekaError("tune= trains constant variants as rows of one compiled JAX program; "
-                          "the Isaac Gym backend trains one process per reward: use tune=1 "
-                          "there.")
+    if int(cfg.tune) > 1 and backend is not None:
+        require(backend, "tuning", f"tune={cfg.tune}")
     value = cfg.target_fitness
     if value != "task" and value is not None and not isinstance(value, int | float):
         raise EurekaError(f"target_fitness={value} is not a number; give a number, null (run "
@@ -120,32 +118,25 @@ class Search:
       prompts: the ``Prompts`` in use.
       log: where progress lines go.
       human_feedback: returns the user's text for a round (``feedback=human``).
+      backend: what trains the candidates (``backend.Backend``); None: the one ``cfg.backend``
+        names.
     """
 
     def __init__(self, cfg, task, run_dir: Path, proposer, prompts,
                  log: Callable[[str], None] = print,
-                 human_feedback: Callable[[int], str] | None = None, trainer=None):
+                 human_feedback: Callable[[int], str] | None = None, backend=None):
         self.cfg, self.task, self.run_dir = cfg, task, Path(run_dir)
-        self.trainer = trainer  # None: the batched JAX trainer; else e.g. the Isaac Gym backend
+        self.backend = backend if backend is not None else make_backend(cfg, self.run_dir)
         self.policy = policy_for(cfg)
         self.proposer, self.prompts, self.log = proposer, prompts, log
         # What a live view shows; updated before every log line.
         self.status = {"round": "-", "phase": "starting", "proposed": 0, "compiled": 0,
                        "failed": 0, "env_steps_per_s": None, "best": None}
         self.human_feedback = human_feedback
-        self.config, self.hparams = check_settings(cfg, task)
+        self.config, self.hparams = check_settings(cfg, task, self.backend)
         self.seeds = seed_list(cfg)
-        import jax
-
-        epochs = (int(cfg.max_iterations or cfg.isaacgym.max_iterations)
-                  if cfg.get("backend") == "isaacgym" else None)
-        # the budget checks measure the JAX trainer's budget on this machine's platform; an
-        # Isaac Gym training has its own (rl_games epochs on the Isaac Gym GPUs)
-        self.budget_note = (budget_note(task, self.config, jax.default_backend())
-                            if epochs is None else None)
-        self.budget = budget_text(task, self.config, len(self.seeds), cfg.select, epochs,
-                                  hparams=self.hparams if epochs is None else None,
-                                  platform=jax.default_backend() if epochs is None else None)
+        self.budget_note, self.budget = self.backend.budget(task, self.config, self.hparams,
+                                                            len(self.seeds), cfg.select)
         self.reference: dict | None = None  # the baselines' scores at this budget
         self._history: list[dict] = []  # each finished round's best, for the next prompts
         self._rejected: list[dict] = []  # the current round's compile rejections
@@ -222,7 +213,7 @@ class Search:
             return decision
         labels = [f"{name}/candidate_{i:02d}" for i, _ in compiled]
         programs = [f for _, f in compiled]
-        train = self.trainer or self._jax_trainer()
+        train = self._trainer()
         plan = None
         if int(self.cfg.tune) > 1:  # rows = constant variants of the programs (tune.py)
             plan = make_plan(programs, labels, int(self.cfg.tune), [int(self.cfg.seed), name],
@@ -249,7 +240,7 @@ class Search:
         scores = selection.combine(first, race, self.cfg.select, top,
                                    heldout=self.cfg.race_score == "heldout")
         k = scores.best()
-        errors = dict(first.errors)  # crashed trainings (Isaac Gym backend)
+        errors = dict(first.errors)  # crashed trainings (a backend that runs processes)
         runs = selection.runs_of(first, race, k)
         mean = scores.mean(k)
         best_fn = rows[k][1]
@@ -291,7 +282,7 @@ class Search:
             "compile_seconds": first.compile_seconds + (race.compile_seconds if race else 0.0),
             "run_seconds": first.run_seconds + (race.run_seconds if race else 0.0),
             "env_steps": first.env_steps + (race.env_steps if race else 0),
-            # trainings that crashed (Isaac Gym backend): candidate index -> traceback tail
+            # trainings that crashed (a backend that runs processes): candidate index -> traceback tail
             "errors": {str(rows[int(i)][0]): text for i, text in errors.items()},
             "slow_batch": slow,
             "population": self._population(rows, scores, first, race, plan),
@@ -422,18 +413,19 @@ class Search:
         their ``tune`` variants)."""
         return int(self.cfg.sample) * max(1, int(self.cfg.tune))
 
-    def _jax_trainer(self):
-        """The batched JAX trainer with this search's rows: a round where fewer programs
-        compile (or the init round's one) is padded to them, so every pass has one batch
-        shape and reuses the physics and learner programs the first one compiled."""
-        return functools.partial(train_candidates, min_rows=self._rows_per_pass())
+    def _trainer(self):
+        """The backend's trainer with this search's rows: a round where fewer programs compile
+        (or the init round's one) is padded to them, so every pass has one batch shape and
+        reuses the physics and learner programs the first one compiled."""
+        return functools.partial(self.backend.train_candidates, min_rows=self._rows_per_pass())
 
     def _references(self) -> dict | None:
         """The human and sparse rewards' scores at this budget: read back on resume, else
-        from the cache (``references``), else measured now with the JAX trainer in the shape
+        from the cache (``references``), else measured now with the backend's trainer in the shape
         of a round's first pass (its physics and learner programs are the rounds')."""
-        if self.cfg.get("references", "auto") == "off" or self.trainer is not None:
-            return None  # another backend (Isaac Gym) has its own baselines and budget
+        if (self.cfg.get("references", "auto") == "off"
+                or "references" not in self.backend.supports):
+            return None
         saved = self.run_dir / "reference.json"
         if saved.is_file():
             return read_json(saved)
@@ -443,7 +435,7 @@ class Search:
             self.log("measuring the human and sparse rewards at this budget (once per task and "
                      "budget; references=off skips it)")
             found = references.measure(self.task, self.config, self.hparams, self.cfg.select,
-                                       self._jax_trainer(), rows=self._rows_per_pass(),
+                                       self._trainer(), rows=self._rows_per_pass(),
                                        num_seeds=len(self.seeds), seed=int(self.cfg.seed))
         if found is not None:
             self.log(f"  reference points: human {found['human']['mean']:.3f}, sparse "

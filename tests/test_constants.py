@@ -165,5 +165,9 @@ def test_bad_tuning_settings_are_one_sentence(tasks, override, message):
 
     with pytest.raises(EurekaError, match=message):
         check_settings(load_config([override]), tasks["cartpole"])
-    with pytest.raises(EurekaError, match="Isaac Gym backend"):
-        check_settings(load_config(["tune=3", "backend=isaacgym"]), tasks["cartpole"])
+    from eureka_jax.backend import make_backend
+
+    isaac = load_config(["tune=3", "backend=isaacgym"])
+    with pytest.raises(EurekaError, match="tune=3 needs constant variants as rows of one "
+                                          "compiled program.*backend=isaacgym does not do"):
+        check_settings(isaac, tasks["cartpole"], make_backend(isaac))

@@ -27,7 +27,6 @@ from eureka_jax.bridges.isaacgym.context import build_context
 from eureka_jax.bridges.isaacgym.launcher import (
     RUNTIME_DIR,
     IsaacGymBackend,
-    IsaacGymCurriculumBackend,
     Job,
     assign_gpus,
     command_line,
@@ -454,7 +453,7 @@ def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin, monkeyp
          "reward": str(reward_file)},
         {"name": "spin", "task": "shadow_hand_spin", "isaacgym_task": "ShadowHandSpin",
          "reward": "same", "init": "previous"}]})
-    summary = run_curriculum(curriculum, IsaacGymCurriculumBackend(cfg), tmp_path / "run",
+    summary = run_curriculum(curriculum, IsaacGymBackend(cfg), tmp_path / "run",
                              log=lambda line: None)
     first, second = summary["stages"]
     assert first["checkpoint"].endswith(".pth")
@@ -477,7 +476,7 @@ def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin, monkeyp
     calls = sorted((tmp_path / "run").rglob("standin_call.json"))
     mtimes = [p.stat().st_mtime_ns for p in calls]
     lines = []
-    again = run_curriculum(curriculum, IsaacGymCurriculumBackend(cfg), tmp_path / "run",
+    again = run_curriculum(curriculum, IsaacGymBackend(cfg), tmp_path / "run",
                            log=lines.append)
     assert again["stages"] == summary["stages"]
     assert sum("finished before; read back" in line for line in lines) == 2
@@ -490,7 +489,7 @@ def test_final_evaluation_runs_on_isaac_gym(tmp_path, standin, task, monkeypatch
                        "isaacgym.per_gpu=3", "max_iterations=4", "backend=isaacgym",
                        "task=ShadowHand"])
     backend = IsaacGymBackend(cfg, tmp_path / "isaacgym")
-    evaluation = evaluate(cfg, task, REWARD, tmp_path, 2, trainer=backend.train_candidates)
+    evaluation = evaluate(cfg, task, REWARD, tmp_path, 2, backend=backend)
     assert set(evaluation["rewards"]) == {"best", "human", "sparse"}
     for label, row in evaluation["rewards"].items():
         assert len(row["fitness_per_seed"]) == 2 and not row["failed"], label

@@ -4,7 +4,8 @@ checked on a small model written here whose numbers are known. Fast tier."""
 import mujoco
 import pytest
 
-from eureka_jax.model_facts import isaacgym_summary, model_summary
+from eureka_jax.bridges.isaacgym.context import task_yaml_summary
+from eureka_jax.model_facts import model_summary
 
 ARM = """
 <mujoco>
@@ -59,7 +60,7 @@ def test_bodies_joints_and_actuators_with_their_numbers(facts):
 
 
 def test_isaacgym_tasks_get_their_facts_from_the_task_yaml():
-    text = isaacgym_summary({"sim": {"dt": 0.01, "gravity": [0.0, 0.0, -9.81]},
+    text = task_yaml_summary({"sim": {"dt": 0.01, "gravity": [0.0, 0.0, -9.81]},
                              "env": {"controlFrequencyInv": 2, "episodeLength": 600,
                                      "distRewardScale": -10.0, "rotEps": 0.1, "numEnvs": 4}})
     assert ("- physics timestep 0.01 s x controlFrequencyInv 2 = control period 0.02 s (50 Hz)"

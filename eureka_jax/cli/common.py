@@ -1,4 +1,4 @@
-"""Shared by the commands: consoles, run directories, the backend choice."""
+"""Shared by the commands: consoles, run directories."""
 
 from __future__ import annotations
 
@@ -26,17 +26,3 @@ def new_run_dir(cfg, task_name: str, kind: str):
         path = path.with_name(f"{kind}-{stamp}-{suffix}")
     path.mkdir(parents=True)
     return path
-
-
-def make_backend(cfg, work_dir=None):
-    """(task, backend) for ``cfg.backend``: the JAX task and None (the batched JAX trainer),
-    or the Isaac Gym task and its ``IsaacGymBackend`` (trainings under ``work_dir``; its
-    ``train_candidates`` is the trainer)."""
-    if cfg.backend == "isaacgym":
-        from eureka_jax.bridges.isaacgym import IsaacGymBackend, load_isaacgym_task
-
-        task = load_isaacgym_task(cfg.task, cfg.isaacgym.isaacgymenvs)
-        return task, IsaacGymBackend(cfg, work_dir)
-    from eureka_jax.task import load_task  # backend=jax (the config allows no other)
-
-    return load_task(cfg.task, cfg.task_dirs), None

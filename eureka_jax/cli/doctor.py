@@ -6,7 +6,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from eureka_jax.cli.common import console
-from eureka_jax.errors import EurekaError
 
 
 def cmd_doctor(cfg) -> int:
@@ -67,44 +66,11 @@ def memory_status(cfg) -> str:
 
 
 def backend_status(cfg) -> list[tuple[str, str]]:
-    """Which training backends are usable here and, for each missing piece, how to install it."""
-    import importlib.util
-    from importlib import metadata
+    """Which training backends are usable here and, for each missing piece, how to install it
+    (each registered backend's own ``status``)."""
+    from eureka_jax.backend import backend_class, backend_names
 
-    import jax
-
-    from eureka_jax.bridges.isaacgym import (
-        INSTALL_STEPS,
-        IsaacGymBackend,
-        list_isaacgym_tasks,
-        load_isaacgym_task,
-    )
-
-    rows = [("backend jax", f"usable: {len(jax.devices())} {jax.default_backend()} device(s)")]
-    if importlib.util.find_spec("torch") is None:
-        rows.append(("torch (bridge)", 'missing; install with: pip install -e ".[torch]"'))
-    else:
-        version = metadata.version("torch")
-        rows.append(("torch (bridge)", f"{version} (only the Isaac Gym bridge uses it)"))
-    backend = IsaacGymBackend(cfg)
-    # the probe composes hydra's config for this task (ShadowHand unless one is named)
-    task_class = (load_isaacgym_task(cfg.task).task_class
-                  if cfg.task in list_isaacgym_tasks() else "ShadowHand")
-    try:
-        exe = backend.interpreter()
-    except EurekaError as e:
-        rows.append(("backend isaacgym", f"not usable: {e}"))
-    else:
-        checks = backend.probe(task_class)
-        failed = next((c for c in checks if not c["ok"]), None)
-        rows.append(("backend isaacgym", f"usable: {exe}" if failed is None else
-                     f"not usable: {exe} fails '{failed['check']}'; {INSTALL_STEPS}"))
-        rows += [(f"  {c['check']}", ("ok: " if c["ok"] else "FAILED: ") + c["detail"])
-                 for c in checks]
-    if importlib.util.find_spec("tensorboard") is None:
-        rows.append(("tensorboard (bridge)", ("missing (reads Isaac Gym trainings' logs); "
-                                              'install with: pip install -e ".[isaacgym]"')))
-    envs = cfg.isaacgym.isaacgymenvs
-    rows.append(("IsaacGymEnvs source", envs if envs else
-                 "not set (isaacgym.isaacgymenvs=...; needed for task context); " + INSTALL_STEPS))
+    rows = []
+    for name in backend_names():
+        rows += backend_class(name)(cfg).status()
     return rows

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from eureka_jax.cli.common import console, make_backend, new_run_dir
+from eureka_jax.backend import make_backend
+from eureka_jax.cli.common import console, new_run_dir
 from eureka_jax.cli.views import print_evaluation
 from eureka_jax.errors import EurekaError
 
@@ -30,15 +31,17 @@ def cmd_evaluate(cfg) -> int:
     from eureka_jax.runs import read_json
 
     saved, run_dir = _existing_run(cfg)
-    task, backend = make_backend(saved, run_dir / "isaacgym")
-    trainer = backend.train_candidates if backend is not None else None
+    backend = make_backend(saved)
+    task = backend.load_task(saved.task)
+    backend.prepare(task, run_dir)
     best = read_json(run_dir / "summary.json")["best"]
     if best is None:
         raise EurekaError(f"{run_dir} has no best reward to evaluate.")
     (run_dir / "evaluation_curves.npz").unlink(missing_ok=True)
     print_evaluation(evaluate(saved, task, best["source"], run_dir, cfg.num_eval,
-                               trainer=trainer))
-    film_best(cfg, run_dir)
+                               backend=backend))
+    if "video" in backend.supports:
+        film_best(cfg, run_dir)
     make_report(run_dir)
     return 0
 
@@ -104,18 +107,13 @@ def cmd_report(cfg) -> int:
 
 def cmd_curriculum(cfg) -> int:
     """Runs a curriculum (e.g. name=pen_spinning): each stage fine-tunes the previous one."""
-    from eureka_jax.curriculum import JaxBackend, list_curricula, load_curriculum, run_curriculum
+    from eureka_jax.curriculum import list_curricula, load_curriculum, run_curriculum
 
     if not cfg.name:
         raise EurekaError("say which curriculum: name=NAME (one of: "
                           f"{', '.join(list_curricula())}) or name=PATH.yaml.")
     curriculum = load_curriculum(cfg.name)
-    if cfg.backend == "isaacgym":
-        from eureka_jax.bridges.isaacgym import IsaacGymCurriculumBackend
-
-        backend = IsaacGymCurriculumBackend(cfg)
-    else:
-        backend = JaxBackend(cfg)
+    backend = make_backend(cfg)
     run_dir = (Path(cfg.resume).expanduser() if cfg.resume
                else new_run_dir(cfg, curriculum.name, "curriculum"))
     print(f"curriculum {curriculum.name} ({len(curriculum.stages)} stages, backend="

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from eureka_jax.cli.common import make_backend, new_run_dir
+from eureka_jax.cli.common import new_run_dir
 from eureka_jax.cli.views import SearchView, print_evaluation
 from eureka_jax.config import load_config
 from eureka_jax.errors import EurekaError
@@ -75,6 +75,7 @@ def cmd_search(cfg) -> int:
     """Runs the Eureka search (then the final evaluation and the report)."""
     from omegaconf import OmegaConf
 
+    from eureka_jax.backend import make_backend
     from eureka_jax.budget import budget_warnings
     from eureka_jax.cli.results import film_best
     from eureka_jax.evaluate import evaluate
@@ -85,23 +86,19 @@ def cmd_search(cfg) -> int:
     from eureka_jax.search import Search, check_settings
 
     cfg, run_dir = _search_settings(cfg)
-    task, backend = make_backend(cfg)
-    config, _ = check_settings(cfg, task)  # every setting, before anything is written
-    if backend is not None:
-        backend.check_installed(task.task_class)  # before any LLM call or run directory
-        task.check_num_envs(cfg.isaacgym.num_envs)
+    backend = make_backend(cfg)
+    task = backend.load_task(cfg.task)
+    config, _ = check_settings(cfg, task, backend)  # every setting, before anything is written
+    backend.prepare(task, None)  # before any LLM call or run directory
     if run_dir is None:
         run_dir = new_run_dir(cfg, cfg.task, "search")
         atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
-    trainer = None
-    if backend is not None:
-        backend.work_dir = run_dir / "isaacgym"
-        trainer = backend.train_candidates
+    backend.prepare(task, run_dir)
     proposer, kind, usage = make_proposer(cfg, task, run_dir / "llm.jsonl")
     import jax
 
     for warning in (budget_warnings(task, config, jax.default_backend(), cfg.profile)
-                    if cfg.backend == "jax" else []):
+                    if "budget_checks" in backend.supports else []):
         print(f"warning: {warning}", flush=True)
     print(f"search on {task.name} with llm={kind}: {cfg.iteration} rounds x {cfg.sample} "
           f"samples x {cfg.seeds} seed(s) on {len(jax.devices())} {jax.default_backend()} "
@@ -109,7 +106,7 @@ def cmd_search(cfg) -> int:
           flush=True)
     view = SearchView(usage)
     search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir), log=view.log,
-                    human_feedback=_human_feedback(cfg), trainer=trainer)
+                    human_feedback=_human_feedback(cfg), backend=backend)
     view.search = search
     with view:
         summary = search.run()
@@ -120,8 +117,8 @@ def cmd_search(cfg) -> int:
         print(f"final evaluation: best, human and sparse rewards x {cfg.num_eval} seeds",
               flush=True)
         print_evaluation(evaluate(cfg, task, summary["best"]["source"], run_dir, cfg.num_eval,
-                                   trainer=trainer))
-        if backend is None:  # JAX tasks: their policies can be replayed here
+                                   backend=backend))
+        if "video" in backend.supports:
             film_best(cfg, run_dir)
     report = make_report(run_dir)
     if usage.calls:

@@ -8,11 +8,10 @@ interpreter: ``runtime/`` only (Python 3.8, torch, JAX 0.4.13). See docs/isaacgy
 from eureka_jax.bridges.isaacgym.launcher import (
     INSTALL_STEPS,
     IsaacGymBackend,
-    IsaacGymCurriculumBackend,
     IsaacGymTask,
     list_isaacgym_tasks,
     load_isaacgym_task,
 )
 
-__all__ = ["INSTALL_STEPS", "IsaacGymBackend", "IsaacGymCurriculumBackend", "IsaacGymTask",
+__all__ = ["INSTALL_STEPS", "IsaacGymBackend", "IsaacGymTask",
            "list_isaacgym_tasks", "load_isaacgym_task"]

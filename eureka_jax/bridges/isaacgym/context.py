@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eureka_jax.errors import EurekaError
+from eureka_jax.model_facts import _fmt, _vec
 from eureka_jax.prune import prune_reward_code
 
 # methods that only set up the simulator: left out of the context (Eureka shows the
@@ -148,3 +149,33 @@ def context_text(ctx: TaskContext, input_specs: dict, shared_specs: dict | None 
         text += ("Shared inputs (the same for every environment, no environment axis):\n"
                  + "\n".join(shared) + "\n")
     return text
+
+
+# Isaac Gym task YAML keys that belong to the reward (its hyperparameters): never shown
+REWARD_WORDS = ("reward", "penalty", "bonus", "scale", "success", "fall")
+
+
+def task_yaml_summary(task_yaml: dict) -> str:
+    """What an IsaacGymEnvs task YAML states about the simulation and the episode (no reward
+    hyperparameters)."""
+    env = task_yaml.get("env") or {}
+    sim = task_yaml.get("sim") or {}
+    lines = ["Simulation (from the task's YAML):"]
+    dt = sim.get("dt")
+    inv = env.get("controlFrequencyInv", 1)
+    if isinstance(dt, (int, float)):
+        period = float(dt) * (inv if isinstance(inv, int) else 1)
+        lines.append(f"- physics timestep {_fmt(dt)} s x controlFrequencyInv {inv} = control "
+                     f"period {_fmt(period)} s ({_fmt(1.0 / period)} Hz)")
+    if isinstance(sim.get("gravity"), list):
+        lines.append(f"- gravity {_vec(sim['gravity'])} m/s^2")
+    for key, value in env.items():
+        low = key.lower()
+        if (any(w in low for w in REWARD_WORDS) or key.endswith("Eps")  # rotEps: reward's
+                or isinstance(value, (dict, list))):
+            continue
+        if key in ("numEnvs", "envSpacing", "enableDebugVis", "aggregateMode", "env_name",
+                   "controlFrequencyInv"):
+            continue
+        lines.append(f"- {key}: {value}")
+    return "\n".join(lines) + "\n"

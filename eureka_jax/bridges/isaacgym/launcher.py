@@ -152,13 +152,13 @@ class IsaacGymTask:
         """What the task's YAML (``cfg/task/<task_class>.yaml``) states about the simulation
         and the episode, with this spec's ``task.*`` overrides applied (what trains, e.g.
         objectType), without the reward's hyperparameters."""
-        from eureka_jax.model_facts import isaacgym_summary
+        from eureka_jax.bridges.isaacgym.context import task_yaml_summary
 
         path = Path(self.task_path()).parents[1] / "cfg" / "task" / f"{self.task_class}.yaml"
         if not path.is_file():
             return ""
-        return isaacgym_summary(apply_overrides(yaml.safe_load(path.read_text()) or {},
-                                                self.overrides))
+        return task_yaml_summary(apply_overrides(yaml.safe_load(path.read_text()) or {},
+                                                 self.overrides))
 
     def context(self, budget: str | None = None) -> str:
         from eureka_jax.bridges.isaacgym.context import build_context, context_text
@@ -379,13 +379,75 @@ def traceback_tail(text: str, lines: int = 25) -> str:
 
 
 class IsaacGymBackend:
-    """``train_candidates`` with the JAX trainer's signature and result, on Isaac Gym."""
+    """The ``eureka_jax.backend.Backend`` of IsaacGymEnvs tasks: ``train_candidates`` with the
+    JAX trainer's signature and result, one rl_games training per row and seed; curriculum
+    stages hand rl_games' checkpoint (``checkpoint=PATH``) of the previous stage's first seed
+    to the next."""
+
+    name = "isaacgym"
+    # one process per training: no constant variants as rows, no cached baselines (Eureka's
+    # own numbers are the reference), no saved JAX policies, no budget ladder
+    supports = frozenset()
 
     def __init__(self, cfg, work_dir: Path | None = None):
         self.cfg = cfg
         self.ig = cfg.isaacgym
-        self.work_dir = Path(work_dir) if work_dir else None
+        # the run directory; the trainings write under its isaacgym/
+        self.work_dir = Path(work_dir) / "isaacgym" if work_dir else None
         self._verified: dict[str, str] = {}  # task class -> interpreter that passed the probe
+
+    def load_task(self, name: str):
+        return load_isaacgym_task(name, self.ig.isaacgymenvs)
+
+    def prepare(self, task, work_dir: Path | None) -> None:
+        """The interpreter passes its probe and the env count suits the task; trainings write
+        under ``work_dir/isaacgym``."""
+        self.check_installed(task.task_class)
+        task.check_num_envs(self.ig.num_envs)
+        if work_dir is not None:
+            self.work_dir = Path(work_dir) / "isaacgym"
+
+    def budget(self, task, config, hparams, num_seeds: int, select: str) -> tuple:
+        epochs = int(self.cfg.max_iterations or self.ig.max_iterations)
+        return None, (f"Training budget: each reward candidate trains a new policy from scratch "
+                      f"with IsaacGymEnvs' rl_games PPO for {epochs} epochs, {num_seeds} "
+                      "seed(s); its score is the highest consecutive_successes logged during "
+                      "training.\n")
+
+    def status(self) -> list[tuple[str, str]]:
+        """The bridge's pieces here: torch, the Isaac Gym interpreter and its probe (for this
+        task's class, ShadowHand unless an Isaac Gym task is named), TensorBoard, the
+        IsaacGymEnvs source."""
+        import importlib.util
+        from importlib import metadata
+
+        rows = []
+        if importlib.util.find_spec("torch") is None:
+            rows.append(("torch (bridge)", 'missing; install with: pip install -e ".[torch]"'))
+        else:
+            rows.append(("torch (bridge)", f"{metadata.version('torch')} (only the Isaac Gym "
+                                           "bridge uses it)"))
+        task_class = (load_isaacgym_task(self.cfg.task).task_class
+                      if self.cfg.task in list_isaacgym_tasks() else "ShadowHand")
+        try:
+            exe = self.interpreter()
+        except EurekaError as e:
+            rows.append(("backend isaacgym", f"not usable: {e}"))
+        else:
+            checks = self.probe(task_class)
+            failed = next((c for c in checks if not c["ok"]), None)
+            rows.append(("backend isaacgym", f"usable: {exe}" if failed is None else
+                         f"not usable: {exe} fails '{failed['check']}'; {INSTALL_STEPS}"))
+            rows += [(f"  {c['check']}", ("ok: " if c["ok"] else "FAILED: ") + c["detail"])
+                     for c in checks]
+        if importlib.util.find_spec("tensorboard") is None:
+            rows.append(("tensorboard (bridge)", "missing (reads Isaac Gym trainings' logs); "
+                                                 'install with: pip install -e ".[isaacgym]"'))
+        envs = self.ig.isaacgymenvs
+        rows.append(("IsaacGymEnvs source", envs if envs else
+                     "not set (isaacgym.isaacgymenvs=...; needed for task context); "
+                     + INSTALL_STEPS))
+        return rows
 
     def interpreter(self) -> str:
         """The Isaac Gym interpreter's path; one sentence when it is not set or not there."""
@@ -434,9 +496,10 @@ class IsaacGymBackend:
         return exe
 
     def train_candidates(self, task, reward_fns, config, hparams=None, seeds=(0,), labels=None,
-                         devices=None, init_params=None, slots=None):
+                         slots=None, min_rows: int = 0):
         """The JAX trainer's contract (``train.batch.train_candidates``), one IsaacGymEnvs
-        training per row and seed; ``slots``/a seed table as there (a seed race)."""
+        training per row and seed; ``slots``/a seed table as there (a seed race);
+        ``min_rows`` is ignored (no compiled program to keep: each training is a process)."""
         from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
         from eureka_jax.train.batch import BatchResult
         from eureka_jax.train.ppo import TrainingCurves
@@ -502,30 +565,7 @@ class IsaacGymBackend:
             print(f"{labels[rows[row]]}: Isaac Gym training failed:\n{text}", file=sys.stderr)
         return result
 
-
-def _stack(runs, k: int, s: int, m: int):
-    from eureka_jax.train.ppo import TrainingCurves
-
-    def pad(x):
-        return np.concatenate([x, np.full((*x.shape[:-1], m - x.shape[-1]), np.nan, np.float32)],
-                              axis=-1)
-
-    fields = {}
-    for name in ("fitness", "episode_return", "episode_length", "env_steps", "failed",
-                 "failed_at", "peak_fitness"):
-        fields[name] = np.stack([getattr(r, name) for r in runs]).reshape(k, s, *np.shape(
-            getattr(runs[0], name)))
-    comps = np.stack([pad(r.components) for r in runs])
-    fields["components"] = comps.reshape(k, s, *comps.shape[1:])
-    return TrainingCurves(**fields)
-
-
-# ---- curriculum stages on Isaac Gym -----------------------------------------------------
-
-
-class IsaacGymCurriculumBackend(IsaacGymBackend):
-    """Trains curriculum stages on IsaacGymEnvs tasks (``isaacgym_task`` of each stage); the
-    hand-off is rl_games' checkpoint (``checkpoint=PATH``) of the previous stage's first seed."""
+    # ---- curriculum stages (``isaacgym_task`` of each stage) ------------------------------
 
     def _task(self, stage):
         if not stage.isaacgym_task:
@@ -601,3 +641,20 @@ class IsaacGymCurriculumBackend(IsaacGymBackend):
             checkpoints.append(str(found[-1]))
         return StageOutcome(checkpoint=checkpoints[0], fitness=fitness, final_fitness=final,
                             details={"checkpoints": checkpoints})
+
+
+def _stack(runs, k: int, s: int, m: int):
+    from eureka_jax.train.ppo import TrainingCurves
+
+    def pad(x):
+        return np.concatenate([x, np.full((*x.shape[:-1], m - x.shape[-1]), np.nan, np.float32)],
+                              axis=-1)
+
+    fields = {}
+    for name in ("fitness", "episode_return", "episode_length", "env_steps", "failed",
+                 "failed_at", "peak_fitness"):
+        fields[name] = np.stack([getattr(r, name) for r in runs]).reshape(k, s, *np.shape(
+            getattr(runs[0], name)))
+    comps = np.stack([pad(r.components) for r in runs])
+    fields["components"] = comps.reshape(k, s, *comps.shape[1:])
+    return TrainingCurves(**fields)

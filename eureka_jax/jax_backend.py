@@ -101,5 +101,5 @@ class JaxBackend:
     def status(self) -> list[tuple[str, str]]:
         import jax
 
-        return [("backend jax", f"usable: {len(jax.devices())} {jax.default_backend()} "
-                                "device(s)")]
+        devices = f"{len(jax.devices())} {jax.default_backend()} device(s)"
+        return [("backend jax", f"usable: {devices}")]

@@ -9,6 +9,7 @@ what the evaluation must report."""
 import hashlib
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ class ScriptedBackend:
 
     name = "scripted"
     supports = frozenset()
-    trained: list = []
+    trained: ClassVar[list] = []
 
     def __init__(self, cfg, work_dir=None):
         self.cfg = cfg

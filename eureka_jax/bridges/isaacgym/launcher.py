@@ -425,8 +425,8 @@ class IsaacGymBackend:
         if importlib.util.find_spec("torch") is None:
             rows.append(("torch (bridge)", 'missing; install with: pip install -e ".[torch]"'))
         else:
-            rows.append(("torch (bridge)", f"{metadata.version('torch')} (only the Isaac Gym "
-                                           "bridge uses it)"))
+            version = metadata.version("torch")
+            rows.append(("torch (bridge)", f"{version} (only the Isaac Gym bridge uses it)"))
         task_class = (load_isaacgym_task(self.cfg.task).task_class
                       if self.cfg.task in list_isaacgym_tasks() else "ShadowHand")
         try:
@@ -441,8 +441,8 @@ class IsaacGymBackend:
             rows += [(f"  {c['check']}", ("ok: " if c["ok"] else "FAILED: ") + c["detail"])
                      for c in checks]
         if importlib.util.find_spec("tensorboard") is None:
-            rows.append(("tensorboard (bridge)", "missing (reads Isaac Gym trainings' logs); "
-                                                 'install with: pip install -e ".[isaacgym]"'))
+            rows.append(("tensorboard (bridge)", ("missing (reads Isaac Gym trainings' logs); "
+                                                  'install with: pip install -e ".[isaacgym]"')))
         envs = self.ig.isaacgymenvs
         rows.append(("IsaacGymEnvs source", envs if envs else
                      "not set (isaacgym.isaacgymenvs=...; needed for task context); "

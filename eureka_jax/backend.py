@@ -14,8 +14,8 @@ Adding a simulator: a module with a class that implements ``Backend`` and one li
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from eureka_jax.errors import EurekaError

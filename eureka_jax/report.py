@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eureka_jax.runs import atomic_write, read_json
+from eureka_jax.runs import RoundRecord, atomic_write, read_json
 
 
 def make_report(run_dir: Path) -> Path:
@@ -21,7 +21,8 @@ def make_report(run_dir: Path) -> Path:
     summary = read_json(run_dir / "summary.json")
     evaluation = read_json(run_dir / "evaluation.json") if (run_dir / "evaluation.json").is_file() \
         else None
-    rounds = [r for r in summary["rounds"] if r.get("scores")]
+    records = [RoundRecord.from_json(r) for r in summary["rounds"]]
+    rounds = [r for r in records if r.scores]
 
     fig, ax = plt.subplots(figsize=(7, 4))
     best_so_far, xs = [], []
@@ -29,10 +30,10 @@ def make_report(run_dir: Path) -> Path:
     shown = [0.0]  # the y range always includes 0, so noise near it is not zoomed into
     for r in rounds:
         x = _round_number(r)
-        scores = [s for s in r["scores"] if s is not None]
+        scores = [s for s in r.scores if s is not None]
         ax.scatter([x] * len(scores), scores, color="tab:blue", alpha=0.5, s=15)
-        if r.get("best_fitness") is not None:  # the round's chosen best, after its seed race
-            running = max(running, r["best_fitness"])
+        if r.best_fitness is not None:  # the round's chosen best, after its seed race
+            running = max(running, r.best_fitness)
         best_so_far.append(running)
         xs.append(x)
         shown += scores
@@ -69,17 +70,15 @@ def make_report(run_dir: Path) -> Path:
 
     best_curves = _best_curves(run_dir, summary)
     components = _plot_best_components(run_dir, best_curves, plt)
-    _write_tensorboard(run_dir, summary, evaluation, best_curves)
+    _write_tensorboard(run_dir, rounds, evaluation, best_curves)
 
     lines = [f"# Eureka search on {summary['task']}", "", "![fitness](fitness.png)", "",
              "| round | status | candidates | best (mean ± std over its seeds) | seeds |",
              "| --- | --- | ---: | ---: | ---: |"]
-    for r in summary["rounds"]:
-        n = len(r.get("scores") or [])
-        fit = "" if r.get("best_fitness") is None else \
-            f"{r['best_fitness']:.3f} ± {r.get('best_std') or 0.0:.3f}"
-        lines.append(f"| {_round_number(r)} | {r['status']} | {n} | {fit} | "
-                     f"{r.get('best_num_seeds') or ''} |")
+    for r in records:
+        fit = "" if r.best_fitness is None else f"{r.best_fitness:.3f} ± {r.best_std or 0.0:.3f}"
+        lines.append(f"| {_round_number(r)} | {r.status} | {len(r.scores)} | {fit} | "
+                     f"{r.best_num_seeds or ''} |")
     if summary.get("best"):
         b = summary["best"]
         title = (f"Best reward: round {b['round']}, candidate {b['candidate']}, fitness "
@@ -122,11 +121,12 @@ def _best_curves(run_dir: Path, summary: dict):
     name = "iter_init" if best["round"] == "init" else f"iter_{int(best['round']) - 1:02d}"
     from eureka_jax.selection import runs_of
 
-    decision = read_json(run_dir / name / "round.json")
+    decision = RoundRecord.from_json(read_json(run_dir / name / "round.json"))
     first = load_result(run_dir / name / "curves.npz")
     race_path = run_dir / name / "race_curves.npz"
     race = load_result(race_path) if race_path.is_file() else None
-    k = decision.get("best_row", decision["candidates"].index(best["candidate"]))
+    k = (decision.best_row if decision.best_row is not None
+         else decision.candidates.index(best["candidate"]))
     c = runs_of(first, race, k)  # every seed the best trained with
     return first.component_names[k], c.fitness, c.components, c.env_steps[0]
 
@@ -161,7 +161,7 @@ def _plot_best_components(run_dir: Path, curves, plt) -> bool:
     return True
 
 
-def _write_tensorboard(run_dir: Path, summary: dict, evaluation, curves) -> None:
+def _write_tensorboard(run_dir: Path, rounds: list, evaluation, curves) -> None:
     """Scalars for TensorBoard (``tensorboard --logdir RUN_DIR/tensorboard``)."""
     import shutil
 
@@ -171,11 +171,11 @@ def _write_tensorboard(run_dir: Path, summary: dict, evaluation, curves) -> None
     shutil.rmtree(folder, ignore_errors=True)  # written anew from the run's files
     with SummaryWriter(str(folder)) as writer:
         running = -np.inf
-        for i, r in enumerate(x for x in summary["rounds"] if x.get("scores")):
-            scores = [s for s in r["scores"] if s is not None]
-            if r.get("best_fitness") is not None:
-                running = max(running, r["best_fitness"])
-                writer.add_scalar("search/round_best_fitness", r["best_fitness"], i + 1)
+        for i, r in enumerate(rounds):
+            scores = [s for s in r.scores if s is not None]
+            if r.best_fitness is not None:
+                running = max(running, r.best_fitness)
+                writer.add_scalar("search/round_best_fitness", r.best_fitness, i + 1)
                 writer.add_scalar("search/best_fitness_so_far", running, i + 1)
                 writer.add_scalar("search/candidates_trained", len(scores), i + 1)
         if curves is not None:
@@ -193,9 +193,9 @@ def _write_tensorboard(run_dir: Path, summary: dict, evaluation, curves) -> None
                     writer.add_scalar(f"evaluation/{label}", r["mean"], 0)
 
 
-def _round_number(r: dict):
+def _round_number(r: RoundRecord):
     """A round's 1-based number as printed everywhere ("init" for init=human's round)."""
-    if r.get("round") is not None:
-        return r["round"]
-    name = r["name"]
+    if r.round is not None:
+        return r.round
+    name = r.name
     return "init" if name == "iter_init" else int(name.split("_")[1]) + 1

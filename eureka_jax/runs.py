@@ -18,10 +18,13 @@ Layout of ``runs/<task>/search-<UTC time>/``::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +60,85 @@ def _jsonable(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round of a search as decided and written (``iter_XX/round.json``); the summary
+    keeps ``SUMMARY_FIELDS`` of it. Lists run over the round's rows (a program, or with
+    ``tune=`` a constant variant of one). ``from_json`` reads every earlier version: a field
+    an older run did not write takes its default, a key this version does not know is kept
+    (``extra``) and written back."""
+
+    name: str
+    status: str  # "trained" or "nothing compiled"
+    attempts: int
+    round: Any = None  # the round's number in the search (1, 2, ...), set by the loop
+    candidates: list = field(default_factory=list)  # per row: the reply index of its program
+    scores: list = field(default_factory=list)  # per row: the score (mean over its seeds)
+    seed_scores: list = field(default_factory=list)  # per row: each seed's score (None: failed)
+    seeds: list = field(default_factory=list)  # per row: the seeds its scores are of
+    confirmed: list = field(default_factory=list)  # the raced programs (reply indices)
+    confirmed_rows: list = field(default_factory=list)
+    failed: list = field(default_factory=list)  # per row: went non-finite in training
+    best_candidate: int | None = None  # reply index of the round's best
+    best_row: int | None = None
+    best_fitness: float | None = None
+    best_std: float | None = None
+    best_num_seeds: int | None = None
+    first_pass_seeds: int | None = None
+    best_source: str | None = None
+    reflection: str | None = None
+    summary: str | None = None  # how the round trained, for the next prompt
+    compile_seconds: float = 0.0
+    run_seconds: float = 0.0
+    env_steps: int = 0
+    errors: dict = field(default_factory=dict)  # crashed trainings: reply index -> traceback
+    slow_batch: Any = None
+    population: list = field(default_factory=list)  # every candidate, for the reflection
+    variants: Any = None  # tune=: per row, its constant variant
+    best_variant: Any = None
+    tuning: Any = None
+    error_source: str | None = None  # the program whose training crashed first
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def trained(self) -> bool:
+        """A best was chosen (some row trained to a finite score)."""
+        return self.status == "trained" and self.best_fitness is not None
+
+    def best_seed_scores(self) -> list:
+        """The values the best's score is the mean of: its last ``best_num_seeds`` (a raced
+        leader's race seeds), failed seeds dropped."""
+        if not self.trained:
+            return []
+        n = int(self.best_num_seeds or 1)
+        return [v for v in self.seed_scores[self.best_row or 0][-n:] if v is not None]
+
+    def components_of(self, index) -> tuple:
+        """The component names of candidate ``index`` (from the population)."""
+        for c in self.population or ():
+            if c["index"] == index:
+                return tuple(c.get("components") or ())
+        return ()
+
+    def to_json(self, fields=None) -> dict:
+        """The JSON object (``fields``: only these)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name != "extra" and (fields is None or f.name in fields)}
+        return {**(self.extra if fields is None else {}), **out}
+
+    @classmethod
+    def from_json(cls, value: dict) -> RoundRecord:
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in value.items() if k in names}
+        known.setdefault("attempts", 0)
+        return cls(**known, extra={k: v for k, v in value.items() if k not in names})
+
+
+# what summary.json keeps of each round
+SUMMARY_FIELDS = ("round", "name", "status", "attempts", "scores", "seed_scores", "confirmed",
+                  "best_candidate", "best_fitness", "best_std", "best_num_seeds", "env_steps")
 
 
 def write_arrays(path: Path, **arrays) -> None:

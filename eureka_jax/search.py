@@ -7,6 +7,7 @@ saved curves are not retrained.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,14 @@ from eureka_jax.reflect import (
     reflect_runs,
 )
 from eureka_jax.reward import RewardError, compile_reward, policy_for
-from eureka_jax.runs import atomic_write, read_json, train_or_load, write_json
+from eureka_jax.runs import (
+    SUMMARY_FIELDS,
+    RoundRecord,
+    atomic_write,
+    read_json,
+    train_or_load,
+    write_json,
+)
 from eureka_jax.train.config import seed_list, training_settings
 from eureka_jax.tune import constants_text, make_plan, plan_trainer
 
@@ -188,7 +196,7 @@ class Search:
                                                      self.budget)
         return [], self.cfg.max_resample
 
-    def _round(self, name: str, messages, fixed=None) -> dict:
+    def _round(self, name: str, messages, fixed=None) -> RoundRecord:
         """Runs (or reads back) one round. ``fixed``: [(label, source)] instead of proposals."""
         rdir = self.run_dir / name
         if (rdir / "round.json").is_file():
@@ -199,7 +207,7 @@ class Search:
                               key=lambda p: int(p.parent.name.split("_")[1]))
             for prompt in attempts:
                 self.proposer.propose(read_json(prompt), self.cfg.sample)
-            return read_json(rdir / "round.json")
+            return RoundRecord.from_json(read_json(rdir / "round.json"))
         self._rejected = []
         if fixed is None:
             compiled, attempts = self._propose_and_compile(rdir, messages)
@@ -208,8 +216,8 @@ class Search:
                         for i, (_, src) in enumerate(fixed)]
             attempts = 0
         if not compiled:
-            decision = {"name": name, "status": "nothing compiled", "attempts": attempts + 1}
-            write_json(rdir / "round.json", decision)
+            decision = RoundRecord(name=name, status="nothing compiled", attempts=attempts + 1)
+            write_json(rdir / "round.json", decision.to_json())
             return decision
         labels = [f"{name}/candidate_{i:02d}" for i, _ in compiled]
         programs = [f for _, f in compiled]
@@ -255,57 +263,56 @@ class Search:
             reflection += constants_text(best_fn, plan, program,
                                          [scores.mean(j) for j in range(len(rows))], k,
                                          [len(scores.scored(j)) for j in range(len(rows))])
-        decision = {
-            "name": name,
-            "status": "trained",
-            "attempts": attempts + 1,
-            # per row: the reply index of its program (with tune=, a program's variants
-            # repeat it; "variants" says which is which)
-            "candidates": [i for i, _ in rows],
-            "scores": [None if not np.isfinite(scores.mean(j)) else scores.mean(j)
-                       for j in range(len(rows))],
-            "seed_scores": [[None if np.isnan(v) else float(v) for v in scores.values[j]]
-                            for j in range(len(rows))],
-            "seeds": scores.seeds,
-            "confirmed": [rows[j][0] for j in top],
-            "confirmed_rows": list(top),
-            "failed": [scores.failed(j) for j in range(len(rows))],
-            "best_candidate": rows[k][0],
-            "best_row": k,
-            "best_fitness": float(mean) if np.isfinite(mean) else None,
-            "best_std": scores.std(k),
-            "best_num_seeds": len(scores.scored(k)),
-            "first_pass_seeds": len(self.seeds),
-            "best_source": best_source,
-            "reflection": reflection,
-            "summary": _summary_text(self.config, len(self.seeds), len(top)),
-            "compile_seconds": first.compile_seconds + (race.compile_seconds if race else 0.0),
-            "run_seconds": first.run_seconds + (race.run_seconds if race else 0.0),
-            "env_steps": first.env_steps + (race.env_steps if race else 0),
-            # trainings that crashed (a backend that runs processes): candidate index -> traceback tail
-            "errors": {str(rows[int(i)][0]): text for i, text in errors.items()},
-            "slow_batch": slow,
-            "population": self._population(rows, scores, first, race, plan),
-        }
+        extra = {}
         if plan is not None:
-            decision.update(variants=plan.variants, best_variant=plan.variants[k],
-                            tuning=plan.record(programs))
+            extra = {"variants": plan.variants, "best_variant": plan.variants[k],
+                     "tuning": plan.record(programs)}
             if plan.variants[k]:
                 atomic_write(rdir / "best_tuned.py", best_source)
-        if decision["best_fitness"] is None and errors:
-            first_error = next(iter(errors))
-            decision["error_source"] = rows[int(first_error)][1].source
-        write_json(rdir / "round.json", decision)
+        if not np.isfinite(mean) and errors:
+            extra["error_source"] = rows[int(next(iter(errors)))][1].source
+        decision = RoundRecord(
+            name=name, status="trained", attempts=attempts + 1,
+            # per row: the reply index of its program (with tune=, a program's variants
+            # repeat it; "variants" says which is which)
+            candidates=[i for i, _ in rows],
+            scores=[None if not np.isfinite(scores.mean(j)) else scores.mean(j)
+                    for j in range(len(rows))],
+            seed_scores=[[None if np.isnan(v) else float(v) for v in scores.values[j]]
+                         for j in range(len(rows))],
+            seeds=scores.seeds,
+            confirmed=[rows[j][0] for j in top],
+            confirmed_rows=list(top),
+            failed=[scores.failed(j) for j in range(len(rows))],
+            best_candidate=rows[k][0],
+            best_row=k,
+            best_fitness=float(mean) if np.isfinite(mean) else None,
+            best_std=scores.std(k),
+            best_num_seeds=len(scores.scored(k)),
+            first_pass_seeds=len(self.seeds),
+            best_source=best_source,
+            reflection=reflection,
+            summary=_summary_text(self.config, len(self.seeds), len(top)),
+            compile_seconds=first.compile_seconds + (race.compile_seconds if race else 0.0),
+            run_seconds=first.run_seconds + (race.run_seconds if race else 0.0),
+            env_steps=first.env_steps + (race.env_steps if race else 0),
+            # trainings that crashed (a backend that runs processes): reply index -> its tail
+            errors={str(rows[int(i)][0]): text for i, text in errors.items()},
+            slow_batch=slow,
+            population=self._population(rows, scores, first, race, plan),
+            **extra,
+        )
+        write_json(rdir / "round.json", decision.to_json())
         return decision
 
-    def _log_estimate(self, decision: dict, rounds_left: int) -> None:
+    def _log_estimate(self, decision: RoundRecord, rounds_left: int) -> None:
         """How long the rest will take, from this round's measured compile and run time."""
-        if not rounds_left or not decision.get("run_seconds"):
+        if not rounds_left or not decision.run_seconds:
             return
-        per_round = decision["compile_seconds"] + decision["run_seconds"]
-        runs = len(decision["candidates"]) * len(self.seeds) * (2 if decision["confirmed"] else 1)
-        evaluation = decision["run_seconds"] / max(runs, 1) * 3 * self.cfg.num_eval
-        total = rounds_left * per_round + evaluation + decision["compile_seconds"]
+        per_round = decision.compile_seconds + decision.run_seconds
+        runs = len(decision.candidates) * len(self.seeds) * (2 if decision.confirmed else 1)
+        evaluation = decision.run_seconds / max(runs, 1) * 3 * self.cfg.num_eval
+        total = rounds_left * per_round + evaluation + decision.compile_seconds
         self.log(f"  estimate: ~{per_round:.0f} s per round here; up to {rounds_left} more "
                  f"round(s) and the final evaluation: ~{total / 60:.1f} min")
 
@@ -376,28 +383,27 @@ class Search:
                      + ", ".join("failed" if np.isnan(v) else f"{v:.3f}" for v in values))
         return race
 
-    def _next_messages(self, shown: Best, decision: dict, round_name,
+    def _next_messages(self, shown: Best, decision: RoundRecord, round_name,
                        before: Best | None = None) -> list[dict]:
         """The next prompt: ``shown`` (its code and reflection) and the whole of the round
         just finished (``decision``), compared with ``before``, the best before that round."""
         reflection = shown.reflection
-        population = decision.get("population")
+        population = decision.population
         if population:
-            best_index = decision.get("best_candidate")
             reflection += "\n" + population_text(
-                population, decision.get("round", round_name), best_index,
+                population, decision.round or round_name, decision.best_candidate,
                 int(self.cfg.reflection_tokens), parent_components=self._shown_components,
                 best_so_far=None if before is None else {
                     "round": before.iteration, "score": before.fitness, "std": before.std,
                     "num_seeds": before.num_seeds},
-                round_best_source=decision.get("best_source"))
+                round_best_source=decision.best_source)
         reflection += history_text(self._history, self.reference)
         self._shown_components = list(shown.components)
         if self.cfg.feedback == "human" and self.human_feedback is not None:
             note = self.human_feedback(round_name).strip()
             if note:
                 reflection += f"Feedback from the user:\n{note}\n"
-        return self.prompts.feedback(self.task, shown.source, reflection, decision["summary"],
+        return self.prompts.feedback(self.task, shown.source, reflection, decision.summary,
                                      self.budget)
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -443,18 +449,14 @@ class Search:
             write_json(saved, found)
         return found
 
-    def _remember(self, label, decision: dict) -> None:
+    def _remember(self, label, decision: RoundRecord) -> None:
         """Adds a finished round's best to the history the next prompts carry."""
-        if decision.get("status") != "trained" or decision.get("best_fitness") is None:
+        if not decision.trained:
             self._history.append({"round": label, "score": None})
             return
-        row = decision.get("best_row", 0)
-        n = int(decision.get("best_num_seeds") or 1)
-        # the values its score is the mean of: its last n (a raced leader's race seeds)
-        scored = decision["seed_scores"][row][-n:]
-        self._history.append({"round": label, "score": decision["best_fitness"],
-                              "std": decision.get("best_std"),
-                              "seed_scores": [v for v in scored if v is not None]})
+        self._history.append({"round": label, "score": decision.best_fitness,
+                              "std": decision.best_std,
+                              "seed_scores": decision.best_seed_scores()})
 
     def run(self) -> dict:
         task, cfg = self.task, self.cfg
@@ -467,32 +469,30 @@ class Search:
         if cfg.init == "human":
             d = self._round("iter_init", None, fixed=[("human", task.human_reward_source)])
             self._remember("init (the human reward)", d)
-            best = Best(d["best_source"], d["best_fitness"] or -np.inf, "init", 0, d["reflection"],
-                        d.get("best_std", 0.0), d.get("best_num_seeds", 1),
-                        _components_of(d, 0))
+            best = Best(d.best_source, d.best_fitness or -np.inf, "init", 0, d.reflection,
+                        d.best_std or 0.0, d.best_num_seeds or 1, d.components_of(0))
             messages = self._next_messages(best, d, "init")
             self.log(f"init=human: human reward scores {_pm(best)}")
         for it in range(cfg.iteration):
             name = f"iter_{it:02d}"
             self.status.update(round=f"{it + 1}/{cfg.iteration}", phase="starting")
             self.log(f"round {it + 1}/{cfg.iteration}")
-            d = self._round(name, messages)
-            d["round"] = it + 1
+            d = dataclasses.replace(self._round(name, messages), round=it + 1)
             history.append(d)
             self._remember(it + 1, d)
-            if d["status"] != "trained" or d["best_fitness"] is None:
-                if d.get("errors"):  # every training crashed: show the LLM why
-                    error = next(iter(d["errors"].values()))
+            if not d.trained:
+                if d.errors:  # every training crashed: show the LLM why
+                    error = next(iter(d.errors.values()))
                     messages = self.prompts.execution_error(
-                        task, d["error_source"], "exception", "training crashed:\n" + error,
+                        task, d.error_source, "exception", "training crashed:\n" + error,
                         self.budget)
-                elif best is not None and d.get("population"):  # every run went NaN: say so
+                elif best is not None and d.population:  # every run went NaN: say so
                     messages = self._next_messages(best, d, it + 1, best)
-                self.log(f"  {d['status']}; the next round asks again")
+                self.log(f"  {d.status}; the next round asks again")
                 continue
-            round_best = Best(d["best_source"], d["best_fitness"], it + 1, d["best_candidate"],
-                              d["reflection"], d.get("best_std", 0.0), d.get("best_num_seeds", 1),
-                              _components_of(d, d["best_candidate"]))
+            round_best = Best(d.best_source, d.best_fitness, it + 1, d.best_candidate,
+                              d.reflection, d.best_std or 0.0, d.best_num_seeds or 1,
+                              d.components_of(d.best_candidate))
             before = best
             if best is None or round_best.fitness > best.fitness:
                 best = round_best
@@ -508,11 +508,7 @@ class Search:
         summary = {
             "task": task.name,
             "run_dir": str(self.run_dir),
-            "rounds": [{k: d.get(k) for k in ("round", "name", "status", "attempts", "scores",
-                                               "seed_scores", "confirmed", "best_candidate",
-                                               "best_fitness", "best_std", "best_num_seeds",
-                                               "env_steps")}
-                       for d in history],
+            "rounds": [d.to_json(SUMMARY_FIELDS) for d in history],
             "best": None if best is None else {
                 "round": best.iteration, "candidate": best.index, "fitness": best.fitness,
                 "std": best.std, "num_seeds": best.num_seeds, "source": best.source},
@@ -521,13 +517,6 @@ class Search:
             atomic_write(self.run_dir / "best_reward.py", best.source)
         write_json(self.run_dir / "summary.json", summary)
         return summary
-
-
-def _components_of(decision: dict, index) -> tuple:
-    for c in decision.get("population") or ():
-        if c["index"] == index:
-            return tuple(c.get("components") or ())
-    return ()
 
 
 def _pm(best: Best) -> str:

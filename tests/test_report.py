@@ -31,7 +31,8 @@ def _run(tmp_path, with_evaluation=True):
         labels=["iter_00/candidate_00", "iter_00/candidate_01"],
         component_names=[("tilt", "spin"), ("tilt", "spin")], seeds=[0], params=None,
         curves=_curves(2, 1, 5, 0.1), compile_seconds=1.0, run_seconds=2.0, env_steps=10_000))
-    write_json(run / "iter_00" / "round.json", {"candidates": [0, 1], "best_row": 1})
+    write_json(run / "iter_00" / "round.json", {"name": "iter_00", "status": "trained",
+                                                 "candidates": [0, 1], "best_row": 1})
     write_json(run / "summary.json", {
         "task": "cartpole",
         "rounds": [{"round": 1, "name": "iter_00", "status": "trained", "scores": [0.4, 0.6],

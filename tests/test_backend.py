@@ -102,8 +102,8 @@ def scripted(monkeypatch):
     return ScriptedBackend
 
 
-SETTINGS = ["task=cartpole", "backend=scripted", "llm=offline", "iteration=2", "sample=3",
-            "seeds=2", "confirm=2", "num_eval=3", "report_video=false"]
+SETTINGS = ["task=cartpole", "backend=scripted", "llm=offline", "iteration=2", "sample=2",
+            "seeds=2", "confirm=1", "num_eval=3", "report_video=false"]
 
 
 def test_search_evaluation_and_report_run_through_a_registered_backend(scripted, tmp_path):

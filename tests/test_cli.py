@@ -9,16 +9,13 @@ import pytest
 
 from tests.conftest import run_cli
 
-# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
-pytestmark = pytest.mark.slow
-
-
-def test_help_lists_subcommands():
+def test_help_lists_subcommands():  # the fast tier's one CLI run: the entry point starts
     out = run_cli("--help")
     assert out.returncode == 0
     assert "tasks" in out.stdout and "show-task" in out.stdout
 
 
+@pytest.mark.slow
 def test_tasks_table_lists_every_task():
     out = run_cli("tasks")
     assert out.returncode == 0, out.stderr
@@ -28,6 +25,7 @@ def test_tasks_table_lists_every_task():
     assert "smoke only" in out.stdout  # the hand tasks' CPU budgets do not learn
 
 
+@pytest.mark.slow
 def test_show_task_is_the_llm_context_without_reward_code():
     out = run_cli("show-task", "env=cartpole")  # Eureka's `env` alias
     assert out.returncode == 0, out.stderr
@@ -38,6 +36,7 @@ def test_show_task_is_the_llm_context_without_reward_code():
         assert name not in out.stdout
 
 
+@pytest.mark.slow  # runs the CLI (a new process each) or compiles training programs
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -56,6 +55,7 @@ def test_user_errors_are_one_sentence(args, message):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_check_reward_accepts_baselines_and_rejects_with_category(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import os\ndef compute_reward(pole_angle):\n    return pole_angle, {}\n")
@@ -66,6 +66,7 @@ def test_check_reward_accepts_baselines_and_rejects_with_category(tmp_path):
     assert f"{bad}: REJECTED [forbidden]" in out.stdout and "import os" in out.stdout
 
 
+@pytest.mark.slow
 def test_train_prints_fitness_per_candidate_and_seed(tmp_path):
     reply = tmp_path / "reply.md"
     reply.write_text(
@@ -96,12 +97,14 @@ def test_train_prints_fitness_per_candidate_and_seed(tmp_path):
     assert curves["fitness"].shape[:2] == (2, 2)
 
 
+@pytest.mark.slow
 def test_train_settings_errors_are_one_sentence():
     out = run_cli("train", "task=cartpole", "reward=human", "train.num_minibatches=7")
     assert out.returncode == 2
     assert "must divide train.num_envs" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_propose_offline_prints_compiling_programs(tmp_path):
     out = run_cli("propose", "task=cartpole", "sample=4", "llm=offline", f"runs_dir={tmp_path}")
     assert out.returncode == 0, out.stderr
@@ -110,6 +113,7 @@ def test_propose_offline_prints_compiling_programs(tmp_path):
     assert len(list(tmp_path.glob("cartpole/propose-*/sample_*.py"))) == 4
 
 
+@pytest.mark.slow
 def test_propose_through_the_real_client_then_replay(tmp_path):
     from tests.llm_server import ScriptedLLM
     from tests.test_llm import REPLY
@@ -167,6 +171,7 @@ print(json.dumps({"measured": peak[0] - start[0], "program": result.memory_bytes
 """
 
 
+@pytest.mark.slow
 def test_doctor_shows_devices_mesh_and_a_memory_estimate_within_2x_of_the_peak():
     import subprocess
     import sys

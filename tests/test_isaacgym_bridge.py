@@ -33,8 +33,6 @@ from eureka_jax.bridges.isaacgym.launcher import (
     reward_spec,
 )
 
-# compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
-pytestmark = pytest.mark.slow
 from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
 from eureka_jax.config import load_config
 from eureka_jax.curriculum import parse_curriculum, run_curriculum
@@ -131,6 +129,7 @@ def test_runtime_imports_nothing_of_eureka_jax():
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
 
 
+@pytest.mark.slow
 def test_isaac_gym_is_imported_before_torch(tmp_path, conformance_python):
     # the stand-in keeps Isaac Gym's rule (isaacgym/gymdeps.py): torch first is an ImportError
     python = write_interpreter(tmp_path / "python", conformance_python)
@@ -149,6 +148,7 @@ def test_isaac_gym_is_imported_before_torch(tmp_path, conformance_python):
     assert isinstance(first, ast.ImportFrom) and first.module == "isaacgym"
 
 
+@pytest.mark.slow
 def test_adapter_equals_jax_and_shares_memory(task, reward_fn):
     reward = runtime.TorchReward.from_spec(reward_spec(reward_fn, task))
     inputs = batch(task)
@@ -168,6 +168,7 @@ def test_adapter_equals_jax_and_shares_memory(task, reward_fn):
     assert runtime.jax_to_torch(x).data_ptr() == x.unsafe_buffer_pointer()
 
 
+@pytest.mark.slow
 def test_shared_inputs_are_passed_unbatched(task):
     fn = compile_reward(WITH_LIMITS, task)
     spec = reward_spec(fn, task)
@@ -185,6 +186,7 @@ def test_shared_inputs_are_passed_unbatched(task):
     np.testing.assert_allclose(total.numpy(), np.asarray(want), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_runtime_allows_exactly_the_policys_modules_and_builtins(task, reward_fn):
     spec = reward_spec(reward_fn, task)
     assert set(spec["modules"]) == DEFAULT_POLICY.imports  # one allowlist, sent with the reward
@@ -206,6 +208,7 @@ def test_runtime_allows_exactly_the_policys_modules_and_builtins(task, reward_fn
     assert float(f(jnp.float32(2.0))[0]) == 2.0 and f(2.0)[1] == "3.0"
 
 
+@pytest.mark.slow
 def test_mixin_replaces_the_reward_adds_the_goal_bonus_and_logs(task, reward_fn):
     spec = reward_spec(reward_fn, task)
     assert (spec["success_bonus"], spec["success_event"]) == ("reach_goal_bonus",
@@ -365,6 +368,7 @@ def _calls(root):
     return [json.loads(p.read_text()) for p in sorted(Path(root).rglob("standin_call.json"))]
 
 
+@pytest.mark.slow
 def test_backend_trains_through_the_interpreter_and_reports_crashes(tmp_path, standin, task,
                                                                     reward_fn, monkeypatch):
     monkeypatch.setenv("STANDIN_RL_GAMES", "isaacgymenvs")
@@ -402,6 +406,7 @@ def test_backend_trains_through_the_interpreter_and_reports_crashes(tmp_path, st
             "consecutive_successes/frame"} <= set(scalars)
 
 
+@pytest.mark.slow
 def test_eurekas_copy_of_isaacgymenvs_finds_our_class_and_its_logs_read(tmp_path, standin,
                                                                        task, reward_fn,
                                                                        monkeypatch):
@@ -423,6 +428,7 @@ def test_eurekas_copy_of_isaacgymenvs_finds_our_class_and_its_logs_read(tmp_path
     assert "consecutive_successes" in read_scalars(tmp_path / "work")  # the bare layout
 
 
+@pytest.mark.slow
 def test_a_task_without_a_success_metric_fails_its_candidate_not_the_search(tmp_path, standin,
                                                                           monkeypatch):
     # like upstream IsaacGymEnvs' Cartpole: no consecutive_successes in its extras
@@ -441,6 +447,7 @@ def test_a_task_without_a_success_metric_fails_its_candidate_not_the_search(tmp_
     assert "logged no 'consecutive_successes'" in result.errors[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["isaacgymenvs", "eureka"])
 def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin, monkeypatch, flavour):
     monkeypatch.setenv("STANDIN_RL_GAMES", flavour)
@@ -483,6 +490,7 @@ def test_curriculum_hands_the_checkpoint_to_stage_two(tmp_path, standin, monkeyp
     assert [p.stat().st_mtime_ns for p in calls] == mtimes
 
 
+@pytest.mark.slow
 def test_final_evaluation_runs_on_isaac_gym(tmp_path, standin, task, monkeypatch):
     monkeypatch.setenv("STANDIN_RL_GAMES", "isaacgymenvs")
     cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",
@@ -501,6 +509,7 @@ def test_final_evaluation_runs_on_isaac_gym(tmp_path, standin, task, monkeypatch
     assert json.loads((tmp_path / "evaluation.json").read_text())["seeds"] == evaluation["seeds"]
 
 
+@pytest.mark.slow
 def test_missing_isaac_gym_is_one_sentence_with_the_install_steps(tmp_path):
     out = run_cli("search", "backend=isaacgym", "task=ShadowHand", "llm=offline",
                   f"runs_dir={tmp_path}")
@@ -546,6 +555,7 @@ def test_model_facts_show_what_trains_and_nothing_reward_only():
             assert reward_only not in text, reward_only
 
 
+@pytest.mark.slow
 def test_mixin_supports_tasks_whose_compute_reward_takes_no_actions(task, reward_fn):
     # upstream Cartpole, BallBalance, Quadcopter, AnymalTerrain: compute_reward(self), the
     # actions kept by pre_physics_step as self.actions
@@ -580,6 +590,7 @@ def _processes_mentioning(text):
     return found
 
 
+@pytest.mark.slow
 def test_a_training_past_its_timeout_fails_its_candidate_and_is_ended(tmp_path, standin, task,
                                                                       reward_fn):
     cfg = load_config([f"isaacgym.python={standin}", f"isaacgym.isaacgymenvs={ISAACGYMENVS}",

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import run_cli
 
+
 def test_help_lists_subcommands():  # the fast tier's one CLI run: the entry point starts
     out = run_cli("--help")
     assert out.returncode == 0

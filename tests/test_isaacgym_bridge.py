@@ -32,7 +32,6 @@ from eureka_jax.bridges.isaacgym.launcher import (
     command_line,
     reward_spec,
 )
-
 from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
 from eureka_jax.config import load_config
 from eureka_jax.curriculum import parse_curriculum, run_curriculum

@@ -39,7 +39,8 @@ if args["processes"] > 1:
 from eureka_jax.compile_cache import enable_compilation_cache
 from eureka_jax.reward import compile_reward
 from eureka_jax.task import load_task
-from eureka_jax.train import TrainConfig, train_candidates, split_train_settings
+from eureka_jax.distributed import train_candidates
+from eureka_jax.train import TrainConfig, split_train_settings
 from benchmarks.trainer import typical_cartpole_rewards
 enable_compilation_cache()
 task = load_task("cartpole")

@@ -66,7 +66,7 @@ def initialize(cfg) -> bool:
             raise EurekaError(f"distributed.process_id={d['process_id']} is outside 0.."
                               f"{d['num_processes'] - 1} (distributed.num_processes).")
     if _initialized():  # already joined (e.g. by the caller); never touch the backend before
-        return _joined()
+        return jax.process_count() > 1
     try:
         if d["coordinator"]:
             jax.distributed.initialize(
@@ -82,18 +82,6 @@ def initialize(cfg) -> bool:
             "from every process.") from e
     if jax.process_count() > 1:
         _place_mjx_models_locally()
-    return _joined()
-
-
-def _joined() -> bool:
-    """With several processes, makes every training call of the leader announce its batch
-    (the trainer's ``BEFORE_TRAINING`` hook; the trainer never imports this module)."""
-    from eureka_jax.train import batch
-
-    if jax.process_count() > 1 and _announce_batch not in batch.BEFORE_TRAINING:
-        batch.BEFORE_TRAINING.append(_announce_batch)
-    if jax.process_count() > 1 and _all_compiled not in batch.BEFORE_RUN:
-        batch.BEFORE_RUN.append(_all_compiled)
     return jax.process_count() > 1
 
 
@@ -112,13 +100,23 @@ def _all_compiled(compiled) -> None:
                           f"within {COMPILE_WAIT_S} s ({_first_line(e)}).") from e
 
 
-def _announce_batch(task, reward_fns, config, hparams, seeds, labels, slots=None,
-                    init_params=None, constants=None, min_rows=0) -> None:
-    if init_params is not None:
-        raise EurekaError("fine-tuning from given parameters (curricula) runs in one process; "
-                          "start the curriculum without distributed.* settings.")
-    announce(task, reward_fns, config, hparams, seeds, labels, slots=slots,
-             constants=constants, min_rows=min_rows)
+def train_candidates(task, reward_fns, config, hparams=None, seeds=(0,), labels=None,
+                     slots=None, constants=None, min_rows: int = 0, init_params=None, **options):
+    """The trainer (``train.batch.train_candidates``) across the joined processes: the leader
+    first posts the batch (``announce``), then every process compiles it, waits at a barrier
+    until all have (``before_run``) and trains its share. One process: the trainer itself."""
+    from eureka_jax.train import batch
+
+    if multi_process():
+        if init_params is not None:
+            raise EurekaError("fine-tuning from given parameters (curricula) runs in one "
+                              "process; start the curriculum without distributed.* settings.")
+        announce(task, reward_fns, config, hparams, seeds, labels, slots=slots,
+                 constants=constants, min_rows=min_rows)
+        options["before_run"] = _all_compiled
+    return batch.train_candidates(task, reward_fns, config, hparams, seeds=seeds, labels=labels,
+                                  slots=slots, constants=constants, min_rows=min_rows,
+                                  init_params=init_params, **options)
 
 
 def _place_mjx_models_locally() -> None:
@@ -258,7 +256,7 @@ def serve(task_dirs=(), job_timeout_s: float = 86400.0) -> int:
             batch.train_candidates(task, fns, config, hparams, seeds=job["seeds"],
                                    labels=job["labels"], slots=job.get("slots"),
                                    constants=job.get("constants"),
-                                   min_rows=job.get("min_rows", 0))
+                                   min_rows=job.get("min_rows", 0), before_run=_all_compiled)
             done += 1
     finally:
         _state["serving"] = False

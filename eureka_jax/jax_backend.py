@@ -42,9 +42,10 @@ class JaxBackend:
 
     def train_candidates(self, task, reward_fns, config, hparams=None, seeds=(0,), labels=None,
                          slots=None, min_rows: int = 0, **options):
-        """``train.batch.train_candidates`` (``options``: its other arguments, e.g.
-        ``constants`` for tuning, ``init_params``)."""
-        from eureka_jax.train import train_candidates
+        """``train.batch.train_candidates`` across the joined processes
+        (``distributed.train_candidates``; one process: the trainer itself). ``options``: its
+        other arguments, e.g. ``constants`` for tuning, ``init_params``."""
+        from eureka_jax.distributed import train_candidates
 
         return train_candidates(task, reward_fns, config, hparams, seeds=seeds, labels=labels,
                                 slots=slots, min_rows=min_rows, fused=self.fused, **options)

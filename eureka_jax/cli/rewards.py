@@ -75,9 +75,9 @@ def cmd_train(cfg) -> int:
     the curves and policies in runs/<task>/train-<time>/."""
     import numpy as np
 
+    from eureka_jax.distributed import train_candidates
     from eureka_jax.reward import RewardError, compile_reward, policy_for
     from eureka_jax.task import load_task
-    from eureka_jax.train import train_candidates
     from eureka_jax.train.config import seed_list, training_settings
 
     task = load_task(cfg.task, cfg.task_dirs)

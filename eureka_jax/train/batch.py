@@ -28,17 +28,6 @@ from eureka_jax.train.ppo import (
 )
 from eureka_jax.train.sharding import global_array, to_host
 
-# Called at the start of every train_candidates call, before anything is placed on devices,
-# with (task, reward_fns, config, hparams, seeds, labels, slots=, init_params=). The
-# multi-process layer (eureka_jax.distributed) registers one that hands the same batch to the
-# other processes; the trainer itself never imports that layer.
-BEFORE_TRAINING: list = []
-# Called with the compiled program after compiling and before running it, in every process.
-# The multi-process layer registers a barrier there: XLA's CPU collectives give a process 30 s
-# to reach the first collective, and a process still compiling (a slower host, a busy CPU)
-# would miss it.
-BEFORE_RUN: list = []
-
 
 @dataclass
 class BatchResult:
@@ -134,7 +123,7 @@ def device_layout(num_candidates: int, devices=None) -> dict:
 def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperparams | None = None,
                      seeds=(0,), labels=None, devices=None, init_params=None,
                      slots=None, constants=None, fused: bool = False,
-                     min_rows: int = 0) -> BatchResult:
+                     min_rows: int = 0, before_run=None) -> BatchResult:
     """Trains every reward candidate with every seed, batched: candidates x seeds x envs in
     every compiled program.
 
@@ -182,6 +171,11 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         result, as for the devices): a search passes its ``sample`` so a round where fewer
         programs compile keeps the batch shape, and with it every compiled physics and
         learner program (the padded rows cost run time, not a compile).
+      before_run: called with the compiled programs after compiling and before running
+        them, in every process: the multi-process layer (``distributed.train_candidates``,
+        which wraps this function) puts a barrier there, since XLA's CPU collectives give a
+        process 30 s to reach the first collective and a process still compiling would miss
+        it.
 
     Returns:
       A ``BatchResult``; compile time is measured apart from run time.
@@ -201,10 +195,6 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     spread = NamedSharding(mesh, PartitionSpec("candidates"))
     replicated = NamedSharding(mesh, PartitionSpec())
 
-    # with several processes, the leader first hands the same job to the others
-    for hook in BEFORE_TRAINING:
-        hook(task, reward_fns, config, hparams, seeds, labels, slots=slots,
-             init_params=init_params, constants=constants, min_rows=min_rows)
     pad = layout["padded_candidates"] - k
     seed_rows = seeds if isinstance(seeds[0], list) else [seeds] * k
     keys = seed_keys(seed_rows + [seed_rows[0]] * pad, k + pad)
@@ -225,7 +215,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
                    hparams=jax.tree.map(lambda x: global_array(x, replicated), hparams),
                    init=None if init is None else jax.tree.map(
                        lambda x: global_array(x, spread), init),
-                   constants=None if table is None else global_array(table, spread))
+                   constants=None if table is None else global_array(table, spread),
+                   before_run=before_run)
     what = f"this batch ({k} candidate row(s) x {num_seeds} seed(s) of {task.name})"
     run = _run_fused if fused else _run_split
     out, compile_seconds, reward_compile_seconds, run_seconds, memory = run(
@@ -261,6 +252,7 @@ class _Batch:
     hparams: Any
     init: Any  # parameters to start from, leaves [P, S, ...], or None
     constants: Any  # [P, n] tunable constants, or None
+    before_run: Any = None  # called with the compiled programs before they run
 
     def local_device(self):
         return next(d for d in self.devices if d.process_index == jax.process_index())
@@ -433,8 +425,8 @@ def _run_split(batch: _Batch, reward_fns, what: str):
         lambda: _reward_programs(batch, reward_fns, parts, shapes), task)
     compiled = _all_programs(physics, rewards)
     memory = check_fits(compiled, batch.local_device(), what)
-    for hook in BEFORE_RUN:
-        hook(compiled)
+    if batch.before_run is not None:
+        batch.before_run(compiled)
     extra = (batch.constants,) if batch.constants is not None else ()
     programs = batch.row_programs()
     num_components, num_watch = rewards["num_components"], parts.num_watch
@@ -505,8 +497,8 @@ def _run_fused(batch: _Batch, reward_fns, what: str):
     compiled, compile_seconds = _cached(key, lambda: batched.lower(*args).compile(),
                                         batch.task)
     memory = check_fits([compiled], batch.local_device(), what)
-    for hook in BEFORE_RUN:
-        hook([compiled])
+    if batch.before_run is not None:
+        batch.before_run([compiled])
     start = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
     run_seconds = time.perf_counter() - start

@@ -63,6 +63,46 @@ def test_gae_matches_a_python_loop():
     np.testing.assert_allclose(np.asarray(vs)[:, 0], ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # compiles an unroll
+def test_our_unroll_hands_the_learner_the_episode_boundaries_the_env_had(tasks):
+    """The transitions ``roll`` builds are what brax's loss reads: ``discount`` (1 - the env's
+    termination) and ``state_extras.truncation`` (the time limit, never on a terminated step).
+    With a 5-step limit the time limit falls on every fifth step; the GAE brax computes from
+    these fields equals the loop run on the episodes as they happened."""
+    import dataclasses
+
+    from eureka_jax.train.config import PPOHyperparams
+    from eureka_jax.train.ppo import make_parts
+
+    task = dataclasses.replace(tasks["cartpole"], episode_length=5)
+    config = dataclasses.replace(SHORT, num_envs=4, unroll_length=12)
+    parts = make_parts(task, config)
+
+    @jax.jit
+    def unroll(key):
+        c = parts.begin(parts.init(key, PPOHyperparams.create()), 0)
+        return parts.roll(c)[1]
+
+    rollout = unroll(jax.random.PRNGKey(0))
+    truncation = np.asarray(rollout.transition.extras["state_extras"]["truncation"])
+    discount = np.asarray(rollout.transition.discount)
+    limit = np.zeros((12, 4))
+    limit[4::5] = 1.0  # steps 5 and 10 of the envs' episodes, from their first reset
+    np.testing.assert_array_equal(truncation, limit)
+    np.testing.assert_array_equal(discount, 1.0)  # cartpole does not terminate
+    np.testing.assert_array_equal(np.asarray(rollout.done), limit)
+
+    rng = np.random.default_rng(0)
+    rewards, values = rng.normal(size=(12, 4)), rng.normal(size=(12, 4))
+    vs, _ = compute_gae(truncation=jnp.asarray(truncation), termination=1.0 - jnp.asarray(discount),
+                        rewards=jnp.asarray(rewards), values=jnp.asarray(values),
+                        bootstrap_value=jnp.full(4, 0.3), lambda_=0.9, discount=0.95)
+    for env in range(4):
+        ref = gae_reference(rewards[:, env], values[:, env], 0.3, np.zeros(12), limit[:, env],
+                            0.95, 0.9)
+        np.testing.assert_allclose(np.asarray(vs)[:, env], ref, rtol=1e-5, atol=1e-5)
+
+
 def test_episode_bookkeeping_matches_a_python_loop():
     """Returns, fitness (sum / max length), lengths, component means per finished episode."""
     rng = np.random.default_rng(1)

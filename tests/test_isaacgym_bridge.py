@@ -23,16 +23,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from eureka_jax.bridges.isaacgym import IsaacGymTask, load_isaacgym_task
+from eureka_jax.bridges.isaacgym.backend import IsaacGymBackend
 from eureka_jax.bridges.isaacgym.context import build_context
-from eureka_jax.bridges.isaacgym.launcher import (
-    RUNTIME_DIR,
-    IsaacGymBackend,
-    Job,
-    assign_gpus,
-    command_line,
-    reward_spec,
-)
+from eureka_jax.bridges.isaacgym.jobs import Job, assign_gpus, command_line, reward_spec
 from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
+from eureka_jax.bridges.isaacgym.tasks import RUNTIME_DIR
 from eureka_jax.config import load_config
 from eureka_jax.curriculum import parse_curriculum, run_curriculum
 from eureka_jax.errors import EurekaError

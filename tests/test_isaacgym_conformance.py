@@ -19,7 +19,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from eureka_jax.bridges.isaacgym import load_isaacgym_task
-from eureka_jax.bridges.isaacgym.launcher import RUNTIME_DIR, Job, command_line, reward_spec
+from eureka_jax.bridges.isaacgym.jobs import Job, command_line, reward_spec
+from eureka_jax.bridges.isaacgym.tasks import RUNTIME_DIR
 from eureka_jax.reward import compile_reward
 from tests.conftest import run_cli
 from tests.isaacgym_standin import ISAACGYMENVS, write_interpreter

@@ -27,7 +27,7 @@ torch = pytest.importorskip("torch")
 
 from eureka_jax.bridges.isaacgym import list_isaacgym_tasks, load_isaacgym_task
 from eureka_jax.bridges.isaacgym.context import build_context
-from eureka_jax.bridges.isaacgym.launcher import Job, command_line, reward_spec
+from eureka_jax.bridges.isaacgym.jobs import Job, command_line, reward_spec
 from eureka_jax.reward import compile_reward
 from tests.isaacgym_standin import FIXTURES, write_interpreter
 

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +116,21 @@ def check_settings(cfg, task, backend=None):
     return training_settings(cfg, task)
 
 
+@dataclass
+class _Trained:
+    """What a round trained: its rows ([(reply index, RewardFn)]), the compiled programs, the
+    tuning plan (or None), the first pass, the seed race (or None), the raced rows and the
+    slow-batch note."""
+
+    rows: list
+    programs: list
+    plan: Any
+    first: Any
+    race: Any
+    top: list
+    slow: str | None
+
+
 class Search:
     """One search, bound to a run directory.
 
@@ -200,14 +216,7 @@ class Search:
         """Runs (or reads back) one round. ``fixed``: [(label, source)] instead of proposals."""
         rdir = self.run_dir / name
         if (rdir / "round.json").is_file():
-            # Ask again what this round asked (answered from the recording, no network), so
-            # the proposer counts a prompt that repeats later in the run as it did the first
-            # time: otherwise a resumed later round would be given this round's replies.
-            attempts = sorted(rdir.glob("attempt_*/prompt.json"),
-                              key=lambda p: int(p.parent.name.split("_")[1]))
-            for prompt in attempts:
-                self.proposer.propose(read_json(prompt), self.cfg.sample)
-            return RoundRecord.from_json(read_json(rdir / "round.json"))
+            return self._read_back(rdir)
         self._rejected = []
         if fixed is None:
             compiled, attempts = self._propose_and_compile(rdir, messages)
@@ -217,20 +226,37 @@ class Search:
             attempts = 0
         if not compiled:
             decision = RoundRecord(name=name, status="nothing compiled", attempts=attempts + 1)
-            write_json(rdir / "round.json", decision.to_json())
-            return decision
+        else:
+            trained = self._train_round(rdir, name, compiled)
+            decision = self._decide(rdir, name, attempts + 1, trained)
+        write_json(rdir / "round.json", decision.to_json())
+        return decision
+
+    def _read_back(self, rdir: Path) -> RoundRecord:
+        """A finished round's record. Asks again what the round asked (answered from the
+        recording, no network), so the proposer counts a prompt that repeats later in the run
+        as it did the first time: otherwise a resumed later round would be given this round's
+        replies."""
+        attempts = sorted(rdir.glob("attempt_*/prompt.json"),
+                          key=lambda p: int(p.parent.name.split("_")[1]))
+        for prompt in attempts:
+            self.proposer.propose(read_json(prompt), self.cfg.sample)
+        return RoundRecord.from_json(read_json(rdir / "round.json"))
+
+    def _train_round(self, rdir: Path, name: str, compiled) -> _Trained:
+        """The round's rows (its programs, or with ``tune=`` their constant variants) trained
+        with every seed, then the leaders' seed race."""
         labels = [f"{name}/candidate_{i:02d}" for i, _ in compiled]
         programs = [f for _, f in compiled]
         train = self._trainer()
         plan = None
+        rows = compiled
         if int(self.cfg.tune) > 1:  # rows = constant variants of the programs (tune.py)
             plan = make_plan(programs, labels, int(self.cfg.tune), [int(self.cfg.seed), name],
                              float(self.cfg.tune_range))
             train = plan_trainer(train, plan, programs, labels)
             rows = [compiled[p] for p in plan.programs]
             labels = plan.labels
-        else:
-            rows = compiled
         fns = [f for _, f in rows]
         self.status["phase"] = f"training {len(rows)} x {len(self.seeds)} (one program)"
         self.log(f"  training {len(rows)} candidate(s) x {len(self.seeds)} seed(s), "
@@ -242,37 +268,40 @@ class Search:
         self._log_trained(first)
         slow = self._slow_batch(first, fns, labels)
         top = selection.leaders(selection.per_seed(first, self.cfg.select), self.cfg.confirm)
-        race = None
-        if top:
-            race = self._race(rdir, train, fns, labels, top)
+        race = self._race(rdir, train, fns, labels, top) if top else None
+        return _Trained(rows=rows, programs=programs, plan=plan, first=first, race=race,
+                        top=top, slow=slow)
+
+    def _decide(self, rdir: Path, name: str, attempts: int, t: _Trained) -> RoundRecord:
+        """The round's record: every row's score, the best (its source with tuned constants
+        written back) and its reflection."""
+        rows, plan, first, race, top = t.rows, t.plan, t.first, t.race, t.top
         scores = selection.combine(first, race, self.cfg.select, top,
                                    heldout=self.cfg.race_score == "heldout")
         k = scores.best()
         errors = dict(first.errors)  # crashed trainings (a backend that runs processes)
-        runs = selection.runs_of(first, race, k)
         mean = scores.mean(k)
         best_fn = rows[k][1]
         reflection = reflect_runs(
-            runs, first.component_names[k], self.task, seed_scores=scores.scored(k),
-            score_kind=SCORE_KIND[self.cfg.select], budget_note=self.budget_note,
-            reference=self.reference, outside_total=best_fn.outside_total)
+            selection.runs_of(first, race, k), first.component_names[k], self.task,
+            seed_scores=scores.scored(k), score_kind=SCORE_KIND[self.cfg.select],
+            budget_note=self.budget_note, reference=self.reference,
+            outside_total=best_fn.outside_total)
         best_source = best_fn.source
-        if plan is not None:
-            program = plan.programs[k]
-            best_source = best_fn.with_values(plan.values[k, :len(best_fn.constants)])
-            reflection += constants_text(best_fn, plan, program,
-                                         [scores.mean(j) for j in range(len(rows))], k,
-                                         [len(scores.scored(j)) for j in range(len(rows))])
         extra = {}
         if plan is not None:
+            best_source = best_fn.with_values(plan.values[k, :len(best_fn.constants)])
+            reflection += constants_text(best_fn, plan, plan.programs[k],
+                                         [scores.mean(j) for j in range(len(rows))], k,
+                                         [len(scores.scored(j)) for j in range(len(rows))])
             extra = {"variants": plan.variants, "best_variant": plan.variants[k],
-                     "tuning": plan.record(programs)}
+                     "tuning": plan.record(t.programs)}
             if plan.variants[k]:
                 atomic_write(rdir / "best_tuned.py", best_source)
         if not np.isfinite(mean) and errors:
             extra["error_source"] = rows[int(next(iter(errors)))][1].source
-        decision = RoundRecord(
-            name=name, status="trained", attempts=attempts + 1,
+        return RoundRecord(
+            name=name, status="trained", attempts=attempts,
             # per row: the reply index of its program (with tune=, a program's variants
             # repeat it; "variants" says which is which)
             candidates=[i for i, _ in rows],
@@ -298,12 +327,10 @@ class Search:
             env_steps=first.env_steps + (race.env_steps if race else 0),
             # trainings that crashed (a backend that runs processes): reply index -> its tail
             errors={str(rows[int(i)][0]): text for i, text in errors.items()},
-            slow_batch=slow,
+            slow_batch=t.slow,
             population=self._population(rows, scores, first, race, plan),
             **extra,
         )
-        write_json(rdir / "round.json", decision.to_json())
-        return decision
 
     def _log_estimate(self, decision: RoundRecord, rounds_left: int) -> None:
         """How long the rest will take, from this round's measured compile and run time."""

@@ -105,8 +105,8 @@ def run_suite(cfg, suite: dict, tasks: list[str], run_dir: Path, search=None, lo
             continue
         best = search(task_cfg, task, tdir) if search is not None else None
         log(f"{name}: {'best, ' if best else ''}human and sparse rewards x {cfg.num_eval} seeds")
-        evaluation = evaluate(task_cfg, task, best, tdir, cfg.num_eval)
-        evaluation["wall_seconds"] = time.perf_counter() - start
+        evaluation = {**evaluate(task_cfg, task, best, tdir, cfg.num_eval).to_json(),
+                      "wall_seconds": time.perf_counter() - start}
         write_json(done, evaluation)
         results[name] = evaluation
     write_json(Path(run_dir) / "suite.json", {"suite": suite["name"], "tasks": tasks,
@@ -151,6 +151,7 @@ def suite_table(cfg, suite: dict, results: dict) -> str:
     seeds in Eureka's units, paired differences with 95 % intervals, the normalized score,
     Eureka's published number, budget and wall time."""
     from eureka_jax.evaluate import format_hns
+    from eureka_jax.runs import Evaluation
     from eureka_jax.task import load_task
 
     searched = any("best" in r.get("rewards", {}) for r in results.values())
@@ -179,7 +180,8 @@ def suite_table(cfg, suite: dict, results: dict) -> str:
         if searched:
             cells += [_cell(rw.get("best"), scale), _interval(r.get("best_minus_human"), scale),
                       _interval(r.get("best_minus_sparse"), scale),
-                      format_hns(r) if "human_normalized_score" in r else "-"]
+                      format_hns(Evaluation.from_json(r)) if "human_normalized_score" in r
+                      else "-"]
         cells += [_interval(r.get("human_minus_sparse"), scale), pub,
                   f"{r['env_steps_per_run']:,}", f"{r.get('compile_seconds', 0):.0f}",
                   f"{r.get('run_seconds', 0):.0f}", f"{r.get('wall_seconds', 0):.0f}"]

@@ -19,7 +19,7 @@ import numpy as np
 
 from eureka_jax.backend import make_backend
 from eureka_jax.reward import compile_reward
-from eureka_jax.runs import read_json, save_policies, train_or_load, write_json
+from eureka_jax.runs import Evaluation, read_json, save_policies, train_or_load, write_json
 from eureka_jax.selection import per_seed, t_interval
 from eureka_jax.train.config import seed_list, training_settings
 
@@ -64,14 +64,14 @@ def normalized_score(best, human, sparse, gap: dict | None = None) -> dict:
 
 
 def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
-             backend=None) -> dict:
+             backend=None) -> Evaluation:
     """Trains best, human and sparse rewards with ``num_eval`` fresh seeds in one batched call
     of ``backend`` (``backend.Backend``; None: the one ``cfg.backend`` names).
     ``best_source`` None evaluates the human and sparse rewards alone (a benchmark
     of the baselines).
 
-    Returns (and writes to ``run_dir/evaluation.json``, and into ``summary.json`` when the run
-    has one) per reward: the score per seed, mean and std; best − human and best − sparse
+    Returns the ``runs.Evaluation`` (also written to ``run_dir/evaluation.json``, and into
+    ``summary.json`` when the run has one): per reward the score per seed, mean and std; best − human and best − sparse
     with 95 % intervals; and the human-normalized score with its caveat.
     """
     config, hparams = training_settings(cfg, task)
@@ -103,30 +103,22 @@ def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
             "failed": bool(result.curves.failed[sources.index(label)].any()),
         }
     human_minus_sparse = difference(stat["human"], stat["sparse"])
-    evaluation = {
-        "task": task.name,
-        "num_eval": num_eval,
-        "seeds": seeds,
-        "statistic": f"fitness ({task.fitness_description}), "
-                     + ("best evaluation over training" if cfg.select == "max"
-                        else "evaluation at the end of training"),
-        "env_steps_per_run": int(result.env_steps // max(1, len(sources) * num_eval)),
-        "compile_seconds": result.compile_seconds,
-        "run_seconds": result.run_seconds,
-        "rewards": rewards,
-        "human_minus_sparse": human_minus_sparse,
-        "interval": "95% Student-t over seeds, paired by seed",
-    }
+    best = {}
     if best_source is not None:
         hns = normalized_score(stat["best"], stat["human"], stat["sparse"], human_minus_sparse)
-        evaluation.update({
-            "best_minus_human": difference(stat["best"], stat["human"]),
-            "best_minus_sparse": difference(stat["best"], stat["sparse"]),
-            "human_normalized_score": hns["value"],
-            "human_normalized_flag": hns["flag"],
-            "human_normalized_reason": hns["reason"],
-        })
-    write_json(Path(run_dir) / "evaluation.json", evaluation)
+        best = {"best_minus_human": difference(stat["best"], stat["human"]),
+                "best_minus_sparse": difference(stat["best"], stat["sparse"]),
+                "human_normalized_score": hns["value"], "human_normalized_flag": hns["flag"],
+                "human_normalized_reason": hns["reason"]}
+    evaluation = Evaluation(
+        task=task.name, num_eval=num_eval, seeds=seeds,
+        statistic=f"fitness ({task.fitness_description}), "
+                  + ("best evaluation over training" if cfg.select == "max"
+                     else "evaluation at the end of training"),
+        rewards=rewards, human_minus_sparse=human_minus_sparse,
+        env_steps_per_run=int(result.env_steps // max(1, len(sources) * num_eval)),
+        compile_seconds=result.compile_seconds, run_seconds=result.run_seconds, **best)
+    write_json(Path(run_dir) / "evaluation.json", evaluation.to_json())
     if "references" in backend.supports and cfg.get("references", "auto") != "off":
         # the baselines at this budget, on fresh seeds: the next search's reference points
         from eureka_jax import references
@@ -136,7 +128,7 @@ def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
                           "a final evaluation")
     summary_path = Path(run_dir) / "summary.json"
     if summary_path.is_file():
-        write_json(summary_path, {**read_json(summary_path), "evaluation": evaluation})
+        write_json(summary_path, {**read_json(summary_path), "evaluation": evaluation.to_json()})
     return evaluation
 
 
@@ -152,9 +144,9 @@ def format_difference(d: dict) -> str:
             f"seeds: {verdict}")
 
 
-def format_hns(evaluation: dict) -> str:
-    value, flag = evaluation["human_normalized_score"], evaluation.get("human_normalized_flag")
-    reason = evaluation.get("human_normalized_reason", "")
+def format_hns(evaluation: Evaluation) -> str:
+    value, flag = evaluation.human_normalized_score, evaluation.human_normalized_flag
+    reason = evaluation.human_normalized_reason
     if value is None:
         return f"n/a ({reason})" if reason else "n/a"
     return f"{value:.3f}" + (f" [flag: {flag}: {reason}]" if flag else "")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eureka_jax.runs import RoundRecord, atomic_write, read_json
+from eureka_jax.runs import Evaluation, RoundRecord, atomic_write, read_json
 
 
 def make_report(run_dir: Path) -> Path:
@@ -19,8 +19,8 @@ def make_report(run_dir: Path) -> Path:
 
     run_dir = Path(run_dir)
     summary = read_json(run_dir / "summary.json")
-    evaluation = read_json(run_dir / "evaluation.json") if (run_dir / "evaluation.json").is_file() \
-        else None
+    evaluation = (Evaluation.from_json(read_json(run_dir / "evaluation.json"))
+                  if (run_dir / "evaluation.json").is_file() else None)
     records = [RoundRecord.from_json(r) for r in summary["rounds"]]
     rounds = [r for r in records if r.scores]
 
@@ -43,12 +43,12 @@ def make_report(run_dir: Path) -> Path:
         end = (max(xs) if xs else 1) + 0.6
         for label, color, dx in (("best", "tab:red", -0.15), ("human", "tab:green", 0.0),
                                  ("sparse", "tab:gray", 0.15)):
-            r = evaluation["rewards"][label]
+            r = evaluation.rewards[label]
             if r["mean"] is None:
                 continue
             ax.errorbar([end + dx], [r["mean"]], yerr=[r["std"]], color=color, marker="D",
                         capsize=4, label=f"{label}: final evaluation "
-                        f"({evaluation['num_eval']} fresh seeds, mean ± std)")
+                        f"({evaluation.num_eval} fresh seeds, mean ± std)")
             if label != "best":
                 ax.axhline(r["mean"], color=color, linestyle="--", linewidth=0.8)
             shown += [r["mean"] - r["std"], r["mean"] + r["std"]]
@@ -93,17 +93,17 @@ def make_report(run_dir: Path) -> Path:
     if evaluation:
         from eureka_jax.evaluate import format_difference, format_hns
 
-        heading = (f"## Final evaluation ({evaluation['num_eval']} fresh seeds, "
-                   f"{evaluation['statistic']})")
+        heading = (f"## Final evaluation ({evaluation.num_eval} fresh seeds, "
+                   f"{evaluation.statistic})")
         lines += ["", heading, "", "| reward | per seed | mean ± std |", "| --- | --- | ---: |"]
-        for label, r in evaluation["rewards"].items():
+        for label, r in evaluation.rewards.items():
             cells = ", ".join("failed" if v is None else f"{v:.3f}"
                               for v in r["fitness_per_seed"])
             mean = "-" if r["mean"] is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
             lines.append(f"| {label} | {cells} | {mean} |")
-        lines += ["", f"- best − human: {format_difference(evaluation['best_minus_human'])}",
-                  f"- best − sparse: {format_difference(evaluation['best_minus_sparse'])}",
-                  f"- intervals: {evaluation['interval']}",
+        lines += ["", f"- best − human: {format_difference(evaluation.best_minus_human)}",
+                  f"- best − sparse: {format_difference(evaluation.best_minus_sparse)}",
+                  f"- intervals: {evaluation.interval}",
                   "- human-normalized score (best − sparse) / |human − sparse|: "
                   + format_hns(evaluation)]
     report = run_dir / "report.md"
@@ -188,7 +188,7 @@ def _write_tensorboard(run_dir: Path, rounds: list, evaluation, curves) -> None:
                     writer.add_scalar(f"best/{name}", float(components[:, c, j].mean()),
                                       int(step))
         if evaluation:
-            for label, r in evaluation["rewards"].items():
+            for label, r in evaluation.rewards.items():
                 if r["mean"] is not None:
                     writer.add_scalar(f"evaluation/{label}", r["mean"], 0)
 

@@ -136,6 +136,47 @@ class RoundRecord:
         return cls(**known, extra={k: v for k, v in value.items() if k not in names})
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """A final evaluation (``evaluation.json``, and ``summary.json``'s ``evaluation``): the
+    best, human and sparse rewards trained on ``num_eval`` fresh seeds. ``rewards``: label ->
+    {fitness_per_seed, mean, std, final_mean, failed}; the differences: {mean, low, high,
+    seeds}, a 95 % interval paired by seed. ``from_json`` reads earlier versions as
+    ``RoundRecord`` does."""
+
+    num_eval: int
+    statistic: str
+    rewards: dict
+    task: str = ""  # earlier versions: not written
+    seeds: list = field(default_factory=list)
+    human_minus_sparse: dict | None = None
+    env_steps_per_run: int = 0
+    compile_seconds: float = 0.0
+    run_seconds: float = 0.0
+    interval: str = "95% Student-t over seeds, paired by seed"
+    best_minus_human: dict | None = None  # None: the baselines alone (no best reward)
+    best_minus_sparse: dict | None = None
+    human_normalized_score: float | None = None
+    human_normalized_flag: str = ""
+    human_normalized_reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name != "extra"}
+        if self.best_minus_human is None:  # a baselines-only evaluation has no best's fields
+            for name in ("best_minus_human", "best_minus_sparse", "human_normalized_score",
+                         "human_normalized_flag", "human_normalized_reason"):
+                out.pop(name)
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_json(cls, value: dict) -> Evaluation:
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        return cls(**{k: v for k, v in value.items() if k in names},
+                   extra={k: v for k, v in value.items() if k not in names})
+
+
 # what summary.json keeps of each round
 SUMMARY_FIELDS = ("round", "name", "status", "attempts", "scores", "seed_scores", "confirmed",
                   "best_candidate", "best_fitness", "best_std", "best_num_seeds", "env_steps")

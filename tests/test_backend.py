@@ -126,15 +126,15 @@ def test_search_evaluation_and_report_run_through_a_registered_backend(scripted,
     expect = {"best": best, "human": task.human_reward_source,
               "sparse": task.sparse_reward_source}
     for label, source in expect.items():
-        seeds = evaluation["seeds"]
+        seeds = evaluation.seeds
         mean = np.mean([score(source) + seed_offset(s) for s in seeds])
-        assert evaluation["rewards"][label]["mean"] == pytest.approx(mean, abs=1e-6)
-    assert evaluation["best_minus_human"]["mean"] == pytest.approx(
+        assert evaluation.rewards[label]["mean"] == pytest.approx(mean, abs=1e-6)
+    assert evaluation.best_minus_human["mean"] == pytest.approx(
         score(best) - score(task.human_reward_source), abs=1e-6)
     assert json.loads((tmp_path / "summary.json").read_text())["evaluation"]["num_eval"] == 3
 
     report = make_report(tmp_path).read_text()
-    assert f"{evaluation['rewards']['best']['mean']:.3f}" in report
+    assert f"{evaluation.rewards['best']['mean']:.3f}" in report
 
 
 def test_a_backend_is_asked_what_it_supports(scripted, tmp_path):

@@ -492,15 +492,15 @@ def test_final_evaluation_runs_on_isaac_gym(tmp_path, standin, task, monkeypatch
                        "task=ShadowHand"])
     backend = IsaacGymBackend(cfg, tmp_path / "isaacgym")
     evaluation = evaluate(cfg, task, REWARD, tmp_path, 2, backend=backend)
-    assert set(evaluation["rewards"]) == {"best", "human", "sparse"}
-    for label, row in evaluation["rewards"].items():
+    assert set(evaluation.rewards) == {"best", "human", "sparse"}
+    for label, row in evaluation.rewards.items():
         assert len(row["fitness_per_seed"]) == 2 and not row["failed"], label
         assert all(v is not None for v in row["fitness_per_seed"]), label
-    assert evaluation["env_steps_per_run"] == 4 * 64
-    assert "best_minus_human" in evaluation and "human_normalized_flag" in evaluation
+    assert evaluation.env_steps_per_run == 4 * 64
+    assert evaluation.best_minus_human is not None and evaluation.human_normalized_flag is not None
     modes = sorted(json.loads(p.read_text())["mode"] for p in tmp_path.rglob("reward.json"))
     assert modes == ["human", "human", "reward", "reward", "sparse", "sparse"]
-    assert json.loads((tmp_path / "evaluation.json").read_text())["seeds"] == evaluation["seeds"]
+    assert json.loads((tmp_path / "evaluation.json").read_text())["seeds"] == evaluation.seeds
 
 
 @pytest.mark.slow

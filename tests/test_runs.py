@@ -1,6 +1,6 @@
 """Run records: a round's decision is a typed record whose JSON reads back every version."""
 
-from eureka_jax.runs import SUMMARY_FIELDS, RoundRecord, read_json, write_json
+from eureka_jax.runs import SUMMARY_FIELDS, Evaluation, RoundRecord, read_json, write_json
 
 # a round.json as an earlier version wrote it: no "round", no "error_source", and a key this
 # version does not know
@@ -34,3 +34,19 @@ def test_a_round_that_compiled_nothing_is_not_trained_and_the_summary_keeps_its_
     row = record.to_json(SUMMARY_FIELDS)
     assert set(row) == set(SUMMARY_FIELDS) and row["status"] == "nothing compiled"
     assert RoundRecord.from_json(row).attempts == 3
+
+
+def test_an_earlier_evaluation_reads_back_and_a_baselines_only_one_writes_no_best_fields():
+    earlier = {"num_eval": 2, "statistic": "fitness, best evaluation over training",
+               "rewards": {"best": {"fitness_per_seed": [0.7, 0.5], "mean": 0.6, "std": 0.14}},
+               "best_minus_human": {"mean": 0.1, "low": None, "high": None, "seeds": 1},
+               "wall_seconds": 12.0}  # a benchmark suite's key
+    evaluation = Evaluation.from_json(earlier)
+    assert evaluation.task == "" and evaluation.human_minus_sparse is None
+    assert evaluation.best_minus_human["mean"] == 0.1
+    assert evaluation.to_json()["wall_seconds"] == 12.0
+    baselines = Evaluation(num_eval=2, statistic="s", rewards={}, task="cartpole", seeds=[1, 2],
+                           human_minus_sparse={"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 2})
+    written = baselines.to_json()
+    assert "best_minus_human" not in written and "human_normalized_score" not in written
+    assert Evaluation.from_json(written) == baselines

@@ -58,17 +58,17 @@ class SearchView:
 def print_evaluation(evaluation) -> None:
     from eureka_jax.evaluate import format_difference, format_hns
 
-    table = Table(title=f"final evaluation ({evaluation['num_eval']} fresh seeds): "
-                  f"{evaluation['statistic']}")
+    table = Table(title=f"final evaluation ({evaluation.num_eval} fresh seeds): "
+                  f"{evaluation.statistic}")
     table.add_column("reward")
     table.add_column("per seed", overflow="fold")
     table.add_column("mean ± std", justify="right")
-    for label, r in evaluation["rewards"].items():
+    for label, r in evaluation.rewards.items():
         cells = ", ".join("failed" if v is None else f"{v:.3f}" for v in r["fitness_per_seed"])
         mean = "-" if r["mean"] is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
         table.add_row(label, cells, mean)
     console.print(table)
-    for key, text in (("best_minus_human", "best − human"), ("best_minus_sparse",
-                                                             "best − sparse")):
-        print(f"{text}: {format_difference(evaluation[key])}")
+    for difference, text in ((evaluation.best_minus_human, "best − human"),
+                             (evaluation.best_minus_sparse, "best − sparse")):
+        print(f"{text}: {format_difference(difference)}")
     print("human-normalized score: " + format_hns(evaluation))

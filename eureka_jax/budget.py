@@ -11,21 +11,37 @@ def episodes_per_env(task, config) -> float:
     return config.num_updates * config.unroll_length / task.episode_length
 
 
+def budget_findings(task, config, platform: str = "cpu", profile: str = "cpu") -> dict:
+    """The budget check, made once for the user's warnings and the LLM's verdict: finding ->
+    its number. ``gpu_on_cpu`` (the env steps of a GPU profile run here), ``few_episodes``
+    (full-length episodes per training env, below ``MIN_EPISODES``), ``smoke_test`` (on a
+    CPU, the task's default budget was measured not to teach even its baselines)."""
+    found = {}
+    if profile == "gpu" and platform == "cpu":
+        found["gpu_on_cpu"] = config.total_env_steps
+    n = episodes_per_env(task, config)
+    if n < MIN_EPISODES:
+        found["few_episodes"] = n
+    if platform == "cpu" and profile == "cpu" and task.cpu_learns is False:
+        found["smoke_test"] = True
+    return found
+
+
 def budget_warnings(task, config, platform: str = "cpu", profile: str = "cpu") -> list[str]:
     """Sentences about the budget a user should read before a search starts."""
+    found = budget_findings(task, config, platform, profile)
     warnings = []
-    if profile == "gpu" and platform == "cpu":
+    if "gpu_on_cpu" in found:
         warnings.append(
             f"profile=gpu on a CPU: {config.total_env_steps:,} env steps per run with "
             f"{config.num_envs} envs will take many hours here; profile=cpu is sized for CPUs.")
-    n = episodes_per_env(task, config)
-    if n < MIN_EPISODES:
+    if "few_episodes" in found:
         warnings.append(
-            f"each training env completes at most {n:.1f} episode(s) of {task.episode_length} "
-            f"steps in this budget ({config.total_env_steps:,} env steps per run); fewer than "
-            f"{MIN_EPISODES} rarely learns anything: raise max_iterations (PPO updates, now "
-            f"{config.num_updates}).")
-    if platform == "cpu" and profile == "cpu" and task.cpu_learns is False:
+            f"each training env completes at most {found['few_episodes']:.1f} episode(s) of "
+            f"{task.episode_length} steps in this budget ({config.total_env_steps:,} env steps "
+            f"per run); fewer than {MIN_EPISODES} rarely learns anything: raise max_iterations "
+            f"(PPO updates, now {config.num_updates}).")
+    if "smoke_test" in found:
         warnings.append(
             f"on CPU, {task.name}'s default budget is a smoke test: even its human and sparse "
             "rewards do not learn within it (benchmarks/results/budgets.md), so scores will not "
@@ -36,7 +52,7 @@ def budget_warnings(task, config, platform: str = "cpu", profile: str = "cpu") -
 def budget_note(task, config, platform: str = "cpu") -> str | None:
     """What the reflection says instead of "write a different reward" when the budget is the
     likely reason for a flat score; None when the budget is not suspect."""
-    if not budget_warnings(task, config, platform):
+    if not budget_findings(task, config, platform):
         return None
     return ("This training budget is small for the task, so a flat score may be the budget's "
             "fault rather than the reward's: keep what is promising in this reward, make its "
@@ -68,12 +84,13 @@ def learner_text(task, config, hparams) -> str:
 def budget_verdict(task, config, platform: str = "cpu") -> str | None:
     """The budget check's verdict and what it means for the reward, for the LLM (the user
     reads ``budget_warnings``); None when the budget is not suspect."""
+    found = budget_findings(task, config, platform)
     facts = []
-    n = episodes_per_env(task, config)
-    if n < MIN_EPISODES:
-        facts.append(f"each training env completes at most {n:.1f} episode(s) in this budget, "
-                     f"and fewer than {MIN_EPISODES} rarely teaches a policy anything")
-    if platform == "cpu" and task.cpu_learns is False:
+    if "few_episodes" in found:
+        facts.append(f"each training env completes at most {found['few_episodes']:.1f} "
+                     f"episode(s) in this budget, and fewer than {MIN_EPISODES} rarely teaches "
+                     "a policy anything")
+    if "smoke_test" in found:
         facts.append("on this machine (a CPU) the budget is a smoke test: measured for this "
                      "task, even its human-written and sparse rewards do not learn within it")
     if not facts:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eureka_jax.errors import EurekaError
+
+if TYPE_CHECKING:
+    from eureka_jax.task import TaskSpec
 
 # What a backend may support; the search and the commands ask before they use it.
 FEATURES = {
@@ -41,7 +44,7 @@ class Backend(Protocol):
     name: str
     supports: frozenset  # keys of FEATURES
 
-    def load_task(self, name: str):
+    def load_task(self, name: str) -> TaskSpec:
         """The task called ``name`` (the search's ``task=``)."""
 
     def prepare(self, task, work_dir: Path | None) -> None:

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from eureka_jax.backend import make_backend
+from eureka_jax.backend import Backend, make_backend
 from eureka_jax.reward import compile_reward
 from eureka_jax.runs import Evaluation, read_json, save_policies, train_or_load, write_json
 from eureka_jax.selection import per_seed, t_interval
+from eureka_jax.task import TaskSpec
 from eureka_jax.train.config import seed_list, training_settings
 
 EVAL_SEED_OFFSET = 10_000  # evaluation seeds differ from the search's
@@ -63,8 +64,8 @@ def normalized_score(best, human, sparse, gap: dict | None = None) -> dict:
     return {"value": value, "flag": "", "reason": ""}
 
 
-def evaluate(cfg, task, best_source: str | None, run_dir: Path, num_eval: int,
-             backend=None) -> Evaluation:
+def evaluate(cfg, task: TaskSpec, best_source: str | None, run_dir: Path, num_eval: int,
+             backend: Backend | None = None) -> Evaluation:
     """Trains best, human and sparse rewards with ``num_eval`` fresh seeds in one batched call
     of ``backend`` (``backend.Backend``; None: the one ``cfg.backend`` names).
     ``best_source`` None evaluates the human and sparse rewards alone (a benchmark

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from eureka_jax import references, selection
-from eureka_jax.backend import make_backend, require
+from eureka_jax.backend import Backend, make_backend, require
 from eureka_jax.config import check_choices
 from eureka_jax.errors import EurekaError
+from eureka_jax.llm.base import Proposer
 from eureka_jax.reflect import (
     behaviour,
     history_text,
@@ -36,6 +37,7 @@ from eureka_jax.runs import (
     train_or_load,
     write_json,
 )
+from eureka_jax.task import TaskSpec
 from eureka_jax.train.config import seed_list, training_settings
 from eureka_jax.tune import constants_text, make_plan, plan_trainer
 
@@ -146,9 +148,10 @@ class Search:
         names.
     """
 
-    def __init__(self, cfg, task, run_dir: Path, proposer, prompts,
+    def __init__(self, cfg, task: TaskSpec, run_dir: Path, proposer: Proposer, prompts,
                  log: Callable[[str], None] = print,
-                 human_feedback: Callable[[int], str] | None = None, backend=None):
+                 human_feedback: Callable[[int], str] | None = None,
+                 backend: Backend | None = None):
         self.cfg, self.task, self.run_dir = cfg, task, Path(run_dir)
         self.backend = backend if backend is not None else make_backend(cfg, self.run_dir)
         self.policy = policy_for(cfg)

@@ -28,7 +28,7 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +36,9 @@ import numpy as np
 import yaml
 
 from eureka_jax.errors import EurekaError
+
+if TYPE_CHECKING:  # annotations only: env.py imports Playground, loaded with a task's env
+    from eureka_jax.env import TaskEnv
 
 BUILTIN_TASK_DIR = Path(__file__).resolve().parents[1] / "envs"
 REQUIRED_FILES = ("env.py", "task.yaml", "human_reward.py")
@@ -192,7 +195,7 @@ class Task:
         return _import_file(self.path / "env.py", f"eureka_jax_tasks.{self.name}.env")
 
     @functools.cached_property
-    def env(self):
+    def env(self) -> TaskEnv:
         """The task environment (built once per process; wrapped in ``ActionRepeat`` when the
         task sets ``action_repeat``)."""
         env = self.env_module.make_env(dict(self.env_config))

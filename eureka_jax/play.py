@@ -140,9 +140,10 @@ def replay(saved: SavedPolicies, row: int, column: int) -> dict:
 
     from eureka_jax.train import rewards as rewards_lib
     from eureka_jax.train.batch import source_constants
-    from eureka_jax.train.ppo import evaluation_stats, make_parts
+    from eureka_jax.train.learners import learner
+    from eureka_jax.train.ppo import evaluation_stats
 
-    parts = make_parts(saved.task, saved.config)
+    parts = learner(saved.config.learner).make_parts(saved.task, saved.config)
     normalizer, policy, _ = jax.tree.map(lambda x: x[row, column], saved.params)
     key = parts.eval_key(jax.random.PRNGKey(saved.seeds[column]))
     # the program's constants as arguments, as the trainer passed them (not folded literals)

@@ -219,7 +219,7 @@ def save_result(path: Path, result) -> None:
 def load_result(path: Path):
     """Reads back what ``save_result`` wrote (parameters are not kept there)."""
     from eureka_jax.train.batch import BatchResult
-    from eureka_jax.train.ppo import TrainingCurves
+    from eureka_jax.train.curves import TrainingCurves
 
     arrays = read_arrays(path)
     meta = read_json(Path(path).with_suffix(".json"))
@@ -260,9 +260,9 @@ def load_params(path, task, config, reward_fns, num_seeds: int):
     from flax import serialization
 
     from eureka_jax.errors import EurekaError
-    from eureka_jax.train.ppo import make_train
+    from eureka_jax.train.learners import learner
 
-    train = make_train(task, config, reward_fns)
+    train = learner(config.learner).make_train(task, config, reward_fns)
     template = jax.eval_shape(train.initial_params, jax.random.PRNGKey(0))
     template = jax.tree.map(lambda x: np.zeros((len(reward_fns), num_seeds, *x.shape), x.dtype),
                             template)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eureka_jax.train.batch import BatchResult
-from eureka_jax.train.ppo import TrainingCurves
+from eureka_jax.train.curves import TrainingCurves
 
 
 def per_seed(result: BatchResult, select: str) -> np.ndarray:

@@ -34,3 +34,14 @@ def test_a_watch_naming_an_unknown_input_is_one_sentence():
     with pytest.raises(EurekaError, match="watch 'x' names input 'velocty', which is not a "
                                           "reward input; choose one of angle, upright, velocity"):
         watch_fn(bad)
+
+
+def test_the_learner_is_a_setting_with_a_one_sentence_error():
+    from eureka_jax.train.config import split_train_settings
+    from eureka_jax.train.learners import learner
+
+    config, _ = split_train_settings({"learner": "ppo"})
+    assert hasattr(learner(config.learner), "make_parts")
+    with pytest.raises(EurekaError, match="train.learner=sac is not known; use "
+                                          "train.learner=ppo"):
+        split_train_settings({"learner": "sac"})

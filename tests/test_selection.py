@@ -6,7 +6,7 @@ import pytest
 from eureka_jax import selection
 from eureka_jax.evaluate import difference, normalized_score
 from eureka_jax.train.batch import BatchResult
-from eureka_jax.train.ppo import TrainingCurves
+from eureka_jax.train.curves import TrainingCurves
 
 
 def _result(fitness, seeds, slots=None, failed=None):

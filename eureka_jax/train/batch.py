@@ -16,16 +16,10 @@ import numpy as np
 
 from eureka_jax.train import rewards as rewards_lib
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
+from eureka_jax.train.curves import TrainingCurves, TrainOutput
+from eureka_jax.train.learners import learner
 from eureka_jax.train.memory import check_fits
-from eureka_jax.train.ppo import (
-    TrainingCurves,
-    TrainOutput,
-    evaluation_stats,
-    make_parts,
-    make_train,
-    not_evaluated,
-    training_curves,
-)
+from eureka_jax.train.ppo import evaluation_stats, not_evaluated, training_curves
 from eureka_jax.train.sharding import global_array, to_host
 
 
@@ -128,12 +122,13 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     every compiled program.
 
     The training is a host loop over programs that do not depend on the reward programs
-    (``ppo.make_parts``: init, roll out an unroll, learn from it, evaluate; compiled once per
-    task, settings and batch shape, then reused by every later call and found in JAX's
-    persistent cache by later processes) with this call's reward programs between them
+    (the learner's ``make_parts``, ``train.learners``: init, roll out an unroll, learn from
+    it, evaluate; compiled once per task, settings and batch shape, then reused by every
+    later call and found in JAX's persistent cache by later processes) with this call's
+    reward programs between them
     (``rewards.by_rows``: the stored reward inputs of an unroll -> each row's rewards, by its
     own program only; compiled per set of programs in about a second). ``fused=True`` runs
-    the same training as one program with the rewards traced in (``ppo.make_train``), the
+    the same training as one program with the rewards traced in (``make_train``), the
     reference the split one is measured against (``benchmarks/compile_once.py``).
 
     The candidate axis is sharded over ``devices`` with a 1-D ``jax.sharding.Mesh``; each
@@ -207,7 +202,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         table = np.concatenate([table, np.repeat(table[:1], pad, 0)])
     init = None
     if init_params is not None:
-        init = _check_init(init_params, k, num_seeds, make_parts(task, config))
+        parts = learner(config.learner).make_parts(task, config)
+        init = _check_init(init_params, k, num_seeds, parts)
         init = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[:1], pad, 0)]), init)
     batch = _Batch(task=task, config=config, rows=padded_rows, num_seeds=num_seeds,
                    devices=tuple(devices), spread=spread, replicated=replicated,
@@ -298,9 +294,10 @@ def _compile_all(lowered: dict) -> dict:
 
 
 def _physics_programs(batch: _Batch):
-    """The compiled reward-free programs of this batch's shape (``ppo.make_parts``): init,
-    begin, roll, learn, evaluate, end; the same for every round's reward programs."""
-    parts = make_parts(batch.task, batch.config)
+    """The compiled reward-free programs of this batch's shape (the learner's
+    ``make_parts``): init, begin, roll, learn, evaluate, end; the same for every round's
+    reward programs."""
+    parts = learner(batch.config.learner).make_parts(batch.task, batch.config)
     spread, rep = batch.spread, batch.replicated
     with_init = batch.init is not None
     init_args = (batch.keys, batch.hparams) + ((batch.init,) if with_init else ())
@@ -472,8 +469,8 @@ def _run_split(batch: _Batch, reward_fns, what: str):
 
 def _run_fused(batch: _Batch, reward_fns, what: str):
     """The whole training as one compiled program with the rewards traced in
-    (``ppo.make_train``): the reference the split trainer is measured against."""
-    train = make_train(batch.task, batch.config, reward_fns)
+    (the learner's ``make_train``): the reference the split trainer is measured against."""
+    train = learner(batch.config.learner).make_train(batch.task, batch.config, reward_fns)
     spread, rep = batch.spread, batch.replicated
     candidates = batch.row_programs()
     args = [batch.keys, candidates, batch.hparams]

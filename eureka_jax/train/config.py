@@ -32,6 +32,8 @@ class TrainConfig:
         episodes instead.
       eval_every: evaluate at every n-th checkpoint (and always at the last one).
       eval_deterministic: evaluate with the policy's mode (True) or with sampled actions.
+      learner: the algorithm (``train.learners.LEARNERS``); its own static settings are the
+        ones above (PPO's: update_epochs, num_minibatches, the network sizes).
     """
 
     num_envs: int = 64
@@ -46,8 +48,14 @@ class TrainConfig:
     eval_envs: int = 16
     eval_every: int = 1
     eval_deterministic: bool = True
+    learner: str = "ppo"
 
     def __post_init__(self):
+        from eureka_jax.train.learners import LEARNERS
+
+        if self.learner not in LEARNERS:
+            raise EurekaError(f"train.learner={self.learner} is not known; use "
+                              + " or ".join(f"train.learner={n}" for n in LEARNERS) + ".")
         for name in ("num_envs", "unroll_length", "num_updates", "update_epochs",
                      "num_minibatches", "num_evals"):
             if int(getattr(self, name)) < 1:

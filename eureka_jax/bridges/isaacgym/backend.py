@@ -166,7 +166,7 @@ class IsaacGymBackend:
         ``min_rows`` is ignored (no compiled program to keep: each training is a process)."""
         from eureka_jax.bridges.isaacgym.logs import curves_from_scalars, read_scalars
         from eureka_jax.train.batch import BatchResult
-        from eureka_jax.train.ppo import TrainingCurves
+        from eureka_jax.train.curves import TrainingCurves
 
         python = self.check_installed(task.task_class)
         task.check_num_envs(self.ig.num_envs)
@@ -308,7 +308,7 @@ class IsaacGymBackend:
 
 
 def _stack(runs, k: int, s: int, m: int):
-    from eureka_jax.train.ppo import TrainingCurves
+    from eureka_jax.train.curves import TrainingCurves
 
     def pad(x):
         return np.concatenate([x, np.full((*x.shape[:-1], m - x.shape[-1]), np.nan, np.float32)],

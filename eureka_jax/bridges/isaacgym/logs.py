@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from eureka_jax.errors import EurekaError
-from eureka_jax.train.ppo import TrainingCurves
+from eureka_jax.train.curves import TrainingCurves
 
 RETURN_TAGS = ("rewards/step", "rewards/frame")
 LENGTH_TAGS = ("episode_lengths/step", "episode_lengths/frame")

@@ -1,0 +1,34 @@
+"""Learners: the algorithm that turns rollouts and their rewards into a policy.
+
+``train.learner`` names one (``LEARNERS``). A learner is a module with
+
+- ``make_parts(task, config) -> Parts``: the reward-free functions of one run, which the
+  batched trainer compiles once per task and settings and composes with each round's reward
+  programs (``train.batch``): ``init`` (networks, optimiser, first states), ``begin``/``end``
+  (a checkpoint window), ``roll`` (act: one unroll, returning the reward inputs),
+  ``learn`` (update from an unroll and its rewards), ``evaluate``/``evaluate_runs``/
+  ``evaluate_carry`` (evaluation episodes), ``initial_params``, ``eval_key``,
+  ``per_episode`` and ``num_watch`` (see ``ppo.Parts``);
+- ``make_train(task, config, reward_fns)``: the same training as one program with the rewards
+  traced in (the reference ``benchmarks/compile_once.py`` measures against).
+
+Adding an algorithm: such a module and one line here; ``train.learner=NAME`` selects it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from eureka_jax.errors import EurekaError
+
+LEARNERS = {
+    "ppo": "eureka_jax.train.ppo",  # brax's PPO losses and networks, our rollout and update
+}
+
+
+def learner(name: str):
+    """The module of ``train.learner=name``; one sentence for a name not registered."""
+    if name not in LEARNERS:
+        raise EurekaError(f"train.learner={name} is not known; use "
+                          + " or ".join(f"train.learner={n}" for n in LEARNERS) + ".")
+    return importlib.import_module(LEARNERS[name])

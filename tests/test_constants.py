@@ -74,6 +74,7 @@ def test_floats_set_once_are_constants_ints_and_computed_values_are_not():
         with_values(PROGRAM, {"STEPS": 4.0})
 
 
+@pytest.mark.slow  # compiles the reward program twice (~8 s on 2 cores)
 def test_a_compiled_program_takes_its_constants_as_traced_values(tasks, transitions):
     task = tasks["cartpole"]
     fn = compile_reward(PROGRAM, task, extract=False)

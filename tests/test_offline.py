@@ -18,6 +18,7 @@ def test_fresh_proposals_compile_for_every_task(tasks, name):
         assert goals <= set(reward_fn.input_names)
 
 
+@pytest.mark.slow  # compiles nine offline programs (~5 s)
 def test_mutations_vary_the_best_program_and_follow_the_reflection(tasks):
     task = tasks["cartpole"]
     proposer = OfflineProposer(task, seed=0)

@@ -10,12 +10,12 @@ from eureka_jax.runs import Evaluation, RoundRecord, atomic_write, read_json
 
 
 def make_report(run_dir: Path) -> Path:
-    """Writes ``fitness.png`` and ``report.md`` into ``run_dir``; returns the report's path."""
+    """Writes ``fitness.png`` and ``report.md`` into ``run_dir`` (and the best candidate's
+    ``components.png`` and TensorBoard scalars); returns the report's path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
 
     run_dir = Path(run_dir)
     summary = read_json(run_dir / "summary.json")
@@ -23,6 +23,20 @@ def make_report(run_dir: Path) -> Path:
                   if (run_dir / "evaluation.json").is_file() else None)
     records = [RoundRecord.from_json(r) for r in summary["rounds"]]
     rounds = [r for r in records if r.scores]
+    _plot_fitness(run_dir / "fitness.png", summary["task"], rounds, evaluation, plt)
+    best_curves = _best_curves(run_dir, summary)
+    components = _plot_best_components(run_dir, best_curves, plt)
+    _write_tensorboard(run_dir, rounds, evaluation, best_curves)
+    lines = _report_lines(run_dir, summary, records, evaluation, components)
+    report = run_dir / "report.md"
+    atomic_write(report, "\n".join(lines) + "\n")
+    return report
+
+
+def _plot_fitness(path: Path, task_name: str, rounds: list, evaluation, plt) -> None:
+    """Every trained candidate's score per round, the best so far, then the final
+    evaluation's rewards (mean ± std over its fresh seeds)."""
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(7, 4))
     best_so_far, xs = [], []
@@ -52,8 +66,7 @@ def make_report(run_dir: Path) -> Path:
             if label != "best":
                 ax.axhline(r["mean"], color=color, linestyle="--", linewidth=0.8)
             shown += [r["mean"] - r["std"], r["mean"] + r["std"]]
-        xs_ticks = xs + [end]
-        ax.set_xticks(xs_ticks, [str(x) for x in xs] + ["eval"])
+        ax.set_xticks(xs + [end], [str(x) for x in xs] + ["eval"])
     else:
         ax.set_xticks(xs)
     low, high = min(shown), max(shown)
@@ -62,16 +75,16 @@ def make_report(run_dir: Path) -> Path:
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2f"))
     ax.set_xlabel("round")
     ax.set_ylabel("task fitness")
-    ax.set_title(f"{summary['task']}: candidates per round, then the final evaluation")
+    ax.set_title(f"{task_name}: candidates per round, then the final evaluation")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(run_dir / "fitness.png", dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
-    best_curves = _best_curves(run_dir, summary)
-    components = _plot_best_components(run_dir, best_curves, plt)
-    _write_tensorboard(run_dir, rounds, evaluation, best_curves)
 
+def _report_lines(run_dir: Path, summary: dict, records: list, evaluation,
+                  components: bool) -> list[str]:
+    """report.md: the rounds, the best reward with its figures, the final evaluation."""
     lines = [f"# Eureka search on {summary['task']}", "", "![fitness](fitness.png)", "",
              "| round | status | candidates | best (mean ± std over its seeds) | seeds |",
              "| --- | --- | ---: | ---: | ---: |"]
@@ -91,24 +104,24 @@ def make_report(run_dir: Path) -> Path:
             lines += ["", ("The best reward's policy (final evaluation, first seed, one episode; "
                       "more with `eureka-jax play`):"), "", "![best policy](best.gif)"]
     if evaluation:
-        from eureka_jax.evaluate import format_difference, format_hns
+        lines += _evaluation_lines(evaluation)
+    return lines
 
-        heading = (f"## Final evaluation ({evaluation.num_eval} fresh seeds, "
-                   f"{evaluation.statistic})")
-        lines += ["", heading, "", "| reward | per seed | mean ± std |", "| --- | --- | ---: |"]
-        for label, r in evaluation.rewards.items():
-            cells = ", ".join("failed" if v is None else f"{v:.3f}"
-                              for v in r["fitness_per_seed"])
-            mean = "-" if r["mean"] is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
-            lines.append(f"| {label} | {cells} | {mean} |")
-        lines += ["", f"- best − human: {format_difference(evaluation.best_minus_human)}",
-                  f"- best − sparse: {format_difference(evaluation.best_minus_sparse)}",
-                  f"- intervals: {evaluation.interval}",
-                  "- human-normalized score (best − sparse) / |human − sparse|: "
-                  + format_hns(evaluation)]
-    report = run_dir / "report.md"
-    atomic_write(report, "\n".join(lines) + "\n")
-    return report
+
+def _evaluation_lines(evaluation: Evaluation) -> list[str]:
+    from eureka_jax.evaluate import format_difference, format_hns
+
+    heading = f"## Final evaluation ({evaluation.num_eval} fresh seeds, {evaluation.statistic})"
+    lines = ["", heading, "", "| reward | per seed | mean ± std |", "| --- | --- | ---: |"]
+    for label, r in evaluation.rewards.items():
+        cells = ", ".join("failed" if v is None else f"{v:.3f}" for v in r["fitness_per_seed"])
+        mean = "-" if r["mean"] is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
+        lines.append(f"| {label} | {cells} | {mean} |")
+    return lines + ["", f"- best − human: {format_difference(evaluation.best_minus_human)}",
+                    f"- best − sparse: {format_difference(evaluation.best_minus_sparse)}",
+                    f"- intervals: {evaluation.interval}",
+                    "- human-normalized score (best − sparse) / |human − sparse|: "
+                    + format_hns(evaluation)]
 
 
 def _best_curves(run_dir: Path, summary: dict):

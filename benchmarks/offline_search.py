@@ -61,7 +61,7 @@ def main():
                 summary = Search(cfg, task, Path(tmp), proposer, Prompts(),
                                  log=lambda line: None).run()
                 seconds = time.perf_counter() - start
-            bests = [r["best_fitness"] for r in summary["rounds"] if r["best_fitness"] is not None]
+            bests = [r.best_fitness for r in summary.rounds if r.best_fitness is not None]
             running = np.maximum.accumulate(bests)
             row = (f"| {name} | {seed} | {config.total_env_steps:,} | {bests[0]:.3f} | "
                    f"{running[-1]:.3f} | {' → '.join(f'{b:.2f}' for b in bests)} | "

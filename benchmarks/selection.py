@@ -44,7 +44,7 @@ VARIANTS = ("one seed (confirm=0)", "race, all seeds (race_score=all)",
             "race, held-out seeds (race_score=heldout)")
 
 
-def search(cfg, task, tmp: Path) -> dict:
+def search(cfg, task, tmp: Path):
     proposer, _, _ = make_proposer(cfg, task, tmp / "llm.jsonl")
     return Search(cfg, task, tmp, proposer, Prompts(), log=lambda line: None).run()
 
@@ -91,7 +91,7 @@ def run_task(name: str, args, budgets: dict) -> list[str]:
             first = load_result(Path(tmp) / "iter_00" / "curves.npz").env_steps
             spent[VARIANTS[0]].append(first)
             for key in VARIANTS[1:]:
-                spent[key].append(summary["rounds"][0]["env_steps"])
+                spent[key].append(summary.rounds[0].env_steps)
         print(f"{name} rep {rep}: " + "; ".join(f"{k}: {v[-1][1]:.3f}" for k, v in
                                                 picks.items()), flush=True)
     # every distinct pick and the human reward on the same fresh seeds, one batched call

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eureka_jax.runs import Evaluation, RoundRecord, atomic_write, read_json
+from eureka_jax.runs import Evaluation, RoundRecord, Summary, atomic_write, read_json
 
 
 def make_report(run_dir: Path) -> Path:
@@ -18,12 +18,12 @@ def make_report(run_dir: Path) -> Path:
     import matplotlib.pyplot as plt
 
     run_dir = Path(run_dir)
-    summary = read_json(run_dir / "summary.json")
+    summary = Summary.from_json(read_json(run_dir / "summary.json"))
     evaluation = (Evaluation.from_json(read_json(run_dir / "evaluation.json"))
                   if (run_dir / "evaluation.json").is_file() else None)
-    records = [RoundRecord.from_json(r) for r in summary["rounds"]]
+    records = summary.rounds
     rounds = [r for r in records if r.scores]
-    _plot_fitness(run_dir / "fitness.png", summary["task"], rounds, evaluation, plt)
+    _plot_fitness(run_dir / "fitness.png", summary.task, rounds, evaluation, plt)
     best_curves = _best_curves(run_dir, summary)
     components = _plot_best_components(run_dir, best_curves, plt)
     _write_tensorboard(run_dir, rounds, evaluation, best_curves)
@@ -82,22 +82,21 @@ def _plot_fitness(path: Path, task_name: str, rounds: list, evaluation, plt) -> 
     plt.close(fig)
 
 
-def _report_lines(run_dir: Path, summary: dict, records: list, evaluation,
+def _report_lines(run_dir: Path, summary: Summary, records: list, evaluation,
                   components: bool) -> list[str]:
     """report.md: the rounds, the best reward with its figures, the final evaluation."""
-    lines = [f"# Eureka search on {summary['task']}", "", "![fitness](fitness.png)", "",
+    lines = [f"# Eureka search on {summary.task}", "", "![fitness](fitness.png)", "",
              "| round | status | candidates | best (mean ± std over its seeds) | seeds |",
              "| --- | --- | ---: | ---: | ---: |"]
     for r in records:
         fit = "" if r.best_fitness is None else f"{r.best_fitness:.3f} ± {r.best_std or 0.0:.3f}"
         lines.append(f"| {_round_number(r)} | {r.status} | {len(r.scores)} | {fit} | "
                      f"{r.best_num_seeds or ''} |")
-    if summary.get("best"):
-        b = summary["best"]
-        title = (f"Best reward: round {b['round']}, candidate {b['candidate']}, fitness "
-                 f"{b['fitness']:.3f} ± {b.get('std', 0.0):.3f} over {b.get('num_seeds', 1)} "
-                 "seed(s) in the search")
-        lines += ["", title, "", "```python", b["source"].rstrip(), "```"]
+    if summary.best is not None:
+        b = summary.best
+        title = (f"Best reward: round {b.round}, candidate {b.candidate}, fitness "
+                 f"{b.fitness:.3f} ± {b.std:.3f} over {b.num_seeds} seed(s) in the search")
+        lines += ["", title, "", "```python", b.source.rstrip(), "```"]
         if components:
             lines += ["", "![components](components.png)"]
         if (run_dir / "best.gif").is_file():
@@ -124,22 +123,22 @@ def _evaluation_lines(evaluation: Evaluation) -> list[str]:
                     + format_hns(evaluation)]
 
 
-def _best_curves(run_dir: Path, summary: dict):
+def _best_curves(run_dir: Path, summary: Summary):
     """(names, fitness [S, C], components [S, C, M], env_steps [C]) of the best candidate."""
     from eureka_jax.runs import load_result
-
-    best = summary.get("best")
-    if not best:
-        return None
-    name = "iter_init" if best["round"] == "init" else f"iter_{int(best['round']) - 1:02d}"
     from eureka_jax.selection import runs_of
+
+    best = summary.best
+    if best is None:
+        return None
+    name = "iter_init" if best.round == "init" else f"iter_{int(best.round) - 1:02d}"
 
     decision = RoundRecord.from_json(read_json(run_dir / name / "round.json"))
     first = load_result(run_dir / name / "curves.npz")
     race_path = run_dir / name / "race_curves.npz"
     race = load_result(race_path) if race_path.is_file() else None
     k = (decision.best_row if decision.best_row is not None
-         else decision.candidates.index(best["candidate"]))
+         else decision.candidates.index(best.candidate))
     c = runs_of(first, race, k)  # every seed the best trained with
     return first.component_names[k], c.fitness, c.components, c.env_steps[0]
 

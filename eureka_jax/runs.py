@@ -177,9 +177,62 @@ class Evaluation:
                    extra={k: v for k, v in value.items() if k not in names})
 
 
+
 # what summary.json keeps of each round
 SUMMARY_FIELDS = ("round", "name", "status", "attempts", "scores", "seed_scores", "confirmed",
                   "best_candidate", "best_fitness", "best_std", "best_num_seeds", "env_steps")
+
+
+@dataclass(frozen=True)
+class BestReward:
+    """The search's best reward: the round (a number, or "init") and reply index it came from,
+    its score (mean and std over the seeds it was scored on) and its source."""
+
+    round: Any
+    candidate: int
+    fitness: float
+    source: str
+    std: float = 0.0
+    num_seeds: int = 1
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A finished search (``summary.json``): every round (``SUMMARY_FIELDS`` of its record),
+    the best reward (None: nothing trained), and the final evaluation once it ran. Reads
+    earlier versions as ``RoundRecord`` does."""
+
+    task: str
+    rounds: list  # [RoundRecord]
+    best: BestReward | None = None
+    run_dir: str = ""
+    evaluation: Evaluation | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {"task": self.task, "run_dir": self.run_dir,
+               "rounds": [r.to_json(SUMMARY_FIELDS) for r in self.rounds],
+               "best": None if self.best is None else {
+                   "round": self.best.round, "candidate": self.best.candidate,
+                   "fitness": self.best.fitness, "std": self.best.std,
+                   "num_seeds": self.best.num_seeds, "source": self.best.source}}
+        if self.evaluation is not None:
+            out["evaluation"] = self.evaluation.to_json()
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_json(cls, value: dict) -> Summary:
+        best = value.get("best")
+        names = {"task", "run_dir", "rounds", "best", "evaluation"}
+        return cls(task=value["task"], run_dir=value.get("run_dir", ""),
+                   rounds=[RoundRecord.from_json(r) for r in value.get("rounds", [])],
+                   best=None if not best else BestReward(
+                       round=best["round"], candidate=best["candidate"],
+                       fitness=best["fitness"], source=best["source"],
+                       std=best.get("std") or 0.0, num_seeds=best.get("num_seeds") or 1),
+                   evaluation=(Evaluation.from_json(value["evaluation"])
+                               if value.get("evaluation") else None),
+                   extra={k: v for k, v in value.items() if k not in names})
 
 
 def write_arrays(path: Path, **arrays) -> None:

@@ -30,8 +30,9 @@ from eureka_jax.reflect import (
 )
 from eureka_jax.reward import RewardError, compile_reward, policy_for
 from eureka_jax.runs import (
-    SUMMARY_FIELDS,
+    BestReward,
     RoundRecord,
+    Summary,
     atomic_write,
     read_json,
     train_or_load,
@@ -488,7 +489,7 @@ class Search:
                               "std": decision.best_std,
                               "seed_scores": decision.best_seed_scores()})
 
-    def run(self) -> dict:
+    def run(self) -> Summary:
         task, cfg = self.task, self.cfg
         best: Best | None = None
         self.reference = self._references()
@@ -535,17 +536,14 @@ class Search:
                 self.log(f"  target fitness {target} reached; stopping early")
                 break
             self._log_estimate(d, cfg.iteration - it - 1)
-        summary = {
-            "task": task.name,
-            "run_dir": str(self.run_dir),
-            "rounds": [d.to_json(SUMMARY_FIELDS) for d in history],
-            "best": None if best is None else {
-                "round": best.iteration, "candidate": best.index, "fitness": best.fitness,
-                "std": best.std, "num_seeds": best.num_seeds, "source": best.source},
-        }
+        summary = Summary(
+            task=task.name, run_dir=str(self.run_dir), rounds=history,
+            best=None if best is None else BestReward(
+                round=best.iteration, candidate=best.index, fitness=best.fitness,
+                source=best.source, std=best.std, num_seeds=best.num_seeds))
         if best is not None:
             atomic_write(self.run_dir / "best_reward.py", best.source)
-        write_json(self.run_dir / "summary.json", summary)
+        write_json(self.run_dir / "summary.json", summary.to_json())
         return summary
 
 

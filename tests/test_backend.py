@@ -115,7 +115,7 @@ def test_search_evaluation_and_report_run_through_a_registered_backend(scripted,
 
     searched = {src for call in scripted.trained for src in call}
     assert len(scripted.trained) >= 2, "each round trains through the backend"
-    best = summary["best"]["source"]
+    best = summary.best.source
     # the search keeps the program the scripted trainer scored highest (seed offsets < 2e-4)
     assert score(best) == pytest.approx(max(score(s) for s in searched), abs=2e-4)
     assert not (tmp_path / "reference.json").exists()  # a backend without "references"

@@ -1,6 +1,13 @@
 """Run records: a round's decision is a typed record whose JSON reads back every version."""
 
-from eureka_jax.runs import SUMMARY_FIELDS, Evaluation, RoundRecord, read_json, write_json
+from eureka_jax.runs import (
+    SUMMARY_FIELDS,
+    Evaluation,
+    RoundRecord,
+    Summary,
+    read_json,
+    write_json,
+)
 
 # a round.json as an earlier version wrote it: no "round", no "error_source", and a key this
 # version does not know
@@ -50,3 +57,19 @@ def test_an_earlier_evaluation_reads_back_and_a_baselines_only_one_writes_no_bes
     written = baselines.to_json()
     assert "best_minus_human" not in written and "human_normalized_score" not in written
     assert Evaluation.from_json(written) == baselines
+
+
+def test_a_summary_reads_back_with_its_rounds_best_and_evaluation(tmp_path):
+    earlier = {"task": "cartpole", "run_dir": "/runs/x",
+               "rounds": [{"round": 1, "name": "iter_00", "status": "trained", "attempts": 1,
+                           "scores": [0.2], "best_fitness": 0.2},
+                          {"round": 2, "name": "iter_01", "status": "nothing compiled"}],
+               "best": {"round": 1, "candidate": 0, "fitness": 0.2, "source": "def f(): ..."},
+               "evaluation": {"num_eval": 2, "statistic": "s", "rewards": {}}}
+    summary = Summary.from_json(earlier)
+    assert summary.best.std == 0.0 and summary.best.num_seeds == 1  # not written then
+    assert summary.rounds[0].trained and not summary.rounds[1].trained
+    assert summary.evaluation.num_eval == 2
+    write_json(tmp_path / "summary.json", summary.to_json())
+    assert Summary.from_json(read_json(tmp_path / "summary.json")) == summary
+    assert Summary.from_json({"task": "cartpole", "rounds": []}).best is None

@@ -25,10 +25,10 @@ def _searcher(cfg, run_dir: Path):
               f"{task_cfg.sample} samples", flush=True)
         summary = Search(task_cfg, task, task_dir, proposer, Prompts(task_cfg.prompts_dir),
                          log=lambda text: print(f"  {text}", flush=True)).run()
-        if summary["best"] is None:
+        if summary.best is None:
             raise EurekaError(f"{task.name}: no candidate trained in {task_cfg.iteration} rounds; "
                               f"see {task_dir} for the compile errors.")
-        return summary["best"]["source"]
+        return summary.best.source
 
     return search
 

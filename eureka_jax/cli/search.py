@@ -110,13 +110,13 @@ def cmd_search(cfg) -> int:
     view.search = search
     with view:
         summary = search.run()
-    if summary["best"] is None:
+    if summary.best is None:
         raise EurekaError(f"no candidate trained in {cfg.iteration} rounds; see {run_dir} for "
                           "the compile errors, or raise max_resample/sample.")
     if cfg.num_eval > 0:
         print(f"final evaluation: best, human and sparse rewards x {cfg.num_eval} seeds",
               flush=True)
-        print_evaluation(evaluate(cfg, task, summary["best"]["source"], run_dir, cfg.num_eval,
+        print_evaluation(evaluate(cfg, task, summary.best.source, run_dir, cfg.num_eval,
                                    backend=backend))
         if "video" in backend.supports:
             film_best(cfg, run_dir)

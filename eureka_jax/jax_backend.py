@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from eureka_jax.errors import EurekaError
@@ -49,10 +48,6 @@ class JaxBackend:
 
         return train_candidates(task, reward_fns, config, hparams, seeds=seeds, labels=labels,
                                 slots=slots, min_rows=min_rows, fused=self.fused, **options)
-
-    def trainer(self, min_rows: int = 0):
-        """``train_candidates`` with the batch shape fixed to at least ``min_rows`` rows."""
-        return functools.partial(self.train_candidates, min_rows=min_rows)
 
     def budget(self, task, config, hparams, num_seeds: int, select: str) -> tuple:
         import jax

@@ -62,6 +62,14 @@ def _jsonable(value):
     raise TypeError(f"not JSON serialisable: {type(value)}")
 
 
+def _known_and_extra(cls, value: dict) -> tuple[dict, dict]:
+    """A record's JSON split into the fields ``cls`` has and the keys it does not know (kept
+    in ``extra`` and written back, so a newer or older version's keys survive)."""
+    names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    return ({k: v for k, v in value.items() if k in names},
+            {k: v for k, v in value.items() if k not in names})
+
+
 @dataclass(frozen=True)
 class RoundRecord:
     """One round of a search as decided and written (``iter_XX/round.json``); the summary
@@ -130,10 +138,9 @@ class RoundRecord:
 
     @classmethod
     def from_json(cls, value: dict) -> RoundRecord:
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        known = {k: v for k, v in value.items() if k in names}
+        known, extra = _known_and_extra(cls, value)
         known.setdefault("attempts", 0)
-        return cls(**known, extra={k: v for k, v in value.items() if k not in names})
+        return cls(**known, extra=extra)
 
 
 @dataclass(frozen=True)
@@ -172,9 +179,8 @@ class Evaluation:
 
     @classmethod
     def from_json(cls, value: dict) -> Evaluation:
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        return cls(**{k: v for k, v in value.items() if k in names},
-                   extra={k: v for k, v in value.items() if k not in names})
+        known, extra = _known_and_extra(cls, value)
+        return cls(**known, extra=extra)
 
 
 
@@ -223,7 +229,7 @@ class Summary:
     @classmethod
     def from_json(cls, value: dict) -> Summary:
         best = value.get("best")
-        names = {"task", "run_dir", "rounds", "best", "evaluation"}
+        _, extra = _known_and_extra(cls, value)
         return cls(task=value["task"], run_dir=value.get("run_dir", ""),
                    rounds=[RoundRecord.from_json(r) for r in value.get("rounds", [])],
                    best=None if not best else BestReward(
@@ -232,7 +238,7 @@ class Summary:
                        std=best.get("std") or 0.0, num_seeds=best.get("num_seeds") or 1),
                    evaluation=(Evaluation.from_json(value["evaluation"])
                                if value.get("evaluation") else None),
-                   extra={k: v for k, v in value.items() if k not in names})
+                   extra=extra)
 
 
 def write_arrays(path: Path, **arrays) -> None:

@@ -9,6 +9,7 @@ import flax
 import jax.numpy as jnp
 
 from eureka_jax.errors import EurekaError
+from eureka_jax.train.learners import check_learner
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,7 @@ class TrainConfig:
     learner: str = "ppo"
 
     def __post_init__(self):
-        from eureka_jax.train.learners import LEARNERS
-
-        if self.learner not in LEARNERS:
-            raise EurekaError(f"train.learner={self.learner} is not known; use "
-                              + " or ".join(f"train.learner={n}" for n in LEARNERS) + ".")
+        check_learner(self.learner)
         for name in ("num_envs", "unroll_length", "num_updates", "update_epochs",
                      "num_minibatches", "num_evals"):
             if int(getattr(self, name)) < 1:

@@ -26,9 +26,14 @@ LEARNERS = {
 }
 
 
-def learner(name: str):
-    """The module of ``train.learner=name``; one sentence for a name not registered."""
+def check_learner(name: str) -> None:
+    """One sentence for a ``train.learner`` that is not registered."""
     if name not in LEARNERS:
         raise EurekaError(f"train.learner={name} is not known; use "
                           + " or ".join(f"train.learner={n}" for n in LEARNERS) + ".")
+
+
+def learner(name: str):
+    """The module of ``train.learner=name``."""
+    check_learner(name)
     return importlib.import_module(LEARNERS[name])

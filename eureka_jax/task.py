@@ -163,6 +163,8 @@ class Task:
       baseline_inputs: reward inputs only the baselines may read (e.g. the reward a wrapped
         Playground env computed, its human baseline): not shown to the LLM, and a searched
         reward that asks for one is rejected (``compile_reward(..., public_only=True)``).
+      randomize: the physics parameters a domain-randomization configuration may change
+        (``eureka_jax.randomize``: ``[{"name", "field", "of", "bounds"}]``).
       needs: what the task downloads on first use (``menagerie``: MuJoCo Menagerie's robot
         models, through Playground), shown in the task table.
     """
@@ -189,6 +191,7 @@ class Task:
     needs: list = field(default_factory=list)
     baseline_inputs: tuple = ()
     action_repeat: int = 1
+    randomize: list = field(default_factory=list)
 
     @functools.cached_property
     def env_module(self):
@@ -436,7 +439,8 @@ def load_task(name: str, task_dirs=()) -> Task:
 
 
 VARIANT_KEYS = ("description", "fitness", "env", "termination", "target_fitness", "goals",
-                "watch", "train", "train_gpu", "episode_length", "observation_keys", "eureka", "action_repeat")
+                "watch", "train", "train_gpu", "episode_length", "observation_keys", "eureka", "action_repeat",
+                "randomize")
 
 
 def _merge_variant(spec: dict, name: str, path: Path) -> dict:
@@ -507,6 +511,7 @@ def _load_folder(path: Path, name: str | None = None) -> Task:
         eureka=_eureka_spec(spec.get("eureka"), path),
         needs=list(spec.get("needs") or []),
         baseline_inputs=tuple(spec.get("baseline_inputs") or ()),
+        randomize=list(spec.get("randomize") or []),
     )
 
 

@@ -117,7 +117,7 @@ def device_layout(num_candidates: int, devices=None) -> dict:
 def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperparams | None = None,
                      seeds=(0,), labels=None, devices=None, init_params=None,
                      slots=None, constants=None, fused: bool = False,
-                     min_rows: int = 0, before_run=None) -> BatchResult:
+                     min_rows: int = 0, before_run=None, physics=None) -> BatchResult:
     """Trains every reward candidate with every seed, batched: candidates x seeds x envs in
     every compiled program.
 
@@ -171,6 +171,11 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         which wraps this function) puts a barrier there, since XLA's CPU collectives give a
         process 30 s to reach the first collective and a process still compiling would miss
         it.
+      physics: [P, n, 3] each row's domain-randomization table (low, high, log-uniform flag
+        of each of the task's ``randomize`` parameters; ``eureka_jax.randomize``), traced:
+        every training env draws its physics from its row's table at each reset, so K
+        configurations train in one compiled program. None: the nominal physics (no
+        randomization; the programs without it).
 
     Returns:
       A ``BatchResult``; compile time is measured apart from run time.
@@ -200,6 +205,14 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
     if constants is not None:
         table = _check_constants(constants, k, reward_fns, rows)
         table = np.concatenate([table, np.repeat(table[:1], pad, 0)])
+    if physics is not None:
+        if fused:
+            raise ValueError("domain randomization runs in the split trainer only (fused=False)")
+        physics = np.asarray(physics, np.float32)
+        if physics.ndim != 3 or physics.shape[0] != k or physics.shape[2] != 3:
+            raise ValueError(f"physics needs one [n, 3] table per row ({k} rows); got shape "
+                             f"{physics.shape}")
+        physics = np.concatenate([physics, np.repeat(physics[:1], pad, 0)])
     init = None
     if init_params is not None:
         parts = learner(config.learner).make_parts(task, config)
@@ -212,7 +225,8 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
                    init=None if init is None else jax.tree.map(
                        lambda x: global_array(x, spread), init),
                    constants=None if table is None else global_array(table, spread),
-                   before_run=before_run)
+                   before_run=before_run,
+                   physics=None if physics is None else global_array(physics, spread))
     what = f"this batch ({k} candidate row(s) x {num_seeds} seed(s) of {task.name})"
     run = _run_fused if fused else _run_split
     out, compile_seconds, reward_compile_seconds, run_seconds, memory = run(
@@ -249,6 +263,13 @@ class _Batch:
     init: Any  # parameters to start from, leaves [P, S, ...], or None
     constants: Any  # [P, n] tunable constants, or None
     before_run: Any = None  # called with the compiled programs before they run
+    physics: Any = None  # [P, n, 3] domain-randomization tables, or None
+
+    def randomize(self) -> tuple:
+        """The task's randomization parameters when this batch randomizes, else ()."""
+        from eureka_jax.randomize import parameters
+
+        return parameters(self.task) if self.physics is not None else ()
 
     def local_device(self):
         return next(d for d in self.devices if d.process_index == jax.process_index())
@@ -297,13 +318,13 @@ def _physics_programs(batch: _Batch):
     """The compiled reward-free programs of this batch's shape (the learner's
     ``make_parts``): init, begin, roll, learn, evaluate, end; the same for every round's
     reward programs."""
-    parts = learner(batch.config.learner).make_parts(batch.task, batch.config)
+    parts = learner(batch.config.learner).make_parts(batch.task, batch.config,
+                                                     randomize=batch.randomize())
     spread, rep = batch.spread, batch.replicated
-    with_init = batch.init is not None
-    init_args = (batch.keys, batch.hparams) + ((batch.init,) if with_init else ())
-    init_axes = (0, None) + ((0,) if with_init else ())
-    init = jax.jit(_batched(parts.init, init_axes),
-                   in_shardings=(spread, rep) + ((spread,) if with_init else ()),
+    init_args, init_axes, init_fn = _init_call(batch, parts)
+    seed_axes = init_axes[:-1] + (None,) if batch.physics is not None else init_axes
+    init = jax.jit(jax.vmap(jax.vmap(init_fn, in_axes=seed_axes), in_axes=init_axes),
+                   in_shardings=tuple(spread if a == 0 else rep for a in init_axes),
                    out_shardings=spread)
     begin = jax.jit(_batched(parts.begin, (0, None)), in_shardings=(spread, rep),
                     out_shardings=spread, donate_argnums=0)
@@ -329,6 +350,22 @@ def _physics_programs(batch: _Batch):
     shapes = {"rollout": rollout,
               "episodes": lowered["evaluate"].out_info if batch.config.eval_envs else None}
     return parts, compiled, shapes
+
+
+def _init_call(batch: _Batch, parts):
+    """(arguments, their row axes, the function) of the ``init`` program: keys and
+    hyperparameters, then the parameters to start from and the randomization tables where
+    the batch has them (those last are per row, shared by the row's seeds)."""
+    extra = [x for x in (batch.init, batch.physics) if x is not None]
+    with_init, with_physics = batch.init is not None, batch.physics is not None
+
+    def init(rng, hparams, *rest):
+        rest = list(rest)
+        start = rest.pop(0) if with_init else None
+        physics = rest.pop(0) if with_physics else None
+        return parts.init(rng, hparams, start, physics)
+
+    return (batch.keys, batch.hparams, *extra), (0, None) + (0,) * len(extra), init
 
 
 def _reward_programs(batch: _Batch, reward_fns, parts, shapes):
@@ -411,7 +448,7 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     memory bytes)."""
     config, task = batch.config, batch.task
     shape_key = (id(task), config, len(batch.rows), batch.num_seeds, batch.init is None,
-                 batch.devices)
+                 batch.devices, batch.randomize())
     (parts, physics, shapes), physics_seconds = _cached(
         ("physics", *shape_key), lambda: _physics_programs(batch), task)
     # not the row layout: it is an argument of the reward programs
@@ -436,8 +473,7 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     # Every array stays where it is between the programs: any transfer (host <-> device, or a
     # resharding between devices) inside the loop is an error, not a silent slowdown.
     with jax.transfer_guard("disallow"):
-        carry = physics["init"](batch.keys, batch.hparams,
-                                *(() if batch.init is None else (batch.init,)))
+        carry = physics["init"](*_init_call(batch, parts)[0])
         windows, reward_windows, evals = [], [], []
         for index in range(config.num_evals):
             carry = physics["begin"](carry, indices[index])

@@ -111,6 +111,7 @@ class _Carry:
     update: jnp.ndarray  # index of the next update in the window
     eval_key: jnp.ndarray  # the current window's evaluation key
     losses: jnp.ndarray  # [len(LOSS_METRICS)] summed over the window's updates
+    physics: Any = None  # [n, 3] the run's randomization table (``randomize``), or None
 
 
 @flax.struct.dataclass
@@ -141,7 +142,7 @@ class EvalEpisodes:
     finite: Any = None
 
 
-def make_parts(task, config: TrainConfig):
+def make_parts(task, config: TrainConfig, randomize=()):
     """The reward-free programs of one (seed) run, composed by ``make_train`` (one fused
     program) or by ``batch.train_candidates`` (one compiled program each, the reward program
     between them)::
@@ -159,8 +160,17 @@ def make_parts(task, config: TrainConfig):
     Also ``evaluate(normalizer, policy, key, record)`` (a saved policy's episodes),
     ``initial_params(key)`` and ``eval_key(rng, index)``. Nothing here depends on a reward
     program, so every round of a search reuses these programs.
+
+    ``randomize``: the task's ``randomize.Parameter``s for domain randomization: ``init``
+    then takes the run's table of ranges ([n, 3], traced: K configurations are rows of one
+    program), every training env draws its physics from it at each reset, the evaluation
+    during training runs at the nominal physics, and ``evaluate(..., physics=[m, n])``
+    runs m evaluation episodes, each with its own physics values.
     """
-    env = task.env
+    from eureka_jax.randomize import Randomized
+
+    randomized = Randomized(task.env, randomize) if randomize else None
+    env = randomized or task.env
     max_length = float(task.episode_length)
     per_episode = episode_fitness(task)
     watched, num_watch = watch_fn(task)
@@ -185,16 +195,22 @@ def make_parts(task, config: TrainConfig):
             optax.inject_hyperparams(optax.adam)(learning_rate=hparams.learning_rate),
         )
 
-    def reset_pool(rng):
-        return jax.vmap(env.reset)(jax.random.split(rng, config.num_envs))
+    def reset_pool(rng, physics=None):
+        keys = jax.random.split(rng, config.num_envs)
+        if randomized is None:
+            return jax.vmap(env.reset)(keys)
+        return jax.vmap(randomized.reset_drawn, (0, None))(keys, physics)
 
     length_max = task.episode_length
 
-    def eval_start(normalizer, policy_params, key, record=False, reward=None):
+    def eval_start(normalizer, policy_params, key, record=False, reward=None, physics=None):
         """One run's evaluation state before its first step (see ``evaluate``)."""
         key_reset, key_act = jax.random.split(key)
-        n = config.eval_envs
-        first = jax.vmap(env.reset)(jax.random.split(key_reset, n))
+        n = config.eval_envs if physics is None else physics.shape[0]
+        if physics is None:
+            first = jax.vmap(env.reset)(jax.random.split(key_reset, n))
+        else:
+            first = jax.vmap(randomized.reset_with)(jax.random.split(key_reset, n), physics)
         zero_action = jnp.zeros((n, env.action_size))
         example = jax.eval_shape(jax.vmap(env.reward_inputs), first, zero_action, first)
         zeros = jnp.zeros(n)
@@ -255,7 +271,7 @@ def make_parts(task, config: TrainConfig):
         return (t < length_max) & c["alive"].any()
 
     def evaluate(normalizer, policy_params, key, record: bool = False,
-                 reward=None) -> EvalEpisodes:
+                 reward=None, physics=None) -> EvalEpisodes:
         """Full episodes of one run's policy from fresh resets on ``eval_envs`` envs.
 
         Each env runs until it terminates or reaches the time limit; a finished env's state
@@ -263,13 +279,14 @@ def make_parts(task, config: TrainConfig):
         finished (a ``while_loop``: a policy that fails fast is evaluated fast). Each step's
         reward inputs are kept for the reward program (``rewards.episode_sums``), or, with
         ``reward`` (``inputs -> (total, components)``, the fused program), summed step by
-        step.
+        step. ``physics`` [m, n]: m episodes, each with its own physics values (a task with
+        ``randomize``), instead of ``eval_envs`` at the nominal physics.
         """
         def body(loop):
             t, c = loop
             return t + 1, eval_step(c, t, normalizer, policy_params, reward)
 
-        start = eval_start(normalizer, policy_params, key, record, reward)
+        start = eval_start(normalizer, policy_params, key, record, reward, physics)
         _, final = jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), start))
         return eval_finish(final)
 
@@ -289,9 +306,13 @@ def make_parts(task, config: TrainConfig):
         _, final = jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), start))
         return runs(eval_finish)(final)
 
-    def init(rng, hparams: PPOHyperparams, start=None) -> _Carry:
+    def init(rng, hparams: PPOHyperparams, start=None, physics=None) -> _Carry:
         """A run's first state; ``start``: (normalizer, policy, value) parameters to start
-        from (``TrainOutput.params`` layout), None: fresh networks."""
+        from (``TrainOutput.params`` layout), None: fresh networks; ``physics``: the run's
+        randomization table [n, 3] (with ``randomize``)."""
+        if (physics is None) != (randomized is None):
+            raise ValueError("init takes a physics table exactly when make_parts was given "
+                             "randomize parameters")
         key_policy, key_value, key_env, checkpoint_keys = run_keys(rng)
         normalizer, policy_params, value_params = fresh_params(key_policy, key_value)
         if start is not None:
@@ -300,7 +321,7 @@ def make_parts(task, config: TrainConfig):
         # no reset here: the first window's pool is the first states (``begin``), so only
         # one program compiles the (sometimes costly) reset
         placeholder = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
-                                   jax.eval_shape(reset_pool, key_env))
+                                   jax.eval_shape(reset_pool, key_env, physics))
         return _Carry(
             params=params, normalizer=normalizer, opt_state=optimizer(hparams).init(params),
             env_state=placeholder, pool=placeholder, steps=jnp.zeros(config.num_envs),
@@ -309,7 +330,7 @@ def make_parts(task, config: TrainConfig):
             update_keys=jnp.zeros((updates_per_checkpoint, *checkpoint_keys.shape[1:]),
                                   checkpoint_keys.dtype),
             update=jnp.zeros((), jnp.int32), eval_key=checkpoint_keys[0],
-            losses=jnp.zeros(len(LOSS_METRICS)),
+            losses=jnp.zeros(len(LOSS_METRICS)), physics=physics,
         )
 
     def begin(c: _Carry, index) -> _Carry:
@@ -317,7 +338,7 @@ def make_parts(task, config: TrainConfig):
         that reset in it (cheaper than a reset per step: some resets, e.g. cheetah's,
         simulate hundreds of steps); the first window's are also the envs' first states."""
         key_pool, key_updates, key_eval = jax.random.split(c.checkpoint_keys[index], 3)
-        pool = reset_pool(key_pool)
+        pool = reset_pool(key_pool, c.physics)
         first = index == 0  # the run starts from the first window's fresh states
         env_state = jax.tree.map(lambda p, s: jnp.where(first, p, s), pool, c.env_state)
         return c.replace(pool=pool, env_state=env_state,

@@ -31,6 +31,7 @@ FEATURES = {
     "video": "the best policy filmed after a search",
     "budget_checks": "the budget ladder's verdicts (cpu_learns, smoke test) apply",
     "padding": "rows padded to one batch shape so every pass reuses compiled programs",
+    "randomization": "domain-randomization tables as rows of one compiled program (dr_*)",
 }
 
 # name -> "module:Class" (imported when chosen) or the class itself

@@ -100,6 +100,12 @@ class Config:
     report_video: bool = True
     name: str | None = None
     backend: str = "jax"
+    dr_iteration: int = 0
+    dr_sample: int = 4
+    dr_seeds: int = 3
+    dr_tolerance: float = 0.2
+    dr_models: int = 32
+    dr_episodes: int = 4
     suite: str = "eureka"
     tasks: Any = None
     distributed: DistributedConfig = field(default_factory=DistributedConfig)

@@ -111,6 +111,9 @@ def train_candidates(task, reward_fns, config, hparams=None, seeds=(0,), labels=
         if init_params is not None:
             raise EurekaError("fine-tuning from given parameters (curricula) runs in one "
                               "process; start the curriculum without distributed.* settings.")
+        if options.get("physics") is not None:
+            raise EurekaError("domain randomization (dr_iteration > 0) runs in one process; "
+                              "start it without distributed.* settings.")
         announce(task, reward_fns, config, hparams, seeds, labels, slots=slots,
                  constants=constants, min_rows=min_rows)
         options["before_run"] = _all_compiled

@@ -22,7 +22,7 @@ class JaxBackend:
 
     name = "jax"
     supports = frozenset({"tuning", "references", "saved_policies", "video", "budget_checks",
-                          "padding"})
+                          "padding", "randomization"})
 
     def __init__(self, cfg, work_dir: Path | None = None, fused: bool = False):
         self.cfg = cfg

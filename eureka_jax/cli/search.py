@@ -29,7 +29,7 @@ def _human_feedback(cfg):
 RESUME_SAFE = ("iteration", "num_eval", "target_fitness", "feedback", "feedback_file", "llm",
                "model", "base_url", "api_key", "max_retries", "request_timeout",
                "max_samples_per_request", "price_prompt_per_1k", "price_completion_per_1k",
-               "prompts_dir", "replay", "resume", "runs_dir")
+               "prompts_dir", "replay", "resume", "runs_dir", "dr_iteration")
 
 
 def changed_settings(cfg) -> list[str]:
@@ -69,6 +69,24 @@ def _search_settings(cfg):
                              {k: cfg[k] for k in changed if k != "resume"}, {"resume": cfg.resume})
     OmegaConf.set_readonly(merged, True)
     return merged, run_dir
+
+
+def _domain_randomization(cfg, task, run_dir, best_source, backend) -> None:
+    """The DR stage after the final evaluation (``eureka_jax.dr``)."""
+    from eureka_jax.dr import DRStage, OfflineDRProposer
+    from eureka_jax.llm.factory import make_proposer
+    from eureka_jax.llm.prompts import Prompts
+    from eureka_jax.randomize import parameters
+
+    offline = OfflineDRProposer(parameters(task), seed=cfg.seed)
+    proposer, kind, dr_usage = make_proposer(cfg, task, run_dir / "dr" / "llm.jsonl",
+                                             offline=offline)
+    print(f"domain randomization with llm={kind}: {cfg.dr_iteration} rounds x "
+          f"{cfg.dr_sample} configurations x {cfg.dr_seeds} seeds", flush=True)
+    DRStage(cfg, task, run_dir, best_source, proposer, Prompts(cfg.prompts_dir), backend).run()
+    print((run_dir / "dr" / "dr.md").read_text(), flush=True)
+    if dr_usage.calls:
+        print(f"domain randomization {dr_usage.text()}")
 
 
 def cmd_search(cfg) -> int:
@@ -120,6 +138,8 @@ def cmd_search(cfg) -> int:
                                    backend=backend))
         if "video" in backend.supports:
             film_best(cfg, run_dir)
+    if int(cfg.dr_iteration) > 0:
+        _domain_randomization(cfg, task, run_dir, summary.best.source, backend)
     report = make_report(run_dir)
     if usage.calls:
         print(usage.text()

@@ -22,17 +22,19 @@ def resolve_llm(cfg) -> str:
     return cfg.llm
 
 
-def make_proposer(cfg, task, record_to: Path | None):
+def make_proposer(cfg, task, record_to: Path | None, offline=None):
     """The proposer for ``cfg.llm``; wrapped to append every reply to ``record_to``.
 
     Returns:
       (proposer, kind, usage): ``usage`` accumulates tokens (zero for offline/replay).
+      ``offline``: the proposer for llm=offline (default: reward programs,
+      ``OfflineProposer``; the domain-randomization stage gives its own).
     """
     kind = resolve_llm(cfg)
     usage = Usage(price_prompt_per_1k=cfg.price_prompt_per_1k,
                   price_completion_per_1k=cfg.price_completion_per_1k)
     if kind == "offline":
-        proposer = OfflineProposer(task, seed=cfg.seed)
+        proposer = offline if offline is not None else OfflineProposer(task, seed=cfg.seed)
         model = "offline"
     elif kind == "openai":
         proposer = OpenAIProposer(

@@ -11,7 +11,8 @@ from pathlib import Path
 from eureka_jax.errors import EurekaError
 
 BUILTIN_DIR = Path(__file__).parent / "prompts"
-NAMES = ("system", "task", "output_rules", "policy_feedback", "execution_error", "output_tip")
+NAMES = ("system", "task", "output_rules", "policy_feedback", "execution_error", "output_tip",
+         "dr_task", "dr_feedback")
 
 
 def allowed_modules_text() -> str:
@@ -86,6 +87,20 @@ class Prompts:
         """The next request when no program of a round could be used."""
         return self._follow_up(task, self._fill(
             "execution_error", code=code.strip(), category=category, message=message), budget)
+
+    def dr_initial(self, task, reward: str, parameters: str, prior: str) -> list[dict]:
+        """The first request of the domain-randomization stage (``eureka_jax.dr``)."""
+        text = self._fill("dr_task", description=task.description.strip(),
+                          model_facts=task.model_facts(), reward=reward.strip(),
+                          parameters=parameters, prior=prior)
+        return [{"role": "user", "content": text}]
+
+    def dr_feedback(self, task, reward: str, parameters: str, prior: str, results: str,
+                    best: str, seeds: int) -> list[dict]:
+        """A later request of the stage: what the configurations so far achieved."""
+        return self.dr_initial(task, reward, parameters, prior) + [{
+            "role": "user", "content": self._fill("dr_feedback", results=results, best=best,
+                                                  seeds=seeds)}]
 
     def _follow_up(self, task, text: str, budget: str | None = None) -> list[dict]:
         tip = self._fill("output_tip", output_rules=self._fill("output_rules").strip())

@@ -1,0 +1,328 @@
+"""The domain-randomization stage of a search (DrEureka on MJX): ``dr_iteration`` rounds of
+``dr_sample`` LLM-written configurations, each round trained in one compiled program.
+
+After the reward search and its final evaluation:
+
+1. **Physics prior**: the saved best policy (every seed of the final evaluation) is evaluated
+   with each randomizable parameter swept in turn (``robustness.physics_prior``).
+2. **Rounds**: the proposer (the LLM, or ``OfflineDRProposer``) writes configurations from the
+   task, the best reward, the parameters and the prior; they are parsed and checked
+   (``randomize.parse_configuration``: an unknown parameter, a range outside the valid one, a
+   wrong type is a message and a resample, never a failed batch). The round's configurations
+   x ``dr_seeds`` seeds train with the best reward in one program (the first round also trains
+   the two baselines: no randomization, and every parameter uniform over its prior range),
+   rows padded to one shape so that later rounds compile nothing.
+3. **Robustness**: every trained policy is evaluated on one fixed held-out set of perturbed
+   models (``robustness.held_out_values``); a configuration's score is its policies' mean
+   fitness there. The most robust configuration is compared with both baselines by paired
+   differences over seeds (the same seeds, models and episode starts), at the nominal physics
+   and under perturbation.
+
+Everything a round decided is written to ``dr/round_N.json`` first, so a resumed search skips
+finished rounds; the outcome is ``dr/dr.json`` and ``dr/dr.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from eureka_jax.errors import EurekaError
+from eureka_jax.randomize import (
+    configuration_table,
+    configuration_text,
+    nominal_table,
+    parameters,
+    parameters_text,
+    parse_configuration,
+)
+from eureka_jax.runs import read_json, write_json
+
+NONE, UNIFORM = "no randomization", "uniform over the prior"
+
+
+class OfflineDRProposer:
+    """Configurations without a network: each randomizes a random subset of the parameters
+    over its prior range (read from the request) scaled by a random factor, or, when the
+    request carries a best configuration so far, varies that one's ranges."""
+
+    def __init__(self, params, seed: int = 0):
+        self.params, self.seed = tuple(params), seed
+        self.asked: dict[int, int] = {}
+
+    def propose(self, messages: list[dict], n: int) -> list[str]:
+        digest = zlib.crc32(repr(messages).encode())
+        asked = self.asked.get(digest, 0)
+        self.asked[digest] = asked + 1
+        rng = np.random.default_rng([self.seed, digest, asked])
+        text = messages[-1]["content"] if messages else ""
+        prior = _prior_ranges(text, self.params)
+        best = None
+        if "most robust configuration so far" in text:
+            best, _ = parse_configuration(text, self.params)
+        return [f"```yaml\n{configuration_text(self._one(rng, prior, best))}\n```"
+                for _ in range(n)]
+
+    def _one(self, rng, prior, best) -> list[dict]:
+        by_name = {p.name: p for p in self.params}
+        if best:
+            out = []
+            for e in best:
+                p = by_name[e["parameter"]]
+                centre, half = np.mean(e["range"]), (e["range"][1] - e["range"][0]) / 2
+                half *= rng.uniform(0.6, 1.5)
+                out.append(_entry(p, centre - half, centre + half))
+            return out
+        k = int(rng.integers(1, len(self.params) + 1))
+        chosen = sorted(rng.choice(len(self.params), size=k, replace=False))
+        scale = float(rng.choice([0.5, 0.75, 1.0, 1.25]))
+        out = []
+        for i in chosen:
+            p = self.params[i]
+            low, high = prior.get(p.name, (p.low, p.high))
+            out.append(_entry(p, p.nominal - scale * (p.nominal - low),
+                              p.nominal + scale * (high - p.nominal)))
+        return out
+
+
+def _entry(p, low, high) -> dict:
+    low, high = float(np.clip(low, p.low, p.high)), float(np.clip(high, p.low, p.high))
+    return {"parameter": p.name, "distribution": "uniform",
+            "range": [float(f"{min(low, high):.4g}"), float(f"{max(low, high):.4g}")]}
+
+
+def _prior_ranges(text: str, params) -> dict:
+    """The prior's kept range per parameter, read from a request ("- name: [low, high]")."""
+    out = {}
+    for p in params:
+        m = re.search(rf"^- {re.escape(p.name)}: \[([-\d.eE+]+), ([-\d.eE+]+)\]", text, re.MULTILINE)
+        if m:
+            out[p.name] = (float(m.group(1)), float(m.group(2)))
+    return out
+
+
+def uniform_prior_configuration(prior, params) -> list[dict]:
+    """The baseline: every parameter uniform over its prior range (where it is not a point)."""
+    ranges = prior.ranges()
+    return [{"parameter": p.name, "distribution": "uniform", "range": list(ranges[p.name])}
+            for p in params if ranges[p.name][0] < ranges[p.name][1]]
+
+
+class DRStage:
+    """One search's domain-randomization stage (see the module docstring).
+
+    Args:
+      cfg: the command's settings (``dr_*``, ``seed``, ``max_resample``).
+      task, run_dir, best_source: the searched task, its run directory (holding the final
+        evaluation's ``policies.msgpack``) and the best reward's source.
+      proposer: answers the stage's requests with configurations.
+      prompts: the ``Prompts`` in use; backend: the ``Backend`` (needs ``randomization``).
+    """
+
+    def __init__(self, cfg, task, run_dir, best_source: str, proposer, prompts, backend,
+                 log=print):
+        from eureka_jax.backend import require
+
+        require(backend, "randomization", "dr_iteration > 0 (domain randomization)")
+        self.cfg, self.task, self.best_source = cfg, task, best_source
+        self.run_dir, self.dir = Path(run_dir), Path(run_dir) / "dr"
+        self.proposer, self.prompts, self.backend, self.log = proposer, prompts, backend, log
+        self.params = parameters(task)
+        if not self.params:
+            raise EurekaError(f"task '{task.name}' declares no randomizable parameters "
+                              "(randomize: in its task.yaml); add some, or set dr_iteration=0.")
+        self.seeds = [int(cfg.seed) + 7000 + i for i in range(int(cfg.dr_seeds))]
+
+    def run(self) -> dict:
+        from eureka_jax.reward import compile_reward
+        from eureka_jax.robustness import held_out_values
+        from eureka_jax.train.config import training_settings
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        prior = self.prior()
+        self.config, self.hparams = training_settings(self.cfg, self.task)
+        self.reward_fn = compile_reward(self.best_source, self.task)
+        self.held_out = held_out_values(self.params, int(self.cfg.dr_models))
+        rows: list[dict] = []
+        for r in range(1, int(self.cfg.dr_iteration) + 1):
+            path = self.dir / f"round_{r}.json"
+            if path.is_file():
+                rows += read_json(path)["rows"]
+                self.log(f"dr round {r}: read back from {path}")
+                continue
+            configs = self.propose(prior, rows)
+            if r == 1:
+                configs = [(NONE, []), (UNIFORM, uniform_prior_configuration(prior, self.params)),
+                           *configs]
+            trained = self.train(configs, r)
+            write_json(path, {"round": r, "rows": trained})
+            rows += trained
+        outcome = self.decide(rows)
+        write_json(self.dir / "dr.json", outcome)
+        (self.dir / "dr.md").write_text(dr_markdown(outcome))
+        return outcome
+
+    def prior(self):
+        from eureka_jax.play import SavedPolicies
+        from eureka_jax.robustness import Prior, physics_prior, plot_prior
+
+        path = self.dir / "prior.json"
+        if path.is_file():
+            return Prior.from_json(read_json(path))
+        saved = SavedPolicies(self.run_dir)
+        row = saved.row("best")
+        import jax
+
+        params = jax.tree.map(lambda x: x[row], saved.params)
+        prior = physics_prior(saved.task, saved.config, params, saved.seeds,
+                              tolerance=float(self.cfg.dr_tolerance),
+                              episodes=2 * int(self.cfg.dr_episodes))
+        write_json(path, prior.to_json())
+        plot_prior(prior, self.dir / "prior.png")
+        self.log(f"dr physics prior of the best policy ({len(saved.seeds)} seeds), "
+                 f"{self.dir / 'prior.png'}:\n{prior.text()}")
+        return prior
+
+    def request(self, prior, rows):
+        reward, params = self.best_source, parameters_text(self.params)
+        scored = [r for r in rows if r["perturbed_mean"] is not None]
+        if not scored:
+            return self.prompts.dr_initial(self.task, reward, params, prior.text())
+        best = max((r for r in scored if r["label"] not in (NONE, UNIFORM)),
+                   key=lambda r: r["perturbed_mean"], default=None) or max(
+                       scored, key=lambda r: r["perturbed_mean"])
+        return self.prompts.dr_feedback(self.task, reward, params, prior.text(),
+                                        results=results_text(rows),
+                                        best=configuration_text(best["configuration"]),
+                                        seeds=len(self.seeds))
+
+    def propose(self, prior, rows) -> list[tuple[str, list]]:
+        """``dr_sample`` valid configurations; invalid replies are logged and asked again
+        (with their message) up to ``max_resample`` times."""
+        wanted, out, errors = int(self.cfg.dr_sample), [], []
+        messages = self.request(prior, rows)
+        for _ in range(int(self.cfg.max_resample) + 1):
+            for reply in self.proposer.propose(messages, wanted - len(out)):
+                entries, error = parse_configuration(reply, self.params)
+                if error:
+                    errors.append(error)
+                    self.log(f"dr configuration rejected: {error}")
+                else:
+                    out.append(entries)
+            if len(out) >= wanted:
+                break
+            messages = messages + [{"role": "user", "content": (
+                "Your configuration could not be used: " + errors[-1]
+                + " Write a corrected configuration in a ```yaml block.")}]
+        if not out:
+            raise EurekaError(f"no usable domain-randomization configuration in "
+                              f"{int(self.cfg.max_resample) + 1} tries; the last reply's "
+                              f"problem: {errors[-1]}")
+        first = sum(1 for p in self.dir.glob("round_*.json"))
+        return [(f"configuration {first * wanted + i + 1}", e) for i, e in enumerate(out)]
+
+    def train(self, configs, round_index: int) -> list[dict]:
+        """Trains the round's configurations x seeds in one program and evaluates every policy
+        at the held-out perturbed models."""
+        from eureka_jax.robustness import evaluate_physics
+
+        tables = np.stack([configuration_table(c, self.params) if c else
+                           nominal_table(self.params) for _, c in configs])
+        result = self.backend.train_candidates(
+            self.task, [self.reward_fn], self.config, self.hparams, seeds=self.seeds,
+            labels=[label for label, _ in configs], slots=[0] * len(configs),
+            min_rows=int(self.cfg.dr_sample) + 2, physics=tables)
+        perturbed = evaluate_physics(self.task, self.config, result.params, self.held_out,
+                                     int(self.cfg.dr_episodes)).mean(-1)  # [P, S]
+        nominal = result.final_fitness()
+        failed = np.asarray(result.curves.failed)
+        self.log(f"dr round {round_index}: {len(configs)} configuration(s) x {len(self.seeds)} "
+                 f"seed(s) trained (compile {result.compile_seconds:.1f} s, run "
+                 f"{result.run_seconds:.1f} s)")
+        rows = []
+        for i, (label, entries) in enumerate(configs):
+            bad = failed[i].any() or not np.isfinite(perturbed[i]).all()
+            row = {"label": label, "round": round_index, "configuration": entries,
+                   "nominal": [_num(x) for x in nominal[i]],
+                   "perturbed": [_num(x) for x in perturbed[i]],
+                   "error": ("training went non-finite (NaN or inf: physics the simulator "
+                             "could not integrate, or a diverging update)") if bad else None}
+            ok = [x for x in row["perturbed"] if x is not None]
+            row["perturbed_mean"] = float(np.mean(ok)) if ok and not bad else None
+            row["nominal_mean"] = (float(np.nanmean(nominal[i])) if np.isfinite(nominal[i]).any()
+                                   else None)
+            rows.append(row)
+            self.log(f"  {label}: nominal {_fmt(row['nominal_mean'])}, perturbed "
+                     f"{_fmt(row['perturbed_mean'])}" + (f" ({row['error']})" if bad else ""))
+        return rows
+
+    def decide(self, rows) -> dict:
+        from eureka_jax.evaluate import difference
+
+        by_label = {r["label"]: r for r in rows}
+        candidates = [r for r in rows if r["label"] not in (NONE, UNIFORM)
+                      and r["perturbed_mean"] is not None]
+        best = max(candidates, key=lambda r: r["perturbed_mean"], default=None)
+        outcome = {"task": self.task.name, "seeds": self.seeds,
+                   "held_out_models": int(self.cfg.dr_models),
+                   "episodes_per_model": int(self.cfg.dr_episodes), "rows": rows,
+                   "best": None if best is None else best["label"]}
+        if best is not None:
+            vals = lambda r, k: np.asarray([np.nan if x is None else x for x in r[k]], float)
+            for base in (NONE, UNIFORM):
+                for k in ("perturbed", "nominal"):
+                    outcome[f"best_minus_{'none' if base == NONE else 'uniform'}_{k}"] = \
+                        difference(vals(best, k), vals(by_label[base], k))
+        return outcome
+
+
+def _num(x) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def results_text(rows) -> str:
+    lines = []
+    for r in rows:
+        lines.append(f"{r['label']}: nominal {_fmt(r['nominal_mean'])}, perturbed "
+                     f"{_fmt(r['perturbed_mean'])}" + (f" ({r['error']})" if r["error"] else "")
+                     + "\n" + configuration_text(r["configuration"]))
+    return "\n\n".join(lines)
+
+
+def dr_markdown(outcome: dict) -> str:
+    from eureka_jax.evaluate import format_difference
+
+    seeds = len(outcome["seeds"])
+    lines = [f"# Domain randomization on {outcome['task']}", "",
+             (f"{seeds} seeds per configuration (the same for every row); perturbed = mean "
+             f"fitness on {outcome['held_out_models']} held-out models x "
+             f"{outcome['episodes_per_model']} episodes; nominal = the final evaluation at the "
+             "nominal physics. Mean ± std over seeds."), "",
+             "| configuration | round | nominal | perturbed | randomizes |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    for r in outcome["rows"]:
+        cells = []
+        for k in ("nominal", "perturbed"):
+            v = np.asarray([np.nan if x is None else x for x in r[k]], float)
+            cells.append("failed" if r["error"] else
+                         f"{np.nanmean(v):.3f} ± {np.nanstd(v, ddof=1) if seeds > 1 else 0:.3f}")
+        ranges = ", ".join(f"{e['parameter']} [{e['range'][0]:g}, {e['range'][1]:g}]"
+                           for e in r["configuration"]) or "nothing"
+        mark = " (best)" if r["label"] == outcome["best"] else ""
+        lines.append(f"| {r['label']}{mark} | {r['round']} | {cells[0]} | {cells[1]} | "
+                     f"{ranges} |")
+    if outcome["best"] is not None:
+        lines += ["", (f"Most robust LLM configuration: **{outcome['best']}** (paired over "
+                  "seeds, 95% intervals):"), ""]
+        for base in ("none", "uniform"):
+            for k in ("perturbed", "nominal"):
+                lines.append(f"- best − {NONE if base == 'none' else UNIFORM}, {k}: "
+                             f"{format_difference(outcome[f'best_minus_{base}_{k}'])}")
+    return "\n".join(lines) + "\n"

@@ -260,7 +260,10 @@ def parse_configuration(text: str, params) -> tuple[list[dict] | None, str | Non
 
     import yaml
 
-    blocks = re.findall(r"```(?:ya?ml|json)?\s*\n(.*?)```", text, re.DOTALL)
+    # fenced blocks in order (so a closing fence never opens one); the last YAML/JSON/bare one
+    blocks = [body for lang, body in re.findall(r"```([A-Za-z]*)[ \t]*\n(.*?)```", text,
+                                                 re.DOTALL)
+              if lang.lower() in ("yaml", "yml", "json", "")]
     body = blocks[-1] if blocks else text
     try:
         data = yaml.safe_load(body)

@@ -15,7 +15,13 @@ import sys
 from eureka_jax.cli.benchmark import cmd_benchmark
 from eureka_jax.cli.common import err_console
 from eureka_jax.cli.doctor import cmd_doctor
-from eureka_jax.cli.results import cmd_curriculum, cmd_evaluate, cmd_play, cmd_report
+from eureka_jax.cli.results import (
+    cmd_curriculum,
+    cmd_evaluate,
+    cmd_play,
+    cmd_report,
+    cmd_robustness,
+)
 from eureka_jax.cli.rewards import cmd_check_reward, cmd_propose, cmd_train
 from eureka_jax.cli.search import cmd_search
 from eureka_jax.cli.tasks import cmd_show_task, cmd_tasks
@@ -32,6 +38,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "report": cmd_report,
     "play": cmd_play,
+    "robustness": cmd_robustness,
     "curriculum": cmd_curriculum,
     "doctor": cmd_doctor,
     "benchmark": cmd_benchmark,

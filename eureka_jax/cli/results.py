@@ -79,6 +79,33 @@ def cmd_play(cfg) -> int:
     return 0
 
 
+def cmd_robustness(cfg) -> int:
+    """The physics prior of a saved policy: fitness as each physics parameter is swept
+    (run=DIR reward=best dr_tolerance=0.2)."""
+    import jax
+
+    from eureka_jax.robustness import physics_prior, plot_prior
+    from eureka_jax.runs import write_json
+
+    if not cfg.run:
+        raise EurekaError("give the run directory: run=runs/<task>/search-<time> (a search "
+                          "with a final evaluation, or a train run).")
+    run_dir = Path(cfg.run).expanduser()
+    saved = _saved_policies(cfg, run_dir)
+    row = saved.row(cfg.reward)
+    params = jax.tree.map(lambda x: x[row], saved.params)
+    prior = physics_prior(saved.task, saved.config, params, saved.seeds,
+                          tolerance=float(cfg.dr_tolerance), episodes=2 * int(cfg.dr_episodes))
+    out = run_dir / "robustness"
+    out.mkdir(exist_ok=True)
+    write_json(out / f"prior_{saved.labels[row]}.json", prior.to_json())
+    figure = plot_prior(prior, out / f"prior_{saved.labels[row]}.png")
+    print(f"{saved.labels[row]} policy of {run_dir} ({len(saved.seeds)} seeds):")
+    print(prior.text())
+    print(f"figure: {figure}")
+    return 0
+
+
 def film_best(cfg, run_dir: Path) -> None:
     """``best.gif`` in ``run_dir`` (report.md shows it): the best reward's policy of the final
     evaluation, first seed, one episode; skipped with the reason when nothing can render."""

@@ -160,7 +160,12 @@ class DRStage:
             trained = self.train(configs, r)
             write_json(path, {"round": r, "rows": trained})
             rows += trained
-        outcome = self.decide(rows)
+        best = _most_robust(rows)
+        confirmation = None
+        if best is not None:
+            uniform = next(r["configuration"] for r in rows if r["label"] == UNIFORM)
+            confirmation = self.confirm(best, uniform)
+        outcome = self.decide(rows, confirmation)
         write_json(self.dir / "dr.json", outcome)
         (self.dir / "dr.md").write_text(dr_markdown(outcome))
         return outcome
@@ -224,59 +229,115 @@ class DRStage:
         first = sum(1 for p in self.dir.glob("round_*.json"))
         return [(f"configuration {first * wanted + i + 1}", e) for i, e in enumerate(out)]
 
-    def train(self, configs, round_index: int) -> list[dict]:
-        """Trains the round's configurations x seeds in one program and evaluates every policy
-        at the held-out perturbed models."""
+    def train(self, configs, round_index: int, seeds=None, held_out=None,
+              what: str = "") -> list[dict]:
+        """Trains configurations x seeds in one program (``seeds``: a list shared by the rows,
+        or one list per row) and scores every policy on held-out perturbed models."""
         from eureka_jax.robustness import evaluate_physics
 
+        seeds = self.seeds if seeds is None else seeds
+        held_out = self.held_out if held_out is None else held_out
         tables = np.stack([configuration_table(c, self.params) if c else
                            nominal_table(self.params) for _, c in configs])
         result = self.backend.train_candidates(
-            self.task, [self.reward_fn], self.config, self.hparams, seeds=self.seeds,
+            self.task, [self.reward_fn], self.config, self.hparams, seeds=seeds,
             labels=[label for label, _ in configs], slots=[0] * len(configs),
-            min_rows=int(self.cfg.dr_sample) + 2, physics=tables)
-        perturbed = evaluate_physics(self.task, self.config, result.params, self.held_out,
+            min_rows=self.width, physics=tables)
+        perturbed = evaluate_physics(self.task, self.config, result.params, held_out,
                                      int(self.cfg.dr_episodes)).mean(-1)  # [P, S]
         nominal = result.final_fitness()
         failed = np.asarray(result.curves.failed)
-        self.log(f"dr round {round_index}: {len(configs)} configuration(s) x {len(self.seeds)} "
-                 f"seed(s) trained (compile {result.compile_seconds:.1f} s, run "
-                 f"{result.run_seconds:.1f} s)")
+        table = result.seed_table()
+        self.log(f"dr {what or f'round {round_index}'}: {len(configs)} configuration(s) x "
+                 f"{table.shape[1]} seed(s) trained (compile {result.compile_seconds:.1f} s, "
+                 f"run {result.run_seconds:.1f} s)")
         rows = []
         for i, (label, entries) in enumerate(configs):
-            bad = failed[i].any() or not np.isfinite(perturbed[i]).all()
-            row = {"label": label, "round": round_index, "configuration": entries,
-                   "nominal": [_num(x) for x in nominal[i]],
-                   "perturbed": [_num(x) for x in perturbed[i]],
-                   "error": ("training went non-finite (NaN or inf: physics the simulator "
-                             "could not integrate, or a diverging update)") if bad else None}
-            ok = [x for x in row["perturbed"] if x is not None]
-            row["perturbed_mean"] = float(np.mean(ok)) if ok and not bad else None
-            row["nominal_mean"] = (float(np.nanmean(nominal[i])) if np.isfinite(nominal[i]).any()
-                                   else None)
-            rows.append(row)
-            self.log(f"  {label}: nominal {_fmt(row['nominal_mean'])}, perturbed "
-                     f"{_fmt(row['perturbed_mean'])}" + (f" ({row['error']})" if bad else ""))
+            bad = bool(failed[i].any() or not np.isfinite(perturbed[i]).all())
+            rows.append(_row(label, round_index, entries, table[i], nominal[i], perturbed[i], bad))
+        if not what:
+            for row in rows:
+                self.log(f"  {row['label']}: nominal {_fmt(row['nominal_mean'])}, perturbed "
+                         f"{_fmt(row['perturbed_mean'])}"
+                         + (f" ({row['error']})" if row["error"] else ""))
         return rows
 
-    def decide(self, rows) -> dict:
+    @property
+    def width(self) -> int:
+        """Rows of every DR program (round 1: the two baselines and dr_sample configurations):
+        later rounds and the confirmation are padded to it and compile nothing."""
+        return int(self.cfg.dr_sample) + 2
+
+    def confirm(self, best: dict, uniform: list) -> dict:
+        """The chosen configuration and both baselines again, on fresh seeds and a second
+        held-out set: the comparison the report states, free of the selection's bias (the
+        rounds chose the best on the first set with the same seeds). Each of the three fills
+        a third of the program's rows, so it gets that many times ``dr_seeds`` seeds."""
+        from eureka_jax.robustness import HELD_OUT_SEED, held_out_values
+
+        path = self.dir / "confirm.json"
+        if path.is_file():
+            return read_json(path)
+        configs = [(NONE, []), (UNIFORM, uniform), (best["label"], best["configuration"])]
+        reps, n = self.width // 3, len(self.seeds)
+        fresh = [int(self.cfg.seed) + 9000 + i for i in range(reps * n)]
+        rows = self.train([c for c in configs for _ in range(reps)], 0,
+                          seeds=[fresh[j * n:(j + 1) * n] for _ in configs for j in range(reps)],
+                          held_out=held_out_values(self.params, int(self.cfg.dr_models),
+                                                   HELD_OUT_SEED + 1),
+                          what=f"confirmation on {reps * n} fresh seeds and a second held-out set")
+        merged = {}
+        for k, (label, entries) in enumerate(configs):
+            mine = rows[k * reps:(k + 1) * reps]
+            merged[label] = _row(
+                label, 0, entries, [seed for r in mine for seed in r["seeds"]],
+                np.asarray([np.nan if x is None else x for r in mine for x in r["nominal"]]),
+                np.asarray([np.nan if x is None else x for r in mine for x in r["perturbed"]]),
+                any(r["error"] for r in mine))
+            self.log(f"  {label}: nominal {_fmt(merged[label]['nominal_mean'])}, perturbed "
+                     f"{_fmt(merged[label]['perturbed_mean'])}")
+        confirmation = {"seeds": fresh, "rows": list(merged.values())}
+        write_json(path, confirmation)
+        return confirmation
+
+    def decide(self, rows, confirmation: dict | None) -> dict:
         from eureka_jax.evaluate import difference
 
-        by_label = {r["label"]: r for r in rows}
-        candidates = [r for r in rows if r["label"] not in (NONE, UNIFORM)
-                      and r["perturbed_mean"] is not None]
-        best = max(candidates, key=lambda r: r["perturbed_mean"], default=None)
+        best = _most_robust(rows)
         outcome = {"task": self.task.name, "seeds": self.seeds,
                    "held_out_models": int(self.cfg.dr_models),
                    "episodes_per_model": int(self.cfg.dr_episodes), "rows": rows,
-                   "best": None if best is None else best["label"]}
-        if best is not None:
+                   "best": None if best is None else best["label"],
+                   "confirmation": confirmation}
+        if confirmation is not None:
+            by_label = {r["label"]: r for r in confirmation["rows"]}
+            chosen = by_label[best["label"]]
             vals = lambda r, k: np.asarray([np.nan if x is None else x for x in r[k]], float)
             for base in (NONE, UNIFORM):
                 for k in ("perturbed", "nominal"):
                     outcome[f"best_minus_{'none' if base == NONE else 'uniform'}_{k}"] = \
-                        difference(vals(best, k), vals(by_label[base], k))
+                        difference(vals(chosen, k), vals(by_label[base], k))
         return outcome
+
+
+def _most_robust(rows) -> dict | None:
+    """The LLM configuration with the highest mean perturbed fitness (baselines excluded)."""
+    candidates = [r for r in rows if r["label"] not in (NONE, UNIFORM)
+                  and r["perturbed_mean"] is not None]
+    return max(candidates, key=lambda r: r["perturbed_mean"], default=None)
+
+
+def _row(label, round_index, entries, seeds, nominal, perturbed, bad: bool) -> dict:
+    """A trained configuration's record: its scores per seed and their means."""
+    row = {"label": label, "round": round_index, "configuration": entries,
+           "seeds": [int(s) for s in seeds],
+           "nominal": [_num(x) for x in nominal], "perturbed": [_num(x) for x in perturbed],
+           "error": ("training went non-finite (NaN or inf: physics the simulator could not "
+                     "integrate, or a diverging update)") if bad else None}
+    ok = [x for x in row["perturbed"] if x is not None]
+    row["perturbed_mean"] = float(np.mean(ok)) if ok and not bad else None
+    row["nominal_mean"] = (float(np.nanmean(nominal)) if np.isfinite(nominal).any() else None)
+    return row
 
 
 def _num(x) -> float | None:
@@ -299,30 +360,39 @@ def results_text(rows) -> str:
 def dr_markdown(outcome: dict) -> str:
     from eureka_jax.evaluate import format_difference
 
-    seeds = len(outcome["seeds"])
     lines = [f"# Domain randomization on {outcome['task']}", "",
-             (f"{seeds} seeds per configuration (the same for every row); perturbed = mean "
-             f"fitness on {outcome['held_out_models']} held-out models x "
-             f"{outcome['episodes_per_model']} episodes; nominal = the final evaluation at the "
-             "nominal physics. Mean ± std over seeds."), "",
-             "| configuration | round | nominal | perturbed | randomizes |",
-             "| --- | ---: | ---: | ---: | --- |"]
-    for r in outcome["rows"]:
-        cells = []
-        for k in ("nominal", "perturbed"):
-            v = np.asarray([np.nan if x is None else x for x in r[k]], float)
-            cells.append("failed" if r["error"] else
-                         f"{np.nanmean(v):.3f} ± {np.nanstd(v, ddof=1) if seeds > 1 else 0:.3f}")
-        ranges = ", ".join(f"{e['parameter']} [{e['range'][0]:g}, {e['range'][1]:g}]"
-                           for e in r["configuration"]) or "nothing"
-        mark = " (best)" if r["label"] == outcome["best"] else ""
-        lines.append(f"| {r['label']}{mark} | {r['round']} | {cells[0]} | {cells[1]} | "
-                     f"{ranges} |")
-    if outcome["best"] is not None:
-        lines += ["", (f"Most robust LLM configuration: **{outcome['best']}** (paired over "
-                  "seeds, 95% intervals):"), ""]
+             (f"Rounds: {len(outcome['seeds'])} seeds per configuration (the same for every "
+              f"row); perturbed = mean fitness on {outcome['held_out_models']} held-out models "
+              f"x {outcome['episodes_per_model']} episodes; nominal = the final evaluation at "
+              "the nominal physics. Mean ± std over seeds."), "",
+             *_table(outcome["rows"], outcome["best"])]
+    confirmation = outcome.get("confirmation")
+    if confirmation is not None:
+        lines += ["", (f"Confirmation: the most robust configuration (**{outcome['best']}**) and "
+                       f"both baselines retrained on {len(confirmation['seeds'])} fresh seeds "
+                       "and scored on a second held-out set of as many models (the rounds "
+                       "chose it on the first set, so their numbers carry the winner's curse):"),
+                  "", *_table(confirmation["rows"], outcome["best"], rounds=False), "",
+                  "Paired over the confirmation's seeds, 95% intervals:", ""]
         for base in ("none", "uniform"):
             for k in ("perturbed", "nominal"):
                 lines.append(f"- best − {NONE if base == 'none' else UNIFORM}, {k}: "
                              f"{format_difference(outcome[f'best_minus_{base}_{k}'])}")
     return "\n".join(lines) + "\n"
+
+
+def _table(rows, best, rounds: bool = True) -> list[str]:
+    lines = [f"| configuration |{' round |' if rounds else ''} nominal | perturbed | randomizes |",
+             f"| --- |{' ---: |' if rounds else ''} ---: | ---: | --- |"]
+    for r in rows:
+        cells = []
+        for k in ("nominal", "perturbed"):
+            v = np.asarray([np.nan if x is None else x for x in r[k]], float)
+            spread = np.nanstd(v, ddof=1) if np.isfinite(v).sum() > 1 else 0.0
+            cells.append("failed" if r["error"] else f"{np.nanmean(v):.3f} ± {spread:.3f}")
+        ranges = ", ".join(f"{e['parameter']} [{e['range'][0]:g}, {e['range'][1]:g}]"
+                           for e in r["configuration"]) or "nothing"
+        mark = " (best)" if r["label"] == best else ""
+        round_cell = f" {r['round']} |" if rounds else ""
+        lines.append(f"| {r['label']}{mark} |{round_cell} {cells[0]} | {cells[1]} | {ranges} |")
+    return lines

@@ -28,6 +28,9 @@ def make_report(run_dir: Path) -> Path:
     components = _plot_best_components(run_dir, best_curves, plt)
     _write_tensorboard(run_dir, rounds, evaluation, best_curves)
     lines = _report_lines(run_dir, summary, records, evaluation, components)
+    dr = run_dir / "dr" / "dr.md"
+    if dr.is_file():  # the domain-randomization stage (eureka_jax.dr), a section of its own
+        lines += ["", "#" + dr.read_text().strip(), "", "Physics prior: ![prior](dr/prior.png)"]
     report = run_dir / "report.md"
     atomic_write(report, "\n".join(lines) + "\n")
     return report

@@ -56,4 +56,16 @@ def test_search_with_a_dr_stage_end_to_end_with_an_llm_over_http(tmp_path):
     assert "dr round 2: 2 configuration(s) x 2 seed(s) trained (compile 0.0 s" in out.stdout
     assert (run / "dr" / "prior.png").is_file()
     md = (run / "dr" / "dr.md").read_text()
-    assert "Most robust LLM configuration" in md and "best − no randomization, perturbed" in md
+    assert "Confirmation: the most robust configuration" in md
+    assert "best − no randomization, perturbed" in md
+    confirmation = dr["confirmation"]
+    # 4 rows wide: one per config and a padded one, so 1 x 2 fresh seeds each, apart from
+    # the rounds' seeds; nothing compiled
+    assert [r["label"] for r in confirmation["rows"]] == ["no randomization",
+                                                          "uniform over the prior", dr["best"]]
+    assert all(r["seeds"] == confirmation["seeds"] for r in confirmation["rows"])
+    assert not set(confirmation["seeds"]) & set(dr["seeds"])
+    assert "dr confirmation on 2 fresh seeds and a second held-out set: 3 configuration(s) x " \
+        "2 seed(s) trained (compile 0.0 s" in out.stdout
+    report = (run / "report.md").read_text()
+    assert "## Domain randomization on cartpole" in report and "dr/prior.png" in report

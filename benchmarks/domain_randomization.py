@@ -96,7 +96,7 @@ def main() -> None:
     kept = RESULTS / "domain_randomization"
     shutil.rmtree(kept, ignore_errors=True)
     shutil.copytree(run_dir / "dr", kept)
-    log = "\n".join(line for line in lines if line.startswith(("dr round", "  ")))
+    log = "\n".join(line for line in lines if line.startswith(("dr round", "dr confirmation", "  ")))
     text = (f"# Domain randomization on {task.name}: does the configuration help?\n\n"
             f"{machine_header()}- peak memory of the process: {peak_memory_mib():,.0f} MiB\n"
             f"- proposer: llm={kind}" + (" (the offline proposer: scaled prior ranges and "

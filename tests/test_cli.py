@@ -35,6 +35,10 @@ def test_show_task_is_the_llm_context_without_reward_code():
     # names that only the human reward uses
     for name in ("cart_still", "pole_still", "upright = 1.0 - pole_angle"):
         assert name not in out.stdout
+    # the randomizable physics, after the context and marked as the DR stage's
+    context, trailer = out.stdout.split("--- randomizable physics", 1)
+    assert "push_gear" not in context
+    assert "- push_gear: gear of the actuator" in trailer and "valid range [2, 20]" in trailer
 
 
 @pytest.mark.slow  # runs the CLI (a new process each) or compiles training programs

@@ -48,3 +48,10 @@ def cmd_show_task(cfg) -> None:
     config, hparams = training_settings(cfg, task)
     print(task.context(budget_text(task, config, cfg.seeds, cfg.select, hparams=hparams,
                                    platform=jax.default_backend())), end="")
+    from eureka_jax.randomize import parameters, parameters_text
+
+    randomizable = parameters(task)
+    if randomizable:  # not part of the reward search's context: the DR stage's prompt
+        print(f"\n--- randomizable physics (task.yaml randomize:; shown to the LLM in the "
+              f"domain-randomization stage, dr_iteration > 0) ---\n"
+              f"{parameters_text(randomizable)}")

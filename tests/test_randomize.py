@@ -207,16 +207,13 @@ def test_configurations_train_as_rows_of_one_program_and_bad_physics_fails_alone
     from eureka_jax.robustness import evaluate_physics, held_out_values
     from eureka_jax.train.learners import learner
 
-    # a policy at the nominal physics scores what the trainer's own evaluation gives
+    # every policy on the nominal model and 5 held-out ones, in one program; at the nominal
+    # physics a policy scores what the trainer's own evaluation gives (the same key)
+    models = np.concatenate([R.nominal_values(params)[None], held_out_values(params, 5)])
+    scores = evaluate_physics(cartpole, config, out.params, models, config.eval_envs)
+    assert scores.shape == (3, 2, 6) and np.isfinite(scores[[0, 2]]).all()
     parts = learner("ppo").make_parts(cartpole, config)
-    normalizer, policy, _ = jax.tree.map(lambda x: x[0, 0], plain.params)
-    key = jax.random.PRNGKey(0)
-    own = parts.evaluate(normalizer, policy, key).fitness
-    nominal_values = R.nominal_values(params)[None]
-    same = evaluate_physics(cartpole, config, plain.params, nominal_values, config.eval_envs)
-    assert same.shape == (1, 2, 1)
-    assert same[0, 0, 0] == pytest.approx(float(jnp.mean(own)), abs=1e-6)
-    held_out = held_out_values(params, 5)
-    scores = evaluate_physics(cartpole, config, out.params, held_out, 2)
-    assert scores.shape == (3, 2, 5) and np.isfinite(scores[[0, 2]]).all()
+    normalizer, policy, _ = jax.tree.map(lambda x: x[0, 0], out.params)
+    own = parts.evaluate(normalizer, policy, jax.random.PRNGKey(0)).fitness
+    assert scores[0, 0, 0] == pytest.approx(float(jnp.mean(own)), abs=1e-6)
     assert np.isnan(scores[1]).all() or (scores[1] == 0).all()

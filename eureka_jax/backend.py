@@ -37,7 +37,14 @@ FEATURES = {
 # name -> "module:Class" (imported when chosen) or the class itself
 BACKENDS: dict[str, Any] = {
     "jax": "eureka_jax.jax_backend:JaxBackend",
-    "isaacgym": "eureka_jax.bridges.isaacgym:IsaacGymBackend",
+    "isaacgym": "eureka_jax.bridges.isaacgym.backend:IsaacGymBackend",
+}
+
+# name -> "module:Dataclass" of a backend's own command-line section (``NAME.key=value``;
+# ``configs/config.yaml`` may give its defaults), for a backend that takes settings of its
+# own; imported when the config is composed, so keep such a module light.
+BACKEND_SETTINGS: dict[str, str] = {
+    "isaacgym": "eureka_jax.bridges.isaacgym.settings:IsaacGymSettings",
 }
 
 
@@ -74,6 +81,15 @@ class Backend(Protocol):
 
 def backend_names() -> tuple:
     return tuple(BACKENDS)
+
+
+def backend_settings() -> dict:
+    """name -> the dataclass of each backend's own settings section (``BACKEND_SETTINGS``)."""
+    out = {}
+    for name, where in BACKEND_SETTINGS.items():
+        module, _, attr = where.partition(":")
+        out[name] = getattr(importlib.import_module(module), attr)
+    return out
 
 
 def backend_class(name: str):

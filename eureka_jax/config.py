@@ -14,7 +14,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from eureka_jax.backend import backend_names
+from eureka_jax.backend import backend_names, backend_settings
 from eureka_jax.errors import EurekaError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -36,21 +36,9 @@ class DistributedConfig:
 
 
 @dataclass
-class IsaacGymConfig:
-    """``isaacgym.*``: the Isaac Gym bridge (backend=isaacgym)."""
-
-    python: str | None = None
-    isaacgymenvs: str | None = None
-    gpus: list[int] = field(default_factory=lambda: [0])
-    per_gpu: int = 1
-    max_iterations: int = 3000
-    num_envs: int | None = None
-    timeout: float = 86400.0
-
-
-@dataclass
-class Config:
-    """The typed schema of ``configs/config.yaml`` (see that file for what each key does)."""
+class CoreConfig:
+    """The typed schema of ``configs/config.yaml`` (see that file for what each key does),
+    less the backends' own sections (``Config`` adds them)."""
 
     task: str = "cartpole"
     task_dirs: list[str] = field(default_factory=list)
@@ -109,7 +97,14 @@ class Config:
     suite: str = "eureka"
     tasks: Any = None
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
-    isaacgym: IsaacGymConfig = field(default_factory=IsaacGymConfig)
+
+
+# the schema: the core keys and one section per backend that registers settings of its own
+# (``backend.BACKEND_SETTINGS``: e.g. ``isaacgym.python=...``)
+Config = dataclasses.make_dataclass(
+    "Config", [(name, section, field(default_factory=section))
+               for name, section in backend_settings().items()], bases=(CoreConfig,))
+Config.__module__ = __name__
 
 
 VALID_KEYS = tuple(f.name for f in dataclasses.fields(Config))

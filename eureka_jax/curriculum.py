@@ -7,7 +7,8 @@ skips finished stages on resume. A backend trains one stage (``train_stage`` of
 ``eureka_jax.backend.Backend``).
 
 Stage keys:
-  name: a label; task: our task folder; isaacgym_task: the IsaacGymEnvs task (bridge);
+  name: a label; task: our task folder; BACKEND: {...} / BACKEND_task: a backend's own
+  settings for the stage (e.g. the task name in that simulator);
   reward: human | sparse | same (the previous stage's) | a reward file path | a search run
     directory (its best_reward.py);
   init: none | previous (start from the previous stage's final parameters);
@@ -29,18 +30,47 @@ from eureka_jax.errors import EurekaError
 from eureka_jax.runs import atomic_write, read_json, write_json
 
 CURRICULUM_DIR = Path(__file__).resolve().parents[1] / "configs" / "curriculum"
-STAGE_KEYS = {"name", "task", "isaacgym_task", "reward", "init", "train", "isaacgym"}
+STAGE_KEYS = {"name", "task", "reward", "init", "train"}
 
 
 @dataclass
 class Stage:
+    """One stage. ``backends``: each backend's own settings for the stage, from the YAML keys
+    named after it (``NAME: {task: ..., ...}``; ``NAME_task: X`` is short for
+    ``NAME: {task: X}``), read by that backend only."""
+
     name: str
     task: str
     reward: str = "human"
     init: str = "none"
     train: dict = field(default_factory=dict)
-    isaacgym_task: str | None = None
-    isaacgym: dict = field(default_factory=dict)
+    backends: dict = field(default_factory=dict)
+
+    def settings(self, backend: str) -> dict:
+        return dict(self.backends.get(backend) or {})
+
+
+def _backend_settings(raw: dict, label: str) -> dict:
+    """The stage's per-backend settings (see ``Stage``); unknown keys are one sentence."""
+    from eureka_jax.backend import backend_names
+
+    names = backend_names()
+    out: dict = {}
+    for key, value in raw.items():
+        if key in STAGE_KEYS:
+            continue
+        if key in names:
+            if not isinstance(value, dict):
+                raise EurekaError(f"{label}: {key} must map settings to values (e.g. "
+                                  f"{key}: {{task: NAME}}); got {value!r}.")
+            out.setdefault(key, {}).update(value)
+        elif key.endswith("_task") and key[:-len("_task")] in names:
+            out.setdefault(key[:-len("_task")], {})["task"] = value
+        else:
+            raise EurekaError(f"{label} has unknown key {key}; valid: "
+                              f"{', '.join(sorted(STAGE_KEYS))}, or a backend's own settings "
+                              f"({', '.join(f'{n}: {{...}} / {n}_task' for n in names)}).")
+    return out
 
 
 @dataclass
@@ -64,15 +94,10 @@ def parse_curriculum(spec: dict, where: str = "curriculum") -> Curriculum:
         label = f"{where}: stage {i + 1}"
         if not isinstance(raw, dict) or "task" not in raw:
             raise EurekaError(f"{label} needs at least a 'task'.")
-        unknown = sorted(set(raw) - STAGE_KEYS)
-        if unknown:
-            raise EurekaError(f"{label} has unknown key(s) {', '.join(unknown)}; valid: "
-                              f"{', '.join(sorted(STAGE_KEYS))}.")
         stage = Stage(name=str(raw.get("name", f"stage{i + 1}")), task=str(raw["task"]),
                       reward=str(raw.get("reward", "human")), init=str(raw.get("init", "none")),
                       train=dict(raw.get("train") or {}),
-                      isaacgym_task=raw.get("isaacgym_task"),
-                      isaacgym=dict(raw.get("isaacgym") or {}))
+                      backends=_backend_settings(raw, label))
         if stage.init not in ("none", "previous"):
             raise EurekaError(f"{label}: init is '{stage.init}'; use none or previous.")
         if i == 0 and (stage.init == "previous" or stage.reward == "same"):

@@ -168,3 +168,33 @@ def test_doctor_and_curricula_reach_a_registered_backend(scripted, tmp_path):
     assert second["init_from"] == first["checkpoint"]
     task = backends.make_backend(cfg).load_task("cartpole")
     assert second["fitness_per_seed"] == [score(task.sparse_reward_source)]
+
+
+def test_curriculum_stages_carry_each_backends_own_settings(scripted):
+    from eureka_jax.curriculum import parse_curriculum
+
+    spec = {"stages": [
+        {"task": "cartpole", "scripted_task": "BalanceV2",
+         "isaacgym": {"task": "ShadowHand", "max_iterations": 10}},
+        {"task": "cartpole", "init": "previous", "scripted": {"task": "SwingV2", "gain": 2}},
+    ]}
+    first, second = parse_curriculum(spec).stages
+    assert first.settings("scripted") == {"task": "BalanceV2"}  # NAME_task: short form
+    assert first.settings("isaacgym") == {"task": "ShadowHand", "max_iterations": 10}
+    assert second.settings("scripted") == {"task": "SwingV2", "gain": 2}
+    assert second.settings("isaacgym") == {}
+    with pytest.raises(EurekaError, match=r"stage 1 has unknown key mujoco_task; valid: init, "
+                                          r"name, reward, task, train, or a backend's own"):
+        parse_curriculum({"stages": [{"task": "cartpole", "mujoco_task": "x"}]})
+    with pytest.raises(EurekaError, match=r"scripted must map settings to values"):
+        parse_curriculum({"stages": [{"task": "cartpole", "scripted": "x"}]})
+
+
+def test_a_backends_settings_section_is_part_of_the_config():
+    from eureka_jax.backend import BACKEND_SETTINGS
+
+    cfg = load_config(["isaacgym.per_gpu=2", "isaacgym.gpus=[0,1]"])
+    assert cfg.isaacgym.per_gpu == 2 and list(cfg.isaacgym.gpus) == [0, 1]
+    assert set(BACKEND_SETTINGS) <= set(cfg)
+    with pytest.raises(EurekaError, match="check the value's type"):
+        load_config(["isaacgym.per_gpu=many"])

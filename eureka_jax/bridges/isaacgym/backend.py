@@ -229,13 +229,15 @@ class IsaacGymBackend:
             print(f"{labels[rows[row]]}: Isaac Gym training failed:\n{text}", file=sys.stderr)
         return result
 
-    # ---- curriculum stages (``isaacgym_task`` of each stage) ------------------------------
+    # ---- curriculum stages (each stage's ``isaacgym: {task, max_iterations, overrides}``;
+    # ``isaacgym_task: X`` is short for ``isaacgym: {task: X}``) ----------------------------
 
     def _task(self, stage):
-        if not stage.isaacgym_task:
+        name = stage.settings("isaacgym").get("task")
+        if not name:
             raise EurekaError(f"stage {stage.name} has no isaacgym_task; add the IsaacGymEnvs "
                               "task name to the curriculum YAML.")
-        return load_isaacgym_task(stage.isaacgym_task, self.ig.isaacgymenvs)
+        return load_isaacgym_task(name, self.ig.isaacgymenvs)
 
     def task_rewards(self, stage):
         task = self._task(stage)
@@ -256,7 +258,8 @@ class IsaacGymBackend:
         python = self.check_installed(task.task_class)
         task.check_num_envs(self.ig.num_envs)
         seeds = seed_list(self.cfg)
-        iterations = int(stage.isaacgym.get("max_iterations") or self.cfg.max_iterations
+        own = stage.settings("isaacgym")
+        iterations = int(own.get("max_iterations") or self.cfg.max_iterations
                          or self.ig.max_iterations)
         jobs = []
         for s in seeds:
@@ -271,7 +274,7 @@ class IsaacGymBackend:
                 argv, env = command_line(job, task, python, iterations, self.ig.num_envs)
                 if init:
                     argv.append(f"checkpoint={init}")
-                argv += [str(x) for x in stage.isaacgym.get("overrides", [])]
+                argv += [str(x) for x in own.get("overrides", [])]
                 out.append((job, argv, env))
         return out
 

@@ -204,18 +204,15 @@ def behaviour_text(b: dict) -> str:
 CHARS_PER_TOKEN = 4  # budgeting estimate (English prose and code run 3.5-4.5 characters/token)
 
 
-def population_text(population: list[dict], round_number, best_index: int | None,
+def population_text(population: list, round_number, best_index: int | None,
                     max_tokens: int = 1500, parent_components=None,
                     best_so_far: dict | None = None, round_best_source: str | None = None) -> str:
     """The whole round as the LLM reads it: every candidate's score or fate, and how the
     round compares with the best so far.
 
     Args:
-      population: one dict per candidate of the round (proposal order): ``index``,
-        ``status`` ("trained", "failed" or "rejected"), ``score``, ``std``, ``num_seeds``,
-        ``variants`` (constant variants it trained as, best shown; ``tune=``),
-        ``components`` (names), ``failed_at`` (checkpoint), ``category``/``message``
-        (rejections).
+      population: the round's ``runs.Candidate``s (proposal order; their JSON dicts are
+        read too).
       round_number: the round's number as shown.
       best_index: the round's best candidate (index), if any trained.
       max_tokens: the text's budget (estimated at ``CHARS_PER_TOKEN``): candidates are
@@ -226,41 +223,44 @@ def population_text(population: list[dict], round_number, best_index: int | None
         round; when the round did not beat it, the text says so and shows the round's best
         (``round_best_source``) anyway.
     """
+    from eureka_jax.runs import Candidate
+
+    population = [Candidate.from_json(c) for c in population]
     budget = max_tokens * CHARS_PER_TOKEN
 
     def score(c):
-        tuned = (f", the best of {c['variants']} variants of its constants"
-                 if c.get("variants", 1) > 1 else "")
-        if c.get("num_seeds", 1) > 1:
-            return f"{c['score']:.3g} ± {c['std']:.2g} over {c['num_seeds']} seeds{tuned}"
-        return f"{c['score']:.3g} (1 seed{tuned})"
+        tuned = (f", the best of {c.variants} variants of its constants"
+                 if c.variants > 1 else "")
+        if c.num_seeds > 1:
+            return f"{c.score:.3g} ± {c.std:.2g} over {c.num_seeds} seeds{tuned}"
+        return f"{c.score:.3g} (1 seed{tuned})"
 
     def line(c):
-        name = f"candidate {c['index']}"
-        comps = ", ".join(c.get("components") or ()) or "none"
-        if c.get("outside_total"):
-            comps += f" ({', '.join(c['outside_total'])} not in the total)"
-        if c["status"] == "trained":
-            mark = "  <- best of this round" if c["index"] == best_index else ""
+        name = f"candidate {c.index}"
+        comps = ", ".join(c.components) or "none"
+        if c.outside_total:
+            comps += f" ({', '.join(c.outside_total)} not in the total)"
+        if c.status == "trained":
+            mark = "  <- best of this round" if c.index == best_index else ""
             text = f"- {name}: {score(c)}; components: {comps}{mark}"
-            if c.get("behaviour"):
-                text += "\n  " + behaviour_text(c["behaviour"])
+            if c.behaviour:
+                text += "\n  " + behaviour_text(c.behaviour)
             return text
-        if c["status"] == "failed":
-            where = (f" at checkpoint {c['failed_at']}" if c.get("failed_at", -1) >= 0 else "")
+        if c.status == "failed":
+            where = (f" at checkpoint {c.failed_at}" if c.failed_at >= 0 else "")
             return f"- {name}: training went NaN/inf{where} (no score); components: {comps}"
-        message = " ".join(str(c.get("message", "")).split())
-        return f"- {name}: rejected before training [{c.get('category')}]: {message[:160]}"
+        message = " ".join(str(c.message or "").split())
+        return f"- {name}: rejected before training [{c.category}]: {message[:160]}"
 
     # the round's best first, then the other raced leaders (scored on fresh seeds), then the
     # one-seed scores (optimistic: the luck of that seed is in them), each by score
-    trained = sorted((c for c in population if c["status"] == "trained"),
-                     key=lambda c: (c["index"] != best_index, c.get("num_seeds", 1) < 2,
-                                    -c["score"]))
-    others = [c for c in population if c["status"] != "trained"]
-    counts = {s: sum(c["status"] == s for c in population)
+    trained = sorted((c for c in population if c.status == "trained"),
+                     key=lambda c: (c.index != best_index, c.num_seeds < 2,
+                                    -c.score))
+    others = [c for c in population if c.status != "trained"]
+    counts = {s: sum(c.status == s for c in population)
               for s in ("trained", "failed", "rejected")}
-    raced = any(c.get("num_seeds", 1) > 1 for c in trained)
+    raced = any(c.num_seeds > 1 for c in trained)
     lines = [(f"Round {round_number}: {len(population)} candidates ({counts['trained']} trained, "
               f"{counts['failed']} failed in training, {counts['rejected']} rejected), best first"
               + ("; the leaders trained again on fresh seeds and were ranked by those, so a "
@@ -276,18 +276,18 @@ def population_text(population: list[dict], round_number, best_index: int | None
         shown += 1
     rest = (trained + others)[shown:]
     if rest:
-        scores = ", ".join(f"{c['score']:.3g}" for c in rest if c["status"] == "trained")
+        scores = ", ".join(f"{c.score:.3g}" for c in rest if c.status == "trained")
         lines.append(f"- ... {len(rest)} more (scores {scores or 'none'})")
-    best = next((c for c in population if c["index"] == best_index), None)
+    best = next((c for c in population if c.index == best_index), None)
     if best is not None and parent_components is not None:
         # names only: a term that kept its name may compute something else, so no claim of
         # what was added, dropped or kept
         lines.append("Component names of this round's best: "
-                     + (", ".join(best.get("components", ())) or "none")
+                     + (", ".join(best.components) or "none")
                      + "; of the reward shown to you for this round: "
                      + (", ".join(parent_components) or "none")
                      + " (names only: a term of the same name may compute something else).")
-    if best is not None and best_so_far is not None and best["score"] <= best_so_far["score"]:
+    if best is not None and best_so_far is not None and best.score <= best_so_far["score"]:
         lines.append(f"This round did not beat the best reward so far (round "
                      f"{best_so_far['round']}: {best_so_far['score']:.3g}); that reward stays "
                      f"the one shown below. This round's best scored {score(best)}:")

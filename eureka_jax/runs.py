@@ -71,6 +71,49 @@ def _known_and_extra(cls, value: dict) -> tuple[dict, dict]:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One candidate of a round as the reflection and the report read it (``RoundRecord``'s
+    ``population``): ``status`` "trained" (``score`` ± ``std`` over ``num_seeds``, the best
+    of ``variants`` constant variants with ``tune=``, ``behaviour`` statistics), "failed"
+    (non-finite from checkpoint ``failed_at``) or "rejected" by the compiler (``category``,
+    ``message``). Reads every earlier version (a dict), unknown keys kept."""
+
+    index: int
+    status: str = ""  # "" only in a record that did not say
+    components: tuple = ()
+    outside_total: tuple = ()
+    num_seeds: int = 1
+    score: float | None = None
+    std: float | None = None
+    variants: int = 1
+    failed_at: int = -1
+    behaviour: Any = None
+    category: str | None = None
+    message: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """Only what the candidate has: the fields that differ from their defaults."""
+        out = {"index": self.index}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            default = f.default if f.default is not dataclasses.MISSING else None
+            if f.name not in ("index", "extra") and value != default:
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_json(cls, value) -> Candidate:
+        if isinstance(value, cls):
+            return value
+        known, extra = _known_and_extra(cls, value)
+        for name in ("components", "outside_total"):
+            if name in known:
+                known[name] = tuple(known[name] or ())
+        return cls(**known, extra=extra)
+
+
+@dataclass(frozen=True)
 class RoundRecord:
     """One round of a search as decided and written (``iter_XX/round.json``); the summary
     keeps ``SUMMARY_FIELDS`` of it. Lists run over the round's rows (a program, or with
@@ -103,7 +146,7 @@ class RoundRecord:
     env_steps: int = 0
     errors: dict = field(default_factory=dict)  # crashed trainings: reply index -> traceback
     slow_batch: Any = None
-    population: list = field(default_factory=list)  # every candidate, for the reflection
+    population: list = field(default_factory=list)  # every ``Candidate``, for the reflection
     variants: Any = None  # tune=: per row, its constant variant
     best_variant: Any = None
     tuning: Any = None
@@ -126,20 +169,23 @@ class RoundRecord:
     def components_of(self, index) -> tuple:
         """The component names of candidate ``index`` (from the population)."""
         for c in self.population or ():
-            if c["index"] == index:
-                return tuple(c.get("components") or ())
+            if c.index == index:
+                return tuple(c.components)
         return ()
 
     def to_json(self, fields=None) -> dict:
         """The JSON object (``fields``: only these)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name != "extra" and (fields is None or f.name in fields)}
+        if "population" in out:
+            out["population"] = [c.to_json() for c in out["population"]]
         return {**(self.extra if fields is None else {}), **out}
 
     @classmethod
     def from_json(cls, value: dict) -> RoundRecord:
         known, extra = _known_and_extra(cls, value)
         known.setdefault("attempts", 0)
+        known["population"] = [Candidate.from_json(c) for c in known.get("population") or ()]
         return cls(**known, extra=extra)
 
 

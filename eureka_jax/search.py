@@ -31,6 +31,7 @@ from eureka_jax.reflect import (
 from eureka_jax.reward import RewardError, compile_reward, policy_for
 from eureka_jax.runs import (
     BestReward,
+    Candidate,
     RoundRecord,
     Summary,
     atomic_write,
@@ -189,7 +190,7 @@ class Search:
                                                             len(self.seeds), cfg.select)
         self.reference: dict | None = None  # the baselines' scores at this budget
         self._history: list[dict] = []  # each finished round's best, for the next prompts
-        self._rejected: list[dict] = []  # the current round's compile rejections
+        self._rejected: list[Candidate] = []  # the current round's compile rejections
         self._shown_components = None  # components of the reward the current prompt shows
 
     # ---- one round -------------------------------------------------------------------------
@@ -220,8 +221,9 @@ class Search:
                 except RewardError as e:
                     write_json(adir / f"candidate_{i:02d}.json",
                                {"ok": False, "category": e.category, "message": e.message})
-                    self._rejected.append({"index": i, "status": "rejected",
-                                           "category": e.category, "message": e.message[:300]})
+                    self._rejected.append(Candidate(index=i, status="rejected",
+                                                    category=e.category,
+                                                    message=e.message[:300]))
                     first_error = first_error or (reply, e)
             self.status.update(proposed=self.status["proposed"] + len(replies),
                                compiled=self.status["compiled"] + len(fns),
@@ -369,7 +371,7 @@ class Search:
         self.log(f"  estimate: ~{per_round:.0f} s per round here; up to {rounds_left} more "
                  f"round(s) and the final evaluation: ~{total / 60:.1f} min")
 
-    def _population(self, rows, scores, first, race=None, plan=None) -> list[dict]:
+    def _population(self, rows, scores, first, race=None, plan=None) -> list[Candidate]:
         """Every candidate of the round for the reflection: trained (score ± std over its
         seeds), failed in training (NaN at a checkpoint) or rejected by the compiler. With
         constant variants (``plan``), a program is listed once, with its best variant."""
@@ -381,23 +383,20 @@ class Search:
         for i, members in programs.items():
             j = max(members, key=lambda m: (scores.mean(m), -m))
             fn = rows[j][1]
-            entry = {"index": i, "components": list(fn.component_names),
-                     "num_seeds": len(scores.scored(j))}
-            if fn.outside_total:
-                entry["outside_total"] = list(fn.outside_total)
-            if plan is not None and len(members) > 1:
-                entry["variants"] = len(members)
+            common = {"index": i, "components": tuple(fn.component_names),
+                      "num_seeds": len(scores.scored(j)),
+                      "outside_total": tuple(fn.outside_total or ()),
+                      "variants": len(members) if plan is not None else 1}
             if all(scores.failed(m) for m in members):
                 at = failed_at[j][failed_at[j] >= 0]
-                entry.update(status="failed", failed_at=int(at.min()) if at.size else -1)
+                out.append(Candidate(status="failed", failed_at=int(at.min()) if at.size else -1,
+                                     **common))
             else:
-                entry.update(status="trained", score=scores.mean(j), std=scores.std(j))
-                b = behaviour(selection.runs_of(first, race, j), first.component_names[j],
-                              self.task)
-                if b is not None:
-                    entry["behaviour"] = b
-            out.append(entry)
-        return sorted(out, key=lambda c: c["index"])
+                out.append(Candidate(
+                    status="trained", score=scores.mean(j), std=scores.std(j),
+                    behaviour=behaviour(selection.runs_of(first, race, j),
+                                        first.component_names[j], self.task), **common))
+        return sorted(out, key=lambda c: c.index)
 
     def _slow_batch(self, result, fns, labels) -> str | None:
         """Reports a batch that ran far slower than this search's fastest (see

@@ -73,3 +73,20 @@ def test_a_summary_reads_back_with_its_rounds_best_and_evaluation(tmp_path):
     write_json(tmp_path / "summary.json", summary.to_json())
     assert Summary.from_json(read_json(tmp_path / "summary.json")) == summary
     assert Summary.from_json({"task": "cartpole", "rounds": []}).best is None
+
+
+def test_a_candidate_writes_only_what_it_has_and_reads_back_typed():
+    from eureka_jax.runs import Candidate
+
+    rejected = Candidate(index=2, status="rejected", category="binding", message="no 'x'")
+    assert rejected.to_json() == {"index": 2, "status": "rejected", "category": "binding",
+                                  "message": "no 'x'"}
+    trained = {"index": 0, "status": "trained", "score": 0.4, "std": 0.1, "num_seeds": 3,
+               "components": ["upright"], "variants": 3, "behaviour": {"steps": 1},
+               "from_a_later_version": 1}
+    c = Candidate.from_json(trained)
+    assert c.components == ("upright",) and c.variants == 3 and c.failed_at == -1
+    assert c.to_json() == trained
+    record = RoundRecord.from_json({**EARLIER, "population": [trained, rejected.to_json()]})
+    assert [type(x) for x in record.population] == [Candidate, Candidate]
+    assert record.to_json()["population"] == [trained, rejected.to_json()]

@@ -33,20 +33,25 @@ def evaluate_physics(task, config, params, values, episodes: int, seed: int = 0)
 
     from eureka_jax.train.learners import learner
 
-    randomize = parameters(task)
-    parts = learner(config.learner).make_parts(task, config, randomize=randomize)
-    values = jnp.asarray(values, jnp.float32)
-    m = values.shape[0]
-    physics = jnp.repeat(values, episodes, axis=0)  # [M * E, n]: model-major
-    key = jax.random.PRNGKey(seed)
+    cache_key = (id(task), config, int(episodes))
+    if cache_key not in _EVALUATORS:  # every round of a DR stage reuses the compiled program
+        randomize = parameters(task)
+        parts = learner(config.learner).make_parts(task, config, randomize=randomize)
 
-    def one(normalizer, policy):
-        episodes_ = parts.evaluate(normalizer, policy, key, physics=physics)
-        return episodes_.fitness.reshape(m, episodes).mean(-1)
+        def one(normalizer, policy, physics, key):
+            m = physics.shape[0] // episodes
+            done = parts.evaluate(normalizer, policy, key, physics=physics)
+            return done.fitness.reshape(m, episodes).mean(-1)
 
-    run = jax.jit(jax.vmap(jax.vmap(one)))
+        batched = jax.vmap(jax.vmap(one, (0, 0, None, None)), (0, 0, None, None))
+        _EVALUATORS[cache_key] = (task, jax.jit(batched))  # the task held: its id stays
+    run = _EVALUATORS[cache_key][1]
+    physics = jnp.repeat(jnp.asarray(values, jnp.float32), episodes, axis=0)  # model-major
     normalizer, policy, _ = params
-    return np.asarray(run(normalizer, policy))
+    return np.asarray(run(normalizer, policy, physics, jax.random.PRNGKey(seed)))
+
+
+_EVALUATORS: dict = {}  # (id(task), config, episodes) -> (task, the jitted evaluation)
 
 
 def sweep_values(params, points: int) -> tuple[np.ndarray, list[np.ndarray]]:

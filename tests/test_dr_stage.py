@@ -30,7 +30,7 @@ def test_search_with_a_dr_stage_end_to_end_with_an_llm_over_http(tmp_path):
             "search", "task=cartpole", "iteration=1", "sample=2", "llm=openai",
             "model=scripted", f"base_url={server.base_url}", "api_key=test", "num_eval=2",
             "max_iterations=4", "train.num_envs=16", "train.unroll_length=16",
-            "train.num_minibatches=2", "report_video=false", f"runs_dir={tmp_path}",
+            "train.num_minibatches=2", "report_video=false", "references=off", f"runs_dir={tmp_path}",
             "dr_iteration=2", "dr_sample=2", "dr_seeds=2", "dr_models=4", "dr_episodes=1"),
             capture_output=True, text=True, cwd=REPO, timeout=900, check=False)
         requests = server.requests

@@ -68,11 +68,12 @@ def main() -> None:
 
     from eureka_jax.backend import make_backend
     from eureka_jax.config import load_config
-    from eureka_jax.dr import DRStage, OfflineDRProposer, dr_markdown
+    from eureka_jax.dr import DRSettings, DRStage, OfflineDRProposer, dr_markdown
     from eureka_jax.evaluate import evaluate
     from eureka_jax.llm.factory import make_proposer
     from eureka_jax.llm.prompts import Prompts
     from eureka_jax.randomize import parameters
+    from eureka_jax.train.config import training_settings
 
     cfg = load_config([f"task={args.task}", f"llm={args.llm}", f"dr_iteration={args.rounds}",
                        f"dr_sample={args.sample}", f"dr_seeds={args.seeds}",
@@ -89,9 +90,10 @@ def main() -> None:
                                       offline=OfflineDRProposer(parameters(task), cfg.seed))
     lines: list[str] = []
     start = time.perf_counter()
-    outcome = DRStage(cfg, task, run_dir, task.human_reward_source, proposer,
-                      Prompts(cfg.prompts_dir), backend, log=lambda s: (lines.append(s),
-                                                                        print(s, flush=True))).run()
+    config, hparams = training_settings(cfg, task)
+    outcome = DRStage(DRSettings.from_config(cfg), task, run_dir, task.human_reward_source,
+                      proposer, Prompts(cfg.prompts_dir), backend, config, hparams,
+                      log=lambda s: (lines.append(s), print(s, flush=True))).run()
     dr_seconds = time.perf_counter() - start
     kept = RESULTS / "domain_randomization"
     shutil.rmtree(kept, ignore_errors=True)

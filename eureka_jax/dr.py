@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -111,43 +112,85 @@ def uniform_prior_configuration(prior, params) -> list[dict]:
             for p in params if ranges[p.name][0] < ranges[p.name][1]]
 
 
+@dataclass(frozen=True)
+class DRSettings:
+    """The stage's settings, typed and checked once (``from_config`` at the command line's
+    edge: ``dr_iteration``, ``dr_sample``, ``dr_seeds``, ``dr_tolerance``, ``dr_models``,
+    ``dr_episodes``, ``max_resample``, ``seed``)."""
+
+    iterations: int
+    samples: int = 4
+    seeds: int = 3
+    tolerance: float = 0.2
+    models: int = 32
+    episodes: int = 4
+    max_resample: int = 3
+    seed: int = 0
+
+    def __post_init__(self):
+        for name, key, least in (("samples", "dr_sample", 1), ("seeds", "dr_seeds", 1),
+                                 ("models", "dr_models", 1), ("episodes", "dr_episodes", 1),
+                                 ("max_resample", "max_resample", 0)):
+            if int(getattr(self, name)) < least:
+                raise EurekaError(f"{key}={getattr(self, name)} is too small; {key} must be at "
+                                  f"least {least}.")
+        if not 0.0 < float(self.tolerance) < 1.0:
+            raise EurekaError(f"dr_tolerance={self.tolerance} is the fraction of the nominal "
+                              "fitness a parameter's range may lose; give a number in (0, 1).")
+
+    @classmethod
+    def from_config(cls, cfg) -> DRSettings:
+        return cls(iterations=int(cfg.dr_iteration), samples=int(cfg.dr_sample),
+                   seeds=int(cfg.dr_seeds), tolerance=float(cfg.dr_tolerance),
+                   models=int(cfg.dr_models), episodes=int(cfg.dr_episodes),
+                   max_resample=int(cfg.max_resample), seed=int(cfg.seed))
+
+    @property
+    def width(self) -> int:
+        """Rows of every DR program (round 1: the two baselines and ``samples``
+        configurations): later rounds and the confirmation are padded to it and compile
+        nothing."""
+        return self.samples + 2
+
+
 class DRStage:
     """One search's domain-randomization stage (see the module docstring).
 
     Args:
-      cfg: the command's settings (``dr_*``, ``seed``, ``max_resample``).
+      settings: the stage's ``DRSettings``.
       task, run_dir, best_source: the searched task, its run directory (holding the final
         evaluation's ``policies.msgpack``) and the best reward's source.
       proposer: answers the stage's requests with configurations.
       prompts: the ``Prompts`` in use; backend: the ``Backend`` (needs ``randomization``).
+      config, hparams: the training settings (``TrainConfig``, ``PPOHyperparams``) of the
+        search, which every configuration trains with.
     """
 
-    def __init__(self, cfg, task, run_dir, best_source: str, proposer, prompts, backend,
-                 log=print):
+    def __init__(self, settings: DRSettings, task, run_dir, best_source: str, proposer,
+                 prompts, backend, config, hparams, log=print):
         from eureka_jax.backend import require
 
         require(backend, "randomization", "dr_iteration > 0 (domain randomization)")
-        self.cfg, self.task, self.best_source = cfg, task, best_source
+        self.settings, self.task, self.best_source = settings, task, best_source
+        self.config, self.hparams = config, hparams
         self.run_dir, self.dir = Path(run_dir), Path(run_dir) / "dr"
         self.proposer, self.prompts, self.backend, self.log = proposer, prompts, backend, log
         self.params = parameters(task)
         if not self.params:
             raise EurekaError(f"task '{task.name}' declares no randomizable parameters "
                               "(randomize: in its task.yaml); add some, or set dr_iteration=0.")
-        self.seeds = [int(cfg.seed) + 7000 + i for i in range(int(cfg.dr_seeds))]
+        self.seeds = [settings.seed + 7000 + i for i in range(settings.seeds)]
 
     def run(self) -> dict:
         from eureka_jax.reward import compile_reward
         from eureka_jax.robustness import held_out_values
-        from eureka_jax.train.config import training_settings
 
         self.dir.mkdir(parents=True, exist_ok=True)
         prior = self.prior()
-        self.config, self.hparams = training_settings(self.cfg, self.task)
         self.reward_fn = compile_reward(self.best_source, self.task)
-        self.held_out = held_out_values(self.params, int(self.cfg.dr_models))
+        self.held_out = held_out_values(self.params, self.settings.models)
         rows: list[dict] = []
-        for r in range(1, int(self.cfg.dr_iteration) + 1):
+        for r in range(1, self.settings.iterations + 1):
             path = self.dir / f"round_{r}.json"
             if path.is_file():
                 rows += read_json(path)["rows"]
@@ -183,8 +226,8 @@ class DRStage:
 
         params = jax.tree.map(lambda x: x[row], saved.params)
         prior = physics_prior(saved.task, saved.config, params, saved.seeds,
-                              tolerance=float(self.cfg.dr_tolerance),
-                              episodes=2 * int(self.cfg.dr_episodes))
+                              tolerance=self.settings.tolerance,
+                              episodes=2 * self.settings.episodes)
         write_json(path, prior.to_json())
         plot_prior(prior, self.dir / "prior.png")
         self.log(f"dr physics prior of the best policy ({len(saved.seeds)} seeds), "
@@ -207,9 +250,9 @@ class DRStage:
     def propose(self, prior, rows) -> list[tuple[str, list]]:
         """``dr_sample`` valid configurations; invalid replies are logged and asked again
         (with their message) up to ``max_resample`` times."""
-        wanted, out, errors = int(self.cfg.dr_sample), [], []
+        wanted, out, errors = self.settings.samples, [], []
         messages = self.request(prior, rows)
-        for _ in range(int(self.cfg.max_resample) + 1):
+        for _ in range(self.settings.max_resample + 1):
             for reply in self.proposer.propose(messages, wanted - len(out)):
                 entries, error = parse_configuration(reply, self.params)
                 if error:
@@ -224,7 +267,7 @@ class DRStage:
                 + " Write a corrected configuration in a ```yaml block.")}]
         if not out:
             raise EurekaError(f"no usable domain-randomization configuration in "
-                              f"{int(self.cfg.max_resample) + 1} tries; the last reply's "
+                              f"{self.settings.max_resample + 1} tries; the last reply's "
                               f"problem: {errors[-1]}")
         first = sum(1 for p in self.dir.glob("round_*.json"))
         return [(f"configuration {first * wanted + i + 1}", e) for i, e in enumerate(out)]
@@ -244,7 +287,7 @@ class DRStage:
             labels=[label for label, _ in configs], slots=[0] * len(configs),
             min_rows=self.width, physics=tables)
         perturbed = evaluate_physics(self.task, self.config, result.params, held_out,
-                                     int(self.cfg.dr_episodes)).mean(-1)  # [P, S]
+                                     self.settings.episodes).mean(-1)  # [P, S]
         nominal = result.final_fitness()
         failed = np.asarray(result.curves.failed)
         table = result.seed_table()
@@ -264,9 +307,7 @@ class DRStage:
 
     @property
     def width(self) -> int:
-        """Rows of every DR program (round 1: the two baselines and dr_sample configurations):
-        later rounds and the confirmation are padded to it and compile nothing."""
-        return int(self.cfg.dr_sample) + 2
+        return self.settings.width
 
     def confirm(self, best: dict, uniform: list) -> dict:
         """The chosen configuration and both baselines again, on fresh seeds and a second
@@ -280,10 +321,10 @@ class DRStage:
             return read_json(path)
         configs = [(NONE, []), (UNIFORM, uniform), (best["label"], best["configuration"])]
         reps, n = self.width // 3, len(self.seeds)
-        fresh = [int(self.cfg.seed) + 9000 + i for i in range(reps * n)]
+        fresh = [self.settings.seed + 9000 + i for i in range(reps * n)]
         rows = self.train([c for c in configs for _ in range(reps)], 0,
                           seeds=[fresh[j * n:(j + 1) * n] for _ in configs for j in range(reps)],
-                          held_out=held_out_values(self.params, int(self.cfg.dr_models),
+                          held_out=held_out_values(self.params, self.settings.models,
                                                    HELD_OUT_SEED + 1),
                           what=f"confirmation on {reps * n} fresh seeds and a second held-out set")
         merged = {}
@@ -305,8 +346,8 @@ class DRStage:
 
         best = _most_robust(rows)
         outcome = {"task": self.task.name, "seeds": self.seeds,
-                   "held_out_models": int(self.cfg.dr_models),
-                   "episodes_per_model": int(self.cfg.dr_episodes), "rows": rows,
+                   "held_out_models": self.settings.models,
+                   "episodes_per_model": self.settings.episodes, "rows": rows,
                    "best": None if best is None else best["label"],
                    "confirmation": confirmation}
         if confirmation is not None:

@@ -124,19 +124,15 @@ def check_settings(cfg, task, backend=None):
 
 def _check_dr(cfg, task, backend) -> None:
     """The domain-randomization stage's settings (``eureka_jax.dr``)."""
-    for key, least in (("dr_sample", 1), ("dr_seeds", 1), ("dr_models", 1), ("dr_episodes", 1)):
-        if int(cfg[key]) < least:
-            raise EurekaError(f"{key}={cfg[key]} is too small; {key} must be at least {least}.")
-    if not 0.0 < float(cfg.dr_tolerance) < 1.0:
-        raise EurekaError(f"dr_tolerance={cfg.dr_tolerance} is the fraction of the nominal "
-                          "fitness a parameter's range may lose; give a number in (0, 1).")
+    from eureka_jax.dr import DRSettings
+    from eureka_jax.randomize import parameters
+
+    DRSettings.from_config(cfg)  # bounds, one sentence each
     if int(cfg.num_eval) < 1:
         raise EurekaError("dr_iteration > 0 starts from the final evaluation's saved best "
                           "policies (its physics prior); set num_eval to at least 1.")
     if backend is not None:
         require(backend, "randomization", f"dr_iteration={cfg.dr_iteration}")
-    from eureka_jax.randomize import parameters
-
     if not parameters(task):
         raise EurekaError(f"task '{task.name}' declares no randomizable parameters "
                           "(randomize: in its task.yaml); add some, or set dr_iteration=0.")

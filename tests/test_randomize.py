@@ -217,3 +217,20 @@ def test_configurations_train_as_rows_of_one_program_and_bad_physics_fails_alone
     own = parts.evaluate(normalizer, policy, jax.random.PRNGKey(0)).fitness
     assert scores[0, 0, 0] == pytest.approx(float(jnp.mean(own)), abs=1e-6)
     assert np.isnan(scores[1]).all() or (scores[1] == 0).all()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["dr_tolerance=1.5"], "dr_tolerance=1.5 is the fraction"),
+    (["dr_sample=0"], "dr_sample=0 is too small"),
+    (["num_eval=0"], "set num_eval to at least 1"),
+    (["task=pendulum_swingup"], "declares no randomizable parameters"),
+])
+def test_dr_settings_are_checked_before_a_search_starts(args, words):
+    from eureka_jax.backend import make_backend
+    from eureka_jax.config import load_config
+    from eureka_jax.search import check_settings
+    from eureka_jax.task import load_task
+
+    cfg = load_config(["task=cartpole", "dr_iteration=2", *args])
+    with pytest.raises(EurekaError, match=words):
+        check_settings(cfg, load_task(cfg.task), make_backend(cfg))

@@ -73,7 +73,7 @@ def _search_settings(cfg):
 
 def _domain_randomization(cfg, task, run_dir, best_source, backend) -> None:
     """The DR stage after the final evaluation (``eureka_jax.dr``)."""
-    from eureka_jax.dr import DRStage, OfflineDRProposer
+    from eureka_jax.dr import DRSettings, DRStage, OfflineDRProposer
     from eureka_jax.llm.factory import make_proposer
     from eureka_jax.llm.prompts import Prompts
     from eureka_jax.randomize import parameters
@@ -83,7 +83,11 @@ def _domain_randomization(cfg, task, run_dir, best_source, backend) -> None:
                                              offline=offline)
     print(f"domain randomization with llm={kind}: {cfg.dr_iteration} rounds x "
           f"{cfg.dr_sample} configurations x {cfg.dr_seeds} seeds", flush=True)
-    DRStage(cfg, task, run_dir, best_source, proposer, Prompts(cfg.prompts_dir), backend).run()
+    from eureka_jax.train.config import training_settings
+
+    config, hparams = training_settings(cfg, task)
+    DRStage(DRSettings.from_config(cfg), task, run_dir, best_source, proposer,
+            Prompts(cfg.prompts_dir), backend, config, hparams).run()
     print((run_dir / "dr" / "dr.md").read_text(), flush=True)
     if dr_usage.calls:
         print(f"domain randomization {dr_usage.text()}")

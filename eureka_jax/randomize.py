@@ -109,9 +109,15 @@ def parameters(task) -> tuple[Parameter, ...]:
             if found < 0:
                 raise EurekaError(f"{where} '{name}': the model has no {kind} named '{of}'.")
             index = int(model.jnt_dofadr[found]) if fld.startswith("dof_") else int(found)
+            joint = found if kind == "joint" else None
+            if (kind == "actuator"
+                    and model.actuator_trntype[found] == mujoco.mjtTrn.mjTRN_JOINT):
+                joint = int(model.actuator_trnid[found, 0])  # the joint it drives
+                unit = ("N", "N m")
             if isinstance(unit, tuple):  # (slide joint, hinge or ball joint)
-                unit = unit[0] if model.jnt_type[found] == mujoco.mjtJoint.mjJNT_SLIDE \
+                unit = unit[0] if model.jnt_type[joint] == mujoco.mjtJoint.mjJNT_SLIDE \
                     else unit[1]
+                unit += " per unit action" if kind == "actuator" else ""
             array = np.asarray(getattr(model, fld))
             nominal = float(array[index] if array.ndim == 1 else array[index, 0])
         bounds = entry["bounds"]

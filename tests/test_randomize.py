@@ -36,10 +36,22 @@ def test_declared_parameters_read_their_nominal_values_and_units_from_the_model(
     assert by_name["gravity"].nominal == pytest.approx(-9.81)
     assert by_name["cart_damping"].unit == "N s/m"  # a slide joint
     assert by_name["pole_damping"].unit == "N m s/rad"  # a hinge
+    assert by_name["push_gear"].unit == "N per unit action"  # it drives the slide joint
     assert by_name["cart_mass"].test == (0.2, 1.5)  # the held-out range where declared
     assert by_name["pole_mass"].test == (0.02, 0.5)  # else the bounds
     text = R.parameters_text(params)
     assert "- push_gear:" in text and "nominal 10 N" in text and "valid range [2, 20]" in text
+
+
+def test_every_task_that_declares_randomizable_physics_resolves_it():
+    from eureka_jax.task import load_task
+    from tests.conftest import TASK_NAMES
+
+    declared = [load_task(n) for n in TASK_NAMES if load_task(n).randomize]
+    assert {t.name for t in declared} >= {"cartpole", "double_pendulum"}
+    for task in declared:
+        for p in R.parameters(task):
+            assert p.low <= p.nominal <= p.high and p.low <= p.test[0] <= p.test[1] <= p.high
 
 
 @pytest.mark.parametrize("entry, words", [

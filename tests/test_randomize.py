@@ -89,22 +89,24 @@ def test_parameters_change_the_model(cartpole, params):
 def test_each_episode_steps_with_the_physics_it_drew(cartpole, params):
     env = R.Randomized(cartpole.env, params)
     key = jax.random.PRNGKey(3)
-
-    def push(state):  # 25 steps of full force
-        return jax.lax.scan(lambda s, _: (env.step(s, jnp.ones(1)), None), state, None,
-                            length=25)[0]
-
     heavy_table = R.nominal_table(params)
     heavy_table[1] = (4.0, 4.0, 0.0)  # cart mass 4 kg
-    nominal, heavy = (jax.jit(push)(env.reset_drawn(key, jnp.asarray(t)))
-                      for t in (R.nominal_table(params), heavy_table))
-    plain = jax.jit(lambda s: jax.lax.scan(
-        lambda s, _: (cartpole.env.step(s, jnp.ones(1)), None), s, None, length=25)[0])(
-        cartpole.env.reset(key))
+
+    def push(step, state):  # 15 steps of full force
+        return jax.lax.scan(lambda s, _: (step(s, jnp.ones(1)), None), state, None,
+                            length=15)[0]
+
+    @jax.jit
+    def run(tables):  # one program: a nominal and a heavy episode, and the env itself
+        drawn = jax.vmap(env.reset_drawn, (None, 0))(key, tables)
+        return (jax.vmap(lambda s: push(env.step, s))(drawn),
+                push(cartpole.env.step, cartpole.env.reset(key)))
+
+    ends, plain = run(jnp.asarray(np.stack([R.nominal_table(params), heavy_table])))
     # a table that randomizes nothing is the env itself; a 4x heavier cart moves less
-    np.testing.assert_array_equal(nominal.data.qpos, plain.data.qpos)
-    assert 0 < float(heavy.data.qpos[0]) < 0.5 * float(nominal.data.qpos[0])
-    assert float(heavy.info[R.PHYSICS][1]) == pytest.approx(4.0)
+    np.testing.assert_array_equal(ends.data.qpos[0], plain.data.qpos)
+    assert 0 < float(ends.data.qpos[1, 0]) < 0.5 * float(ends.data.qpos[0, 0])
+    assert float(ends.info[R.PHYSICS][1, 1]) == pytest.approx(4.0)
 
 
 def test_draws_stay_in_each_range_and_log_uniform_spreads_by_ratio():

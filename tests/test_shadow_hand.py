@@ -129,13 +129,14 @@ def test_pen_spinning_curriculum_is_declared():
     assert [s.task for s in c.stages] == ["shadow_hand_pen", "shadow_hand_spin"]
     assert [s.init for s in c.stages] == ["none", "previous"]
     assert c.stages[1].reward == "same"
-    assert [s.isaacgym_task for s in c.stages] == ["ShadowHandPenReorient", "ShadowHandSpin"]
+    assert [s.settings("isaacgym")["task"] for s in c.stages] == ["ShadowHandPenReorient",
+                                                                   "ShadowHandSpin"]
 
 
 @pytest.mark.parametrize("spec, message", [
     ({"stages": []}, "non-empty list"),
     ({"stages": [{"task": "shadow_hand_pen", "init": "previous"}]}, "no previous stage"),
-    ({"stages": [{"task": "shadow_hand_pen", "epochs": 3}]}, "unknown key(s) epochs"),
+    ({"stages": [{"task": "shadow_hand_pen", "epochs": 3}]}, "unknown key epochs"),
     ({"stages": [{"task": "a"}, {"task": "b", "init": "last"}]}, "use none or previous"),
 ])
 def test_curriculum_errors_are_one_sentence(spec, message):

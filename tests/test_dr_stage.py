@@ -69,3 +69,17 @@ def test_search_with_a_dr_stage_end_to_end_with_an_llm_over_http(tmp_path):
         "2 seed(s) trained (compile 0.0 s" in out.stdout
     report = (run / "report.md").read_text()
     assert "## Domain randomization on cartpole" in report and "dr/prior.png" in report
+
+    # the physics prior of another saved policy of the run, from the command line
+    prior = subprocess.run(cli_argv("robustness", f"run={run}", "reward=human",
+                                    "dr_tolerance=0.5", "dr_episodes=1"),
+                           capture_output=True, text=True, cwd=REPO, timeout=600, check=False)
+    assert prior.returncode == 0, prior.stderr + prior.stdout
+    assert "human policy of" in prior.stdout and "keeps at least 50%" in prior.stdout
+    assert "- pole_mass: [" in prior.stdout
+    saved = json.loads((run / "robustness" / "prior_human.json").read_text())
+    assert len(saved["nominal_fitness"]) == 2 and set(saved["parameters"]) >= {"gravity"}
+    assert (run / "robustness" / "prior_human.png").is_file()
+    missing = subprocess.run(cli_argv("robustness", f"run={tmp_path}"), capture_output=True,
+                             text=True, cwd=REPO, timeout=600, check=False)
+    assert missing.returncode == 2 and "keeps no policies" in missing.stderr

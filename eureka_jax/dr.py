@@ -286,8 +286,9 @@ class DRStage:
             self.task, [self.reward_fn], self.config, self.hparams, seeds=seeds,
             labels=[label for label, _ in configs], slots=[0] * len(configs),
             min_rows=self.width, physics=tables)
-        perturbed = evaluate_physics(self.task, self.config, result.params, held_out,
-                                     self.settings.episodes).mean(-1)  # [P, S]
+        per_model = evaluate_physics(self.task, self.config, result.params, held_out,
+                                     self.settings.episodes)  # [P, S, M]
+        perturbed = per_model.mean(-1)
         nominal = result.final_fitness()
         failed = np.asarray(result.curves.failed)
         table = result.seed_table()
@@ -297,7 +298,10 @@ class DRStage:
         rows = []
         for i, (label, entries) in enumerate(configs):
             bad = bool(failed[i].any() or not np.isfinite(perturbed[i]).all())
-            rows.append(_row(label, round_index, entries, table[i], nominal[i], perturbed[i], bad))
+            row = _row(label, round_index, entries, table[i], nominal[i], perturbed[i], bad)
+            if not bad:
+                row["weakest"] = weakest(self.params, held_out, per_model[i].mean(0))
+            rows.append(row)
         if not what:
             for row in rows:
                 self.log(f"  {row['label']}: nominal {_fmt(row['nominal_mean'])}, perturbed "
@@ -381,6 +385,25 @@ def _row(label, round_index, entries, seeds, nominal, perturbed, bad: bool) -> d
     return row
 
 
+def weakest(params, held_out, fitness, top: int = 2) -> list[dict]:
+    """Where on the held-out set a policy does worst: for each parameter, the mean fitness
+    of the models in the lower and the upper third of its test range; the ``top`` thirds
+    with the lowest fitness (what a configuration should cover next)."""
+    thirds = []
+    for i, p in enumerate(params):
+        low, high = p.test
+        if high <= low:
+            continue
+        cut = np.linspace(low, high, 4)
+        for side, mask in (("low", held_out[:, i] <= cut[1]), ("high", held_out[:, i] >= cut[2])):
+            if mask.any():
+                thirds.append({"parameter": p.name, "side": side,
+                               "range": [float(cut[0] if side == "low" else cut[2]),
+                                         float(cut[1] if side == "low" else cut[3])],
+                               "fitness": float(np.mean(fitness[mask])), "models": int(mask.sum())})
+    return sorted(thirds, key=lambda t: t["fitness"])[:top]
+
+
 def _num(x) -> float | None:
     return float(x) if np.isfinite(x) else None
 
@@ -392,8 +415,11 @@ def _fmt(x) -> str:
 def results_text(rows) -> str:
     lines = []
     for r in rows:
+        weak = "; ".join(f"{w['parameter']} in [{w['range'][0]:.3g}, {w['range'][1]:.3g}]: "
+                         f"{w['fitness']:.3f}" for w in r.get("weakest") or ())
         lines.append(f"{r['label']}: nominal {_fmt(r['nominal_mean'])}, perturbed "
                      f"{_fmt(r['perturbed_mean'])}" + (f" ({r['error']})" if r["error"] else "")
+                     + (f"; weakest on the perturbed models where {weak}" if weak else "")
                      + "\n" + configuration_text(r["configuration"]))
     return "\n\n".join(lines)
 

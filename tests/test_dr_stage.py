@@ -51,7 +51,10 @@ def test_search_with_a_dr_stage_end_to_end_with_an_llm_over_http(tmp_path):
     first = requests[1]["messages"][-1]["content"]
     assert "def compute_reward" in first and "- push_gear:" in first
     assert "Physics prior" in first and "keeps at least 80%" in first
-    assert "configuration 2: nominal" in requests[3]["messages"][-1]["content"]
+    feedback = requests[3]["messages"][-1]["content"]
+    assert "configuration 2: nominal" in feedback
+    assert "weakest on the perturbed models where" in feedback
+    assert all(r.get("weakest") for r in dr["rows"])
     # round 1 compiled the program, round 2 reused it
     assert "dr round 2: 2 configuration(s) x 2 seed(s) trained (compile 0.0 s" in out.stdout
     assert (run / "dr" / "prior.png").is_file()

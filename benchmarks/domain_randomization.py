@@ -68,9 +68,10 @@ def main() -> None:
 
     from eureka_jax.backend import make_backend
     from eureka_jax.config import load_config
-    from eureka_jax.dr import DRSettings, DRStage, OfflineDRProposer, dr_markdown
+    from eureka_jax.dr import DRSettings, DRStage, dr_markdown
     from eureka_jax.evaluate import evaluate
     from eureka_jax.llm.factory import make_proposer
+    from eureka_jax.llm.offline_dr import OfflineDRProposer
     from eureka_jax.llm.prompts import Prompts
     from eureka_jax.randomize import parameters
     from eureka_jax.train.config import training_settings

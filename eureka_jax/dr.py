@@ -5,8 +5,9 @@ After the reward search and its final evaluation:
 
 1. **Physics prior**: the saved best policy (every seed of the final evaluation) is evaluated
    with each randomizable parameter swept in turn (``robustness.physics_prior``).
-2. **Rounds**: the proposer (the LLM, or ``OfflineDRProposer``) writes configurations from the
-   task, the best reward, the parameters and the prior; they are parsed and checked
+2. **Rounds**: the proposer (the LLM, or ``llm.offline_dr.OfflineDRProposer``) writes
+   configurations from the task, the best reward, the parameters and the prior; they are
+   parsed and checked
    (``randomize.parse_configuration``: an unknown parameter, a range outside the valid one, a
    wrong type is a message and a resample, never a failed batch). The round's configurations
    x ``dr_seeds`` seeds train with the best reward in one program (the first round also trains
@@ -24,8 +25,6 @@ finished rounds; the outcome is ``dr/dr.json`` and ``dr/dr.md``.
 
 from __future__ import annotations
 
-import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,66 +42,6 @@ from eureka_jax.randomize import (
 from eureka_jax.runs import read_json, write_json
 
 NONE, UNIFORM = "no randomization", "uniform over the prior"
-
-
-class OfflineDRProposer:
-    """Configurations without a network: each randomizes a random subset of the parameters
-    over its prior range (read from the request) scaled by a random factor, or, when the
-    request carries a best configuration so far, varies that one's ranges."""
-
-    def __init__(self, params, seed: int = 0):
-        self.params, self.seed = tuple(params), seed
-        self.asked: dict[int, int] = {}
-
-    def propose(self, messages: list[dict], n: int) -> list[str]:
-        digest = zlib.crc32(repr(messages).encode())
-        asked = self.asked.get(digest, 0)
-        self.asked[digest] = asked + 1
-        rng = np.random.default_rng([self.seed, digest, asked])
-        text = messages[-1]["content"] if messages else ""
-        prior = _prior_ranges(text, self.params)
-        best = None
-        if "most robust configuration so far" in text:
-            best, _ = parse_configuration(text, self.params)
-        return [f"```yaml\n{configuration_text(self._one(rng, prior, best))}\n```"
-                for _ in range(n)]
-
-    def _one(self, rng, prior, best) -> list[dict]:
-        by_name = {p.name: p for p in self.params}
-        if best:
-            out = []
-            for e in best:
-                p = by_name[e["parameter"]]
-                centre, half = np.mean(e["range"]), (e["range"][1] - e["range"][0]) / 2
-                half *= rng.uniform(0.6, 1.5)
-                out.append(_entry(p, centre - half, centre + half))
-            return out
-        k = int(rng.integers(1, len(self.params) + 1))
-        chosen = sorted(rng.choice(len(self.params), size=k, replace=False))
-        scale = float(rng.choice([0.5, 0.75, 1.0, 1.25]))
-        out = []
-        for i in chosen:
-            p = self.params[i]
-            low, high = prior.get(p.name, (p.low, p.high))
-            out.append(_entry(p, p.nominal - scale * (p.nominal - low),
-                              p.nominal + scale * (high - p.nominal)))
-        return out
-
-
-def _entry(p, low, high) -> dict:
-    low, high = float(np.clip(low, p.low, p.high)), float(np.clip(high, p.low, p.high))
-    return {"parameter": p.name, "distribution": "uniform",
-            "range": [float(f"{min(low, high):.4g}"), float(f"{max(low, high):.4g}")]}
-
-
-def _prior_ranges(text: str, params) -> dict:
-    """The prior's kept range per parameter, read from a request ("- name: [low, high]")."""
-    out = {}
-    for p in params:
-        m = re.search(rf"^- {re.escape(p.name)}: \[([-\d.eE+]+), ([-\d.eE+]+)\]", text, re.MULTILINE)
-        if m:
-            out[p.name] = (float(m.group(1)), float(m.group(2)))
-    return out
 
 
 def uniform_prior_configuration(prior, params) -> list[dict]:
@@ -153,6 +92,18 @@ class DRSettings:
         return self.samples + 2
 
 
+def check_stage(task, backend=None) -> None:
+    """What the stage needs of the task and the backend, one sentence each: randomizable
+    parameters (``randomize:``) and the ``randomization`` feature."""
+    from eureka_jax.backend import require
+
+    if backend is not None:
+        require(backend, "randomization", "dr_iteration > 0 (domain randomization)")
+    if not parameters(task):
+        raise EurekaError(f"task '{task.name}' declares no randomizable parameters "
+                          "(randomize: in its task.yaml); add some, or set dr_iteration=0.")
+
+
 class DRStage:
     """One search's domain-randomization stage (see the module docstring).
 
@@ -168,17 +119,12 @@ class DRStage:
 
     def __init__(self, settings: DRSettings, task, run_dir, best_source: str, proposer,
                  prompts, backend, config, hparams, log=print):
-        from eureka_jax.backend import require
-
-        require(backend, "randomization", "dr_iteration > 0 (domain randomization)")
+        check_stage(task, backend)
         self.settings, self.task, self.best_source = settings, task, best_source
         self.config, self.hparams = config, hparams
         self.run_dir, self.dir = Path(run_dir), Path(run_dir) / "dr"
         self.proposer, self.prompts, self.backend, self.log = proposer, prompts, backend, log
         self.params = parameters(task)
-        if not self.params:
-            raise EurekaError(f"task '{task.name}' declares no randomizable parameters "
-                              "(randomize: in its task.yaml); add some, or set dr_iteration=0.")
         self.seeds = [settings.seed + 7000 + i for i in range(settings.seeds)]
 
     def run(self) -> dict:
@@ -196,7 +142,7 @@ class DRStage:
                 rows += read_json(path)["rows"]
                 self.log(f"dr round {r}: read back from {path}")
                 continue
-            configs = self.propose(prior, rows)
+            configs = self.propose(prior, rows, r)
             if r == 1:
                 configs = [(NONE, []), (UNIFORM, uniform_prior_configuration(prior, self.params)),
                            *configs]
@@ -247,7 +193,7 @@ class DRStage:
                                         best=configuration_text(best["configuration"]),
                                         seeds=len(self.seeds))
 
-    def propose(self, prior, rows) -> list[tuple[str, list]]:
+    def propose(self, prior, rows, round_index: int) -> list[tuple[str, list]]:
         """``dr_sample`` valid configurations; invalid replies are logged and asked again
         (with their message) up to ``max_resample`` times."""
         wanted, out, errors = self.settings.samples, [], []
@@ -269,8 +215,8 @@ class DRStage:
             raise EurekaError(f"no usable domain-randomization configuration in "
                               f"{self.settings.max_resample + 1} tries; the last reply's "
                               f"problem: {errors[-1]}")
-        first = sum(1 for p in self.dir.glob("round_*.json"))
-        return [(f"configuration {first * wanted + i + 1}", e) for i, e in enumerate(out)]
+        return [(f"configuration {(round_index - 1) * wanted + i + 1}", e)
+                for i, e in enumerate(out)]
 
     def train(self, configs, round_index: int, seeds=None, held_out=None,
               what: str = "") -> list[dict]:
@@ -285,7 +231,7 @@ class DRStage:
         result = self.backend.train_candidates(
             self.task, [self.reward_fn], self.config, self.hparams, seeds=seeds,
             labels=[label for label, _ in configs], slots=[0] * len(configs),
-            min_rows=self.width, physics=tables)
+            min_rows=self.settings.width, physics=tables)
         per_model = evaluate_physics(self.task, self.config, result.params, held_out,
                                      self.settings.episodes)  # [P, S, M]
         perturbed = per_model.mean(-1)
@@ -309,10 +255,6 @@ class DRStage:
                          + (f" ({row['error']})" if row["error"] else ""))
         return rows
 
-    @property
-    def width(self) -> int:
-        return self.settings.width
-
     def confirm(self, best: dict, uniform: list) -> dict:
         """The chosen configuration and both baselines again, on fresh seeds and a second
         held-out set: the comparison the report states, free of the selection's bias (the
@@ -324,7 +266,7 @@ class DRStage:
         if path.is_file():
             return read_json(path)
         configs = [(NONE, []), (UNIFORM, uniform), (best["label"], best["configuration"])]
-        reps, n = self.width // 3, len(self.seeds)
+        reps, n = self.settings.width // 3, len(self.seeds)
         fresh = [self.settings.seed + 9000 + i for i in range(reps * n)]
         rows = self.train([c for c in configs for _ in range(reps)], 0,
                           seeds=[fresh[j * n:(j + 1) * n] for _ in configs for j in range(reps)],
@@ -336,8 +278,8 @@ class DRStage:
             mine = rows[k * reps:(k + 1) * reps]
             merged[label] = _row(
                 label, 0, entries, [seed for r in mine for seed in r["seeds"]],
-                np.asarray([np.nan if x is None else x for r in mine for x in r["nominal"]]),
-                np.asarray([np.nan if x is None else x for r in mine for x in r["perturbed"]]),
+                np.concatenate([_scores(r, "nominal") for r in mine]),
+                np.concatenate([_scores(r, "perturbed") for r in mine]),
                 any(r["error"] for r in mine))
             self.log(f"  {label}: nominal {_fmt(merged[label]['nominal_mean'])}, perturbed "
                      f"{_fmt(merged[label]['perturbed_mean'])}")
@@ -357,11 +299,10 @@ class DRStage:
         if confirmation is not None:
             by_label = {r["label"]: r for r in confirmation["rows"]}
             chosen = by_label[best["label"]]
-            vals = lambda r, k: np.asarray([np.nan if x is None else x for x in r[k]], float)
             for base in (NONE, UNIFORM):
                 for k in ("perturbed", "nominal"):
                     outcome[f"best_minus_{'none' if base == NONE else 'uniform'}_{k}"] = \
-                        difference(vals(chosen, k), vals(by_label[base], k))
+                        difference(_scores(chosen, k), _scores(by_label[base], k))
         return outcome
 
 
@@ -402,6 +343,11 @@ def weakest(params, held_out, fitness, top: int = 2) -> list[dict]:
                                          float(cut[1] if side == "low" else cut[3])],
                                "fitness": float(np.mean(fitness[mask])), "models": int(mask.sum())})
     return sorted(thirds, key=lambda t: t["fitness"])[:top]
+
+
+def _scores(row: dict, key: str) -> np.ndarray:
+    """A row's per-seed scores (``nominal`` or ``perturbed``), a failed seed as NaN."""
+    return np.asarray([np.nan if x is None else x for x in row[key]], float)
 
 
 def _num(x) -> float | None:
@@ -454,7 +400,7 @@ def _table(rows, best, rounds: bool = True) -> list[str]:
     for r in rows:
         cells = []
         for k in ("nominal", "perturbed"):
-            v = np.asarray([np.nan if x is None else x for x in r[k]], float)
+            v = _scores(r, k)
             spread = np.nanstd(v, ddof=1) if np.isfinite(v).sum() > 1 else 0.0
             cells.append("failed" if r["error"] else f"{np.nanmean(v):.3f} ± {spread:.3f}")
         ranges = ", ".join(f"{e['parameter']} [{e['range'][0]:g}, {e['range'][1]:g}]"

@@ -124,18 +124,13 @@ def check_settings(cfg, task, backend=None):
 
 def _check_dr(cfg, task, backend) -> None:
     """The domain-randomization stage's settings (``eureka_jax.dr``)."""
-    from eureka_jax.dr import DRSettings
-    from eureka_jax.randomize import parameters
+    from eureka_jax.dr import DRSettings, check_stage
 
     DRSettings.from_config(cfg)  # bounds, one sentence each
     if int(cfg.num_eval) < 1:
         raise EurekaError("dr_iteration > 0 starts from the final evaluation's saved best "
                           "policies (its physics prior); set num_eval to at least 1.")
-    if backend is not None:
-        require(backend, "randomization", f"dr_iteration={cfg.dr_iteration}")
-    if not parameters(task):
-        raise EurekaError(f"task '{task.name}' declares no randomizable parameters "
-                          "(randomize: in its task.yaml); add some, or set dr_iteration=0.")
+    check_stage(task, backend)
 
 
 @dataclass

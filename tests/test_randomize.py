@@ -163,7 +163,7 @@ def test_a_configuration_becomes_a_table_and_back(params):
 
 
 def test_the_offline_proposer_writes_valid_configurations_and_varies_the_best(params):
-    from eureka_jax.dr import OfflineDRProposer
+    from eureka_jax.llm.offline_dr import OfflineDRProposer
 
     proposer = OfflineDRProposer(params, seed=1)
     prior = "- pole_mass: [0.02, 0.3] kg\n- cart_mass: [0.8, 5] kg"

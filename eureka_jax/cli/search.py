@@ -73,8 +73,9 @@ def _search_settings(cfg):
 
 def _domain_randomization(cfg, task, run_dir, best_source, backend) -> None:
     """The DR stage after the final evaluation (``eureka_jax.dr``)."""
-    from eureka_jax.dr import DRSettings, DRStage, OfflineDRProposer
+    from eureka_jax.dr import DRSettings, DRStage
     from eureka_jax.llm.factory import make_proposer
+    from eureka_jax.llm.offline_dr import OfflineDRProposer
     from eureka_jax.llm.prompts import Prompts
     from eureka_jax.randomize import parameters
 

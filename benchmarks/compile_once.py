@@ -55,7 +55,7 @@ def one_search(task_name: str, mode: str, iteration: int, sample: int, out: Path
     with tempfile.TemporaryDirectory() as tmp:
         proposer, _, _ = make_proposer(cfg, task, Path(tmp) / "llm.jsonl")
         start = time.perf_counter()
-        Search(cfg, task, Path(tmp), proposer, Prompts(), log=lambda line: None,
+        Search.from_config(cfg, task, Path(tmp), proposer, Prompts(), log=lambda line: None,
                backend=backend).run()
         wall = time.perf_counter() - start
         rounds = []

@@ -74,7 +74,7 @@ def main() -> None:
     from eureka_jax.llm.offline_dr import OfflineDRProposer
     from eureka_jax.llm.prompts import Prompts
     from eureka_jax.randomize import parameters
-    from eureka_jax.train.config import training_settings
+    from eureka_jax.train.config import TrainingRequest, training_settings
 
     cfg = load_config([f"task={args.task}", f"llm={args.llm}", f"dr_iteration={args.rounds}",
                        f"dr_sample={args.sample}", f"dr_seeds={args.seeds}",
@@ -84,8 +84,8 @@ def main() -> None:
     task = backend.load_task(args.task)
     run_dir = Path(tempfile.mkdtemp(prefix="dr-benchmark-"))
     start = time.perf_counter()
-    evaluation = evaluate(cfg, task, task.human_reward_source, run_dir, args.seeds,
-                          backend=backend)
+    evaluation = evaluate(task, task.human_reward_source, run_dir, args.seeds, backend,
+                          TrainingRequest.from_config(cfg), references=False)
     nominal_seconds = time.perf_counter() - start
     proposer, kind, _ = make_proposer(cfg, task, run_dir / "dr" / "llm.jsonl",
                                       offline=OfflineDRProposer(parameters(task), cfg.seed))

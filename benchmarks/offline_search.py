@@ -58,7 +58,7 @@ def main():
             with tempfile.TemporaryDirectory() as tmp:
                 proposer, _, _ = make_proposer(cfg, task, Path(tmp) / "llm.jsonl")
                 start = time.perf_counter()
-                summary = Search(cfg, task, Path(tmp), proposer, Prompts(),
+                summary = Search.from_config(cfg, task, Path(tmp), proposer, Prompts(),
                                  log=lambda line: None).run()
                 seconds = time.perf_counter() - start
             bests = [r.best_fitness for r in summary.rounds if r.best_fitness is not None]

@@ -41,7 +41,7 @@ def measure(k: int, keep: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         proposer, _, _ = make_proposer(cfg, task, Path(tmp) / "llm.jsonl")
         start = time.perf_counter()
-        Search(cfg, task, Path(tmp), proposer, Prompts(), log=lambda line: None).run()
+        Search.from_config(cfg, task, Path(tmp), proposer, Prompts(), log=lambda line: None).run()
         wall = time.perf_counter() - start
         prompt = json.loads((Path(tmp) / "iter_01" / "attempt_0" / "prompt.json").read_text())
         keep.parent.mkdir(parents=True, exist_ok=True)

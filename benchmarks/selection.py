@@ -46,7 +46,7 @@ VARIANTS = ("one seed (confirm=0)", "race, all seeds (race_score=all)",
 
 def search(cfg, task, tmp: Path):
     proposer, _, _ = make_proposer(cfg, task, tmp / "llm.jsonl")
-    return Search(cfg, task, tmp, proposer, Prompts(), log=lambda line: None).run()
+    return Search.from_config(cfg, task, tmp, proposer, Prompts(), log=lambda line: None).run()
 
 
 def picks_of_round(run_dir: Path) -> dict:

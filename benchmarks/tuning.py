@@ -60,7 +60,7 @@ class Replies:
 
 def one_search(cfg, task, proposer, tmp: Path) -> tuple[str, float, int]:
     """(best source, its search score, env steps of the round) of a one-round search."""
-    summary = Search(cfg, task, tmp, proposer, Prompts(), log=lambda line: None).run()
+    summary = Search.from_config(cfg, task, tmp, proposer, Prompts(), log=lambda line: None).run()
     best = summary.best
     return best.source, float(best.fitness), int(summary.rounds[0].env_steps)
 

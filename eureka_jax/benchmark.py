@@ -72,17 +72,17 @@ def suite_tasks(suite: dict, wanted, profile: str, task_dirs=()) -> list[str]:
     return [n for n in names if n in wanted]
 
 
-def run_suite(cfg, suite: dict, tasks: list[str], run_dir: Path, search=None, log=print) -> dict:
+def run_suite(suite: dict, tasks: list[str], run_dir: Path, backend, settings, search=None,
+              log=print) -> dict:
     """Evaluates each task (resuming finished ones) and returns ``{task: result}``; a result
     is the evaluation (with ``wall_seconds``) or ``{"skipped": reason}``.
 
-    ``search(task_cfg, task, task_dir) -> best reward source``: a search per task before its
+    ``backend`` loads and trains the tasks; ``settings`` (``search.SearchSettings``): the
+    training request, ``num_eval``, ``select`` and ``references`` of every evaluation.
+    ``search(task, task_dir) -> best reward source``: a search per task before its
     evaluation (None: the baselines alone).
     """
-    from omegaconf import OmegaConf
-
     from eureka_jax.evaluate import evaluate
-    from eureka_jax.task import load_task
 
     results = {}
     for name in tasks:
@@ -93,9 +93,7 @@ def run_suite(cfg, suite: dict, tasks: list[str], run_dir: Path, search=None, lo
             log(f"{name}: done in an earlier run of this suite (read back)")
             continue
         tdir.mkdir(parents=True, exist_ok=True)
-        task_cfg = OmegaConf.merge(cfg, {"task": name})
-        OmegaConf.set_readonly(task_cfg, True)
-        task = load_task(name, cfg.task_dirs)
+        task = backend.load_task(name)
         start = time.perf_counter()
         try:
             _ = task.reward_input_specs  # builds the env: a missing model stops here
@@ -103,9 +101,11 @@ def run_suite(cfg, suite: dict, tasks: list[str], run_dir: Path, search=None, lo
             results[name] = {"skipped": str(e)}
             log(f"{name}: skipped: {e}")
             continue
-        best = search(task_cfg, task, tdir) if search is not None else None
-        log(f"{name}: {'best, ' if best else ''}human and sparse rewards x {cfg.num_eval} seeds")
-        evaluation = {**evaluate(task_cfg, task, best, tdir, cfg.num_eval).to_json(),
+        best = search(task, tdir) if search is not None else None
+        n = settings.num_eval
+        log(f"{name}: {'best, ' if best else ''}human and sparse rewards x {n} seeds")
+        evaluation = {**evaluate(task, best, tdir, n, backend, settings.training,
+                                 settings.select, settings.references).to_json(),
                       "wall_seconds": time.perf_counter() - start}
         write_json(done, evaluation)
         results[name] = evaluation
@@ -146,13 +146,13 @@ def machine_lines() -> str:
             f"- python {platform.python_version()}; {versions}\n")
 
 
-def suite_table(cfg, suite: dict, results: dict) -> str:
+def suite_table(suite: dict, results: dict, load_task, profile: str, select: str) -> str:
     """The suite's Markdown table: per task, human and sparse (and best) mean ± std over
     seeds in Eureka's units, paired differences with 95 % intervals, the normalized score,
-    Eureka's published number, budget and wall time."""
+    Eureka's published number, budget and wall time. ``load_task(name)`` gives a task (the
+    backend's); ``profile`` and ``select`` are the run's, for the header."""
     from eureka_jax.evaluate import format_hns
     from eureka_jax.runs import Evaluation
-    from eureka_jax.task import load_task
 
     searched = any("best" in r.get("rewards", {}) for r in results.values())
     head = ["task", "Eureka task", "Eureka's metric (our units × scale)", "human", "sparse"]
@@ -162,7 +162,7 @@ def suite_table(cfg, suite: dict, results: dict) -> str:
     rows = []
     published = {t["task"]: t.get("published") for t in suite["tasks"]}
     for name, r in results.items():
-        task = load_task(name, cfg.task_dirs)
+        task = load_task(name)
         scale = _scale(task)
         eureka = task.eureka.get("task", "-") if task.eureka else "-"
         metric = (task.eureka.get("metric", "").split(" (")[0] if task.eureka
@@ -190,9 +190,9 @@ def suite_table(cfg, suite: dict, results: dict) -> str:
     lines = [
         f"# {suite.get('title', suite['name'])}: searched vs human vs sparse rewards\n",
         machine_lines().rstrip("\n"),
-        f"- suite: {suite['name']} ({suite['path']}); profile={cfg.profile}; "
+        f"- suite: {suite['name']} ({suite['path']}); profile={profile}; "
         f"{'/'.join(map(str, seeds)) or '-'} fresh seeds per reward, one batched training per "
-        "task; fitness = " + ("the best evaluation over training" if cfg.select == "max"
+        "task; fitness = " + ("the best evaluation over training" if select == "max"
                               else "the evaluation at the end of training"),
         ("- cells: mean ± std over seeds in Eureka's units (our fitness × the task's scale); "
          "differences are paired by seed, with 95% Student-t intervals"),
@@ -208,15 +208,13 @@ def suite_table(cfg, suite: dict, results: dict) -> str:
     return "\n".join(lines)
 
 
-def suite_chart(cfg, results: dict, path: Path) -> Path | None:
+def suite_chart(results: dict, path: Path, load_task) -> Path | None:
     """A PNG bar chart, one panel per evaluated task: each reward's mean with its std over
-    seeds, in Eureka's units."""
+    seeds, in Eureka's units (``load_task(name)``: a task, for its scale)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from eureka_jax.task import load_task
 
     done = {n: r for n, r in results.items() if "rewards" in r}
     if not done:
@@ -224,7 +222,7 @@ def suite_chart(cfg, results: dict, path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(done), figsize=(2.6 * len(done), 3.2), squeeze=False)
     colors = {"best": "tab:green", "human": "tab:blue", "sparse": "tab:gray"}
     for ax, (name, r) in zip(axes[0], done.items()):
-        scale = _scale(load_task(name, cfg.task_dirs))
+        scale = _scale(load_task(name))
         labels = [k for k in ("best", "human", "sparse") if k in r["rewards"]]
         means = [scale * (r["rewards"][k]["mean"] or np.nan) for k in labels]
         stds = [abs(scale) * r["rewards"][k]["std"] for k in labels]

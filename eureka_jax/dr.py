@@ -79,10 +79,17 @@ class DRSettings:
 
     @classmethod
     def from_config(cls, cfg) -> DRSettings:
-        return cls(iterations=int(cfg.dr_iteration), samples=int(cfg.dr_sample),
-                   seeds=int(cfg.dr_seeds), tolerance=float(cfg.dr_tolerance),
-                   models=int(cfg.dr_models), episodes=int(cfg.dr_episodes),
-                   max_resample=int(cfg.max_resample), seed=int(cfg.seed))
+        """The stage's settings from the command-line config (a key an older run's config
+        lacks takes its default)."""
+        d = cls(iterations=0)
+        return cls(iterations=int(cfg.get("dr_iteration", 0)),
+                   samples=int(cfg.get("dr_sample", d.samples)),
+                   seeds=int(cfg.get("dr_seeds", d.seeds)),
+                   tolerance=float(cfg.get("dr_tolerance", d.tolerance)),
+                   models=int(cfg.get("dr_models", d.models)),
+                   episodes=int(cfg.get("dr_episodes", d.episodes)),
+                   max_resample=int(cfg.get("max_resample", d.max_resample)),
+                   seed=int(cfg.get("seed", 0)))
 
     @property
     def width(self) -> int:

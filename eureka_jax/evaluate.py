@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from eureka_jax.backend import Backend, make_backend
+from eureka_jax.backend import Backend
 from eureka_jax.reward import compile_reward
 from eureka_jax.runs import Evaluation, read_json, save_policies, train_or_load, write_json
 from eureka_jax.selection import per_seed, t_interval
 from eureka_jax.task import TaskSpec
-from eureka_jax.train.config import seed_list, training_settings
+from eureka_jax.train.config import TrainingRequest
 
 EVAL_SEED_OFFSET = 10_000  # evaluation seeds differ from the search's
 
@@ -64,26 +64,27 @@ def normalized_score(best, human, sparse, gap: dict | None = None) -> dict:
     return {"value": value, "flag": "", "reason": ""}
 
 
-def evaluate(cfg, task: TaskSpec, best_source: str | None, run_dir: Path, num_eval: int,
-             backend: Backend | None = None) -> Evaluation:
+def evaluate(task: TaskSpec, best_source: str | None, run_dir: Path, num_eval: int,
+             backend: Backend, training: TrainingRequest, select: str = "max",
+             references: bool = True) -> Evaluation:
     """Trains best, human and sparse rewards with ``num_eval`` fresh seeds in one batched call
-    of ``backend`` (``backend.Backend``; None: the one ``cfg.backend`` names).
-    ``best_source`` None evaluates the human and sparse rewards alone (a benchmark
-    of the baselines).
+    of ``backend`` (``backend.Backend``), with the ``training`` settings (its seeds offset by
+    ``EVAL_SEED_OFFSET``) and the score statistic ``select``. ``best_source`` None evaluates
+    the human and sparse rewards alone (a benchmark of the baselines). With ``references``
+    (and a backend that supports them) the baselines' scores join the reference cache.
 
     Returns the ``runs.Evaluation`` (also written to ``run_dir/evaluation.json``, and into
     ``summary.json`` when the run has one): per reward the score per seed, mean and std; best − human and best − sparse
     with 95 % intervals; and the human-normalized score with its caveat.
     """
-    config, hparams = training_settings(cfg, task)
+    config, hparams = training.resolve(task)
     baselines = task.baseline_rewards()
     if best_source is None:
         sources, fns = ("human", "sparse"), baselines
     else:
         sources, fns = ("best", "human", "sparse"), [compile_reward(best_source, task),
                                                      *baselines]
-    seeds = seed_list(cfg, EVAL_SEED_OFFSET, num_eval)
-    backend = backend if backend is not None else make_backend(cfg, run_dir)
+    seeds = training.seed_list(EVAL_SEED_OFFSET, num_eval)
     result = train_or_load(Path(run_dir) / "evaluation_curves.npz", backend.train_candidates,
                            task, fns, config, hparams, seeds=seeds, labels=list(sources))
     if result.params is not None:  # a fresh JAX training (resumed ones read curves back)
@@ -91,7 +92,7 @@ def evaluate(cfg, task: TaskSpec, best_source: str | None, run_dir: Path, num_ev
         save_policies(Path(run_dir), result, task, config, seeds,
                       sources=texts if best_source is None else [best_source, *texts],
                       curves="evaluation_curves.npz")
-    stat = dict(zip(sources, per_seed(result, cfg.select)))
+    stat = dict(zip(sources, per_seed(result, select)))
     final_fit = dict(zip(sources, result.final_fitness()))
     rewards = {}
     for label in sources:
@@ -114,17 +115,17 @@ def evaluate(cfg, task: TaskSpec, best_source: str | None, run_dir: Path, num_ev
     evaluation = Evaluation(
         task=task.name, num_eval=num_eval, seeds=seeds,
         statistic=f"fitness ({task.fitness_description}), "
-                  + ("best evaluation over training" if cfg.select == "max"
+                  + ("best evaluation over training" if select == "max"
                      else "evaluation at the end of training"),
         rewards=rewards, human_minus_sparse=human_minus_sparse,
         env_steps_per_run=int(result.env_steps // max(1, len(sources) * num_eval)),
         compile_seconds=result.compile_seconds, run_seconds=result.run_seconds, **best)
     write_json(Path(run_dir) / "evaluation.json", evaluation.to_json())
-    if "references" in backend.supports and cfg.get("references", "auto") != "off":
+    if references and "references" in backend.supports:
         # the baselines at this budget, on fresh seeds: the next search's reference points
-        from eureka_jax import references
+        from eureka_jax import references as cache
 
-        references.record(task, config, hparams, cfg.select,
+        cache.record(task, config, hparams, select,
                           {label: dict(zip(seeds, stat[label])) for label in ("human", "sparse")},
                           "a final evaluation")
     summary_path = Path(run_dir) / "summary.json"

@@ -14,7 +14,8 @@ class JaxBackend:
     from seed s of the previous one.
 
     Args:
-      cfg: the resolved config (``task_dirs``, ``seed``/``seeds`` for curricula).
+      cfg: the resolved command-line config, read here once (``make_backend`` is the edge):
+        ``task_dirs`` and the ``TrainingRequest`` curriculum stages train with.
       work_dir: unused (the trainings write nothing of their own).
       fused: train with the rewards traced into one program (``train_candidates(fused=)``,
         the reference ``benchmarks/compile_once.py`` measures against).
@@ -25,7 +26,10 @@ class JaxBackend:
                           "padding", "randomization"})
 
     def __init__(self, cfg, work_dir: Path | None = None, fused: bool = False):
-        self.cfg = cfg
+        from eureka_jax.train.config import TrainingRequest
+
+        self.task_dirs = list(cfg.task_dirs)
+        self.training = TrainingRequest.from_config(cfg)
         self.fused = fused
         self._tasks = {}
 
@@ -33,7 +37,7 @@ class JaxBackend:
         from eureka_jax.task import load_task
 
         if name not in self._tasks:
-            self._tasks[name] = load_task(name, self.cfg.task_dirs)
+            self._tasks[name] = load_task(name, self.task_dirs)
         return self._tasks[name]
 
     def prepare(self, task, work_dir: Path | None) -> None:
@@ -67,7 +71,6 @@ class JaxBackend:
         from eureka_jax.curriculum import StageOutcome
         from eureka_jax.reward import RewardError, compile_reward
         from eureka_jax.runs import load_params, save_params, save_result
-        from eureka_jax.train.config import seed_list, training_settings
 
         task = self.load_task(stage.task)
         try:
@@ -75,8 +78,8 @@ class JaxBackend:
         except RewardError as e:
             raise EurekaError(f"stage {stage.name}: the reward does not compile on {task.name} "
                               f"[{e.category}]: {e.message}") from e
-        config, hparams = training_settings(self.cfg, task, stage.train)
-        seeds = seed_list(self.cfg)
+        config, hparams = self.training.resolve(task, stage.train)
+        seeds = self.training.seed_list()
         init_params = None
         if init is not None:
             init_params = load_params(Path(init), task, config, [fn], len(seeds))

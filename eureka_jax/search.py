@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from eureka_jax import references, selection
-from eureka_jax.backend import Backend, make_backend, require
-from eureka_jax.config import check_choices
+from eureka_jax.backend import Backend, require
+from eureka_jax.config import CHOICES
 from eureka_jax.errors import EurekaError
 from eureka_jax.llm.base import Proposer
 from eureka_jax.reflect import (
@@ -28,7 +28,7 @@ from eureka_jax.reflect import (
     reference_text,
     reflect_runs,
 )
-from eureka_jax.reward import RewardError, compile_reward, policy_for
+from eureka_jax.reward import DEFAULT_POLICY, Policy, RewardError, compile_reward, policy_for
 from eureka_jax.runs import (
     BestReward,
     Candidate,
@@ -40,7 +40,7 @@ from eureka_jax.runs import (
     write_json,
 )
 from eureka_jax.task import TaskSpec
-from eureka_jax.train.config import seed_list, training_settings
+from eureka_jax.train.config import TrainingRequest
 from eureka_jax.tune import constants_text, make_plan, plan_trainer
 
 
@@ -96,41 +96,99 @@ def slow_batch(rate: float, fastest: float, step_flops: float | None,
             "to reject such rewards before training.")
 
 
-def check_settings(cfg, task, backend=None):
-    """Every setting a search uses, checked before anything is written (one sentence each);
-    with ``backend``, also that it does what the settings ask of it.
+@dataclass(frozen=True)
+class SearchSettings:
+    """A search's settings, typed once at the command-line edge (``from_config``; the keys
+    are ``configs/config.yaml``'s). Bounds are checked here, one sentence each; what depends
+    on the task or the backend is checked by ``check``.
 
-    Returns:
-      The training settings (``TrainConfig``, ``PPOHyperparams``).
+    Attributes:
+      training: the ``TrainingRequest`` (profile, ``train.*``, ``max_iterations``, seeds).
+      references: measure/read the human and sparse rewards' scores (``references=auto``).
+      policy: the reward ``Policy`` (``reward_cost_ratio``).
+      dr: the domain-randomization stage's ``DRSettings`` (None: ``dr_iteration=0``).
+      The others are the config keys of the same names.
     """
-    for key, least in (("iteration", 1), ("sample", 1), ("seeds", 1), ("confirm", 0),
-                       ("num_eval", 0), ("max_resample", 0), ("tune", 1)):
-        if int(cfg[key]) < least:
-            raise EurekaError(f"{key}={cfg[key]} is too small; {key} must be at least {least}.")
-    check_choices(cfg)  # already checked when the config was loaded; a resumed run's too
-    if not float(cfg.tune_range) > 1.0:
-        raise EurekaError(f"tune_range={cfg.tune_range}: the variants' factors span [1/r, r]; "
-                          "give r > 1 (e.g. tune_range=3).")
-    if int(cfg.tune) > 1 and backend is not None:
-        require(backend, "tuning", f"tune={cfg.tune}")
-    if int(cfg.get("dr_iteration", 0)) > 0:
-        _check_dr(cfg, task, backend)
-    value = cfg.target_fitness
-    if value != "task" and value is not None and not isinstance(value, int | float):
-        raise EurekaError(f"target_fitness={value} is not a number; give a number, null (run "
-                          "every round) or task (the task's own).")
-    return training_settings(cfg, task)
 
+    training: TrainingRequest = dataclasses.field(default_factory=TrainingRequest)
+    iteration: int = 5
+    sample: int = 16
+    confirm: int = 2
+    race_score: str = "heldout"
+    tune: int = 1
+    tune_range: float = 3.0
+    target_fitness: float | str | None = "task"
+    num_eval: int = 5
+    select: str = "max"
+    context: str = "global"
+    init: str = "none"
+    feedback: str = "none"
+    max_resample: int = 3
+    reflection_tokens: int = 1500
+    references: bool = True
+    policy: Policy = DEFAULT_POLICY
+    dr: Any = None
 
-def _check_dr(cfg, task, backend) -> None:
-    """The domain-randomization stage's settings (``eureka_jax.dr``)."""
-    from eureka_jax.dr import DRSettings, check_stage
+    def __post_init__(self):
+        for key, least in (("iteration", 1), ("sample", 1), ("confirm", 0), ("num_eval", 0),
+                           ("max_resample", 0), ("tune", 1)):
+            if int(getattr(self, key)) < least:
+                raise EurekaError(f"{key}={getattr(self, key)} is too small; {key} must be at "
+                                  f"least {least}.")
+        for key, allowed in CHOICES.items():  # the config's enum-like keys that are ours
+            if hasattr(self, key) and key != "references" and getattr(self, key) not in allowed:
+                raise EurekaError(f"{key}={getattr(self, key)} is not known; use "
+                                  + " or ".join(f"{key}={a}" for a in allowed) + ".")
+        if not float(self.tune_range) > 1.0:
+            raise EurekaError(f"tune_range={self.tune_range}: the variants' factors span "
+                              "[1/r, r]; give r > 1 (e.g. tune_range=3).")
+        value = self.target_fitness
+        if value != "task" and value is not None and not isinstance(value, int | float):
+            raise EurekaError(f"target_fitness={value} is not a number; give a number, null "
+                              "(run every round) or task (the task's own).")
+        if self.dr is not None and int(self.num_eval) < 1:
+            raise EurekaError("dr_iteration > 0 starts from the final evaluation's saved best "
+                              "policies (its physics prior); set num_eval to at least 1.")
 
-    DRSettings.from_config(cfg)  # bounds, one sentence each
-    if int(cfg.num_eval) < 1:
-        raise EurekaError("dr_iteration > 0 starts from the final evaluation's saved best "
-                          "policies (its physics prior); set num_eval to at least 1.")
-    check_stage(task, backend)
+    @classmethod
+    def from_config(cls, cfg) -> SearchSettings:
+        """The settings of a resolved command-line config (a resumed run's saved one may
+        lack keys added since: those take their defaults)."""
+        from eureka_jax.dr import DRSettings
+
+        keys = ("iteration", "sample", "confirm", "race_score", "tune", "tune_range",
+                "num_eval", "select", "context", "init", "feedback", "max_resample",
+                "reflection_tokens")
+        defaults = cls()
+        values = {k: type(getattr(defaults, k))(cfg.get(k, getattr(defaults, k)))
+                  for k in keys}
+        target = cfg.get("target_fitness", "task")
+        return cls(training=TrainingRequest.from_config(cfg), **values,
+                   target_fitness=target,
+                   references=cfg.get("references", "auto") != "off",
+                   policy=policy_for(cfg),
+                   dr=(DRSettings.from_config(cfg) if int(cfg.get("dr_iteration", 0)) > 0
+                       else None))
+
+    @property
+    def seeds(self) -> list[int]:
+        """The training seeds of every round's first pass."""
+        return self.training.seed_list()
+
+    def check(self, task, backend=None):
+        """What the settings ask of the task and ``backend`` (tuning, the DR stage), one
+        sentence each, before anything is written.
+
+        Returns:
+          The training settings (``TrainConfig``, ``PPOHyperparams``).
+        """
+        if int(self.tune) > 1 and backend is not None:
+            require(backend, "tuning", f"tune={self.tune}")
+        if self.dr is not None:
+            from eureka_jax.dr import check_stage
+
+            check_stage(task, backend)
+        return self.training.resolve(task)
 
 
 @dataclass
@@ -152,51 +210,61 @@ class Search:
     """One search, bound to a run directory.
 
     Args:
-      cfg: the resolved config (iteration, sample, seeds, select, context, init, feedback...).
+      settings: the ``SearchSettings`` (``SearchSettings.from_config(cfg)`` at the edge).
       task: the ``Task``.
       run_dir: where everything is written (and read back on resume).
       proposer: a ``Proposer`` (already recording to ``run_dir / "llm.jsonl"``).
       prompts: the ``Prompts`` in use.
+      backend: what trains the candidates (``backend.Backend``).
       log: where progress lines go.
       human_feedback: returns the user's text for a round (``feedback=human``).
-      backend: what trains the candidates (``backend.Backend``); None: the one ``cfg.backend``
-        names.
     """
 
-    def __init__(self, cfg, task: TaskSpec, run_dir: Path, proposer: Proposer, prompts,
+    def __init__(self, settings: SearchSettings, task: TaskSpec, run_dir: Path,
+                 proposer: Proposer, prompts, backend: Backend,
                  log: Callable[[str], None] = print,
-                 human_feedback: Callable[[int], str] | None = None,
-                 backend: Backend | None = None):
-        self.cfg, self.task, self.run_dir = cfg, task, Path(run_dir)
-        self.backend = backend if backend is not None else make_backend(cfg, self.run_dir)
-        self.policy = policy_for(cfg)
+                 human_feedback: Callable[[int], str] | None = None):
+        self.settings, self.task, self.run_dir = settings, task, Path(run_dir)
+        self.backend = backend
+        self.policy = settings.policy
         self.proposer, self.prompts, self.log = proposer, prompts, log
         # What a live view shows; updated before every log line.
         self.status = {"round": "-", "phase": "starting", "proposed": 0, "compiled": 0,
                        "failed": 0, "env_steps_per_s": None, "best": None}
         self.human_feedback = human_feedback
-        self.config, self.hparams = check_settings(cfg, task, self.backend)
-        self.seeds = seed_list(cfg)
+        self.config, self.hparams = settings.check(task, self.backend)
+        self.seeds = settings.seeds
         self.budget_note, self.budget = self.backend.budget(task, self.config, self.hparams,
-                                                            len(self.seeds), cfg.select)
+                                                            len(self.seeds), settings.select)
         self.reference: dict | None = None  # the baselines' scores at this budget
         self._history: list[dict] = []  # each finished round's best, for the next prompts
         self._rejected: list[Candidate] = []  # the current round's compile rejections
         self._shown_components = None  # components of the reward the current prompt shows
 
+    @classmethod
+    def from_config(cls, cfg, task: TaskSpec, run_dir: Path, proposer: Proposer, prompts,
+                    backend: Backend | None = None, **kwargs) -> Search:
+        """A script's shortcut at the command-line edge: the settings typed from ``cfg``
+        and, unless given, the backend ``cfg.backend`` names."""
+        from eureka_jax.backend import make_backend
+
+        backend = backend if backend is not None else make_backend(cfg, Path(run_dir))
+        return cls(SearchSettings.from_config(cfg), task, run_dir, proposer, prompts, backend,
+                   **kwargs)
+
     # ---- one round -------------------------------------------------------------------------
 
     def _propose_and_compile(self, rdir: Path, messages):
         """Up to 1 + max_resample attempts until something compiles. Returns (fns, sources)."""
-        for attempt in range(self.cfg.max_resample + 1):
+        for attempt in range(self.settings.max_resample + 1):
             adir = rdir / f"attempt_{attempt}"
             # Always through the proposer: on resume its recording answers finished requests
             # without the network and keeps its per-request sample count right, so a repeated
             # prompt later in the run still gets new samples.
             write_json(adir / "prompt.json", messages)
             self.status["phase"] = f"proposing (attempt {attempt})"
-            self.log(f"  asking for {self.cfg.sample} candidates (attempt {attempt})")
-            replies = self.proposer.propose(messages, self.cfg.sample)
+            self.log(f"  asking for {self.settings.sample} candidates (attempt {attempt})")
+            replies = self.proposer.propose(messages, self.settings.sample)
             write_json(adir / "replies.json", replies)
             fns, first_error = [], None
             self._rejected = []
@@ -229,7 +297,7 @@ class Search:
             reply, err = first_error
             messages = self.prompts.execution_error(self.task, reply, err.category, err.message,
                                                      self.budget)
-        return [], self.cfg.max_resample
+        return [], self.settings.max_resample
 
     def _round(self, name: str, messages, fixed=None) -> RoundRecord:
         """Runs (or reads back) one round. ``fixed``: [(label, source)] instead of proposals."""
@@ -259,7 +327,7 @@ class Search:
         attempts = sorted(rdir.glob("attempt_*/prompt.json"),
                           key=lambda p: int(p.parent.name.split("_")[1]))
         for prompt in attempts:
-            self.proposer.propose(read_json(prompt), self.cfg.sample)
+            self.proposer.propose(read_json(prompt), self.settings.sample)
         return RoundRecord.from_json(read_json(rdir / "round.json"))
 
     def _train_round(self, rdir: Path, name: str, compiled) -> _Trained:
@@ -270,9 +338,9 @@ class Search:
         train = self._trainer()
         plan = None
         rows = compiled
-        if int(self.cfg.tune) > 1:  # rows = constant variants of the programs (tune.py)
-            plan = make_plan(programs, labels, int(self.cfg.tune), [int(self.cfg.seed), name],
-                             float(self.cfg.tune_range))
+        if int(self.settings.tune) > 1:  # rows = constant variants of the programs (tune.py)
+            plan = make_plan(programs, labels, int(self.settings.tune), [self.settings.training.seed, name],
+                             float(self.settings.tune_range))
             train = plan_trainer(train, plan, programs, labels)
             rows = [compiled[p] for p in plan.programs]
             labels = plan.labels
@@ -280,13 +348,13 @@ class Search:
         self.status["phase"] = f"training {len(rows)} x {len(self.seeds)} (one program)"
         self.log(f"  training {len(rows)} candidate(s) x {len(self.seeds)} seed(s), "
                  f"{self.config.total_env_steps:,} env steps each"
-                 + (f" ({len(compiled)} program(s), up to {self.cfg.tune} constant variants "
+                 + (f" ({len(compiled)} program(s), up to {self.settings.tune} constant variants "
                     "each)" if plan else ""))
         first = train_or_load(rdir / "curves.npz", train, self.task, fns, self.config,
                               self.hparams, seeds=self.seeds, labels=labels)
         self._log_trained(first)
         slow = self._slow_batch(first, fns, labels)
-        top = selection.leaders(selection.per_seed(first, self.cfg.select), self.cfg.confirm)
+        top = selection.leaders(selection.per_seed(first, self.settings.select), self.settings.confirm)
         race = self._race(rdir, train, fns, labels, top) if top else None
         return _Trained(rows=rows, programs=programs, plan=plan, first=first, race=race,
                         top=top, slow=slow)
@@ -295,15 +363,15 @@ class Search:
         """The round's record: every row's score, the best (its source with tuned constants
         written back) and its reflection."""
         rows, plan, first, race, top = t.rows, t.plan, t.first, t.race, t.top
-        scores = selection.combine(first, race, self.cfg.select, top,
-                                   heldout=self.cfg.race_score == "heldout")
+        scores = selection.combine(first, race, self.settings.select, top,
+                                   heldout=self.settings.race_score == "heldout")
         k = scores.best()
         errors = dict(first.errors)  # crashed trainings (a backend that runs processes)
         mean = scores.mean(k)
         best_fn = rows[k][1]
         reflection = reflect_runs(
             selection.runs_of(first, race, k), first.component_names[k], self.task,
-            seed_scores=scores.scored(k), score_kind=SCORE_KIND[self.cfg.select],
+            seed_scores=scores.scored(k), score_kind=SCORE_KIND[self.settings.select],
             budget_note=self.budget_note, reference=self.reference,
             outside_total=best_fn.outside_total)
         best_source = best_fn.source
@@ -357,7 +425,7 @@ class Search:
             return
         per_round = decision.compile_seconds + decision.run_seconds
         runs = len(decision.candidates) * len(self.seeds) * (2 if decision.confirmed else 1)
-        evaluation = decision.run_seconds / max(runs, 1) * 3 * self.cfg.num_eval
+        evaluation = decision.run_seconds / max(runs, 1) * 3 * self.settings.num_eval
         total = rounds_left * per_round + evaluation + decision.compile_seconds
         self.log(f"  estimate: ~{per_round:.0f} s per round here; up to {rounds_left} more "
                  f"round(s) and the final evaluation: ~{total / 60:.1f} min")
@@ -411,7 +479,7 @@ class Search:
     def _race(self, rdir: Path, train, fns, labels, top: list[int]):
         """The leaders' extra seeds: one more call of the first pass's shape (K rows of S
         seeds dealt to the leaders), so the JAX trainer reuses its compiled program."""
-        slots, table = selection.race_plan(top, len(fns), len(self.seeds), self.cfg.seed)
+        slots, table = selection.race_plan(top, len(fns), len(self.seeds), self.settings.training.seed)
         extra = {k: sum(1 for s in slots if s == k) * len(self.seeds) for k in top}
         self.status["phase"] = f"seed race: {len(top)} leader(s)"
         self.log(f"  seed race: leaders {', '.join(labels[k].split('/')[-1] for k in top)} "
@@ -419,7 +487,7 @@ class Search:
         race = train_or_load(rdir / "race_curves.npz", train, self.task, fns, self.config,
                              self.hparams, seeds=table, labels=labels, slots=slots)
         self._log_trained(race)
-        per_row = selection.per_seed(race, self.cfg.select)
+        per_row = selection.per_seed(race, self.settings.select)
         for k in top:
             values = [v for row, s in enumerate(race.slots) if s == k for v in per_row[row]]
             self.log(f"    {labels[k].split('/')[-1]}: "
@@ -435,14 +503,14 @@ class Search:
         if population:
             reflection += "\n" + population_text(
                 population, decision.round or round_name, decision.best_candidate,
-                int(self.cfg.reflection_tokens), parent_components=self._shown_components,
+                int(self.settings.reflection_tokens), parent_components=self._shown_components,
                 best_so_far=None if before is None else {
                     "round": before.iteration, "score": before.fitness, "std": before.std,
                     "num_seeds": before.num_seeds},
                 round_best_source=decision.best_source)
         reflection += history_text(self._history, self.reference)
         self._shown_components = list(shown.components)
-        if self.cfg.feedback == "human" and self.human_feedback is not None:
+        if self.settings.feedback == "human" and self.human_feedback is not None:
             note = self.human_feedback(round_name).strip()
             if note:
                 reflection += f"Feedback from the user:\n{note}\n"
@@ -454,13 +522,13 @@ class Search:
     def target_fitness(self) -> float | None:
         """The task's ``target_fitness``, unless ``target_fitness=`` overrides it (null: run
         every round)."""
-        value = self.cfg.target_fitness
+        value = self.settings.target_fitness
         return self.task.target_fitness if value == "task" else value
 
     def _rows_per_pass(self) -> int:
         """The batch's row count in every pass of this search: ``sample`` programs (times
         their ``tune`` variants)."""
-        return int(self.cfg.sample) * max(1, int(self.cfg.tune))
+        return int(self.settings.sample) * max(1, int(self.settings.tune))
 
     def _trainer(self):
         """The backend's trainer with this search's rows: a round where fewer programs compile
@@ -472,20 +540,20 @@ class Search:
         """The human and sparse rewards' scores at this budget: read back on resume, else
         from the cache (``references``), else measured now with the backend's trainer in the shape
         of a round's first pass (its physics and learner programs are the rounds')."""
-        if (self.cfg.get("references", "auto") == "off"
+        if (not self.settings.references
                 or "references" not in self.backend.supports):
             return None
         saved = self.run_dir / "reference.json"
         if saved.is_file():
             return read_json(saved)
-        found = references.lookup(self.task, self.config, self.hparams, self.cfg.select)
+        found = references.lookup(self.task, self.config, self.hparams, self.settings.select)
         if found is None:
             self.status["phase"] = "measuring the baselines"
             self.log("measuring the human and sparse rewards at this budget (once per task and "
                      "budget; references=off skips it)")
-            found = references.measure(self.task, self.config, self.hparams, self.cfg.select,
+            found = references.measure(self.task, self.config, self.hparams, self.settings.select,
                                        self._trainer(), rows=self._rows_per_pass(),
-                                       num_seeds=len(self.seeds), seed=int(self.cfg.seed))
+                                       num_seeds=len(self.seeds), seed=self.settings.training.seed)
         if found is not None:
             self.log(f"  reference points: human {found['human']['mean']:.3f}, sparse "
                      f"{found['sparse']['mean']:.3f} ({found['source']})")
@@ -502,24 +570,24 @@ class Search:
                               "seed_scores": decision.best_seed_scores()})
 
     def run(self) -> Summary:
-        task, cfg = self.task, self.cfg
+        task, settings = self.task, self.settings
         best: Best | None = None
         self.reference = self._references()
         self.budget += reference_text(self.reference)
         messages = self.prompts.initial(task, self.budget)
         history = []
         target = self.target_fitness()
-        if cfg.init == "human":
+        if settings.init == "human":
             d = self._round("iter_init", None, fixed=[("human", task.human_reward_source)])
             self._remember("init (the human reward)", d)
             best = Best(d.best_source, d.best_fitness or -np.inf, "init", 0, d.reflection,
                         d.best_std or 0.0, d.best_num_seeds or 1, d.components_of(0))
             messages = self._next_messages(best, d, "init")
             self.log(f"init=human: human reward scores {_pm(best)}")
-        for it in range(cfg.iteration):
+        for it in range(settings.iteration):
             name = f"iter_{it:02d}"
-            self.status.update(round=f"{it + 1}/{cfg.iteration}", phase="starting")
-            self.log(f"round {it + 1}/{cfg.iteration}")
+            self.status.update(round=f"{it + 1}/{settings.iteration}", phase="starting")
+            self.log(f"round {it + 1}/{settings.iteration}")
             d = dataclasses.replace(self._round(name, messages), round=it + 1)
             history.append(d)
             self._remember(it + 1, d)
@@ -542,12 +610,12 @@ class Search:
             self.status.update(best=best.fitness, phase="done")
             self.log(f"  round best {_pm(round_best)} (candidate {round_best.index}); best so far "
                      f"{_pm(best)} (round {best.iteration})")
-            messages = self._next_messages(round_best if cfg.context == "round" else best, d,
+            messages = self._next_messages(round_best if settings.context == "round" else best, d,
                                            it + 1, before)
             if target is not None and best.fitness >= target:
                 self.log(f"  target fitness {target} reached; stopping early")
                 break
-            self._log_estimate(d, cfg.iteration - it - 1)
+            self._log_estimate(d, settings.iteration - it - 1)
         summary = Summary(
             task=task.name, run_dir=str(self.run_dir), rounds=history,
             best=None if best is None else BestReward(

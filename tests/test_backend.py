@@ -22,8 +22,9 @@ from eureka_jax.evaluate import evaluate
 from eureka_jax.llm.factory import make_proposer
 from eureka_jax.llm.prompts import Prompts
 from eureka_jax.report import make_report
-from eureka_jax.search import Search
+from eureka_jax.search import Search, SearchSettings
 from eureka_jax.train.batch import BatchResult
+from eureka_jax.train.config import TrainingRequest
 from eureka_jax.train.curves import TrainingCurves
 
 
@@ -111,7 +112,8 @@ def test_search_evaluation_and_report_run_through_a_registered_backend(scripted,
     backend = backends.make_backend(cfg)
     task = backend.load_task(cfg.task)
     proposer, _, _ = make_proposer(cfg, task, tmp_path / "llm.jsonl")
-    summary = Search(cfg, task, tmp_path, proposer, Prompts(), log=lambda line: None).run()
+    summary = Search(SearchSettings.from_config(cfg), task, tmp_path, proposer, Prompts(),
+                     backend, log=lambda line: None).run()
 
     searched = {src for call in scripted.trained for src in call}
     assert len(scripted.trained) >= 2, "each round trains through the backend"
@@ -122,7 +124,8 @@ def test_search_evaluation_and_report_run_through_a_registered_backend(scripted,
     prompt = (tmp_path / "llm.jsonl").read_text()
     assert "Training budget: scripted" in prompt  # the backend's budget reaches the LLM
 
-    evaluation = evaluate(cfg, task, best, tmp_path, int(cfg.num_eval))
+    evaluation = evaluate(task, best, tmp_path, int(cfg.num_eval), backend,
+                          TrainingRequest.from_config(cfg))
     expect = {"best": best, "human": task.human_reward_source,
               "sparse": task.sparse_reward_source}
     for label, source in expect.items():
@@ -143,7 +146,8 @@ def test_a_backend_is_asked_what_it_supports(scripted, tmp_path):
     task = backend.load_task(cfg.task)
     proposer, _, _ = make_proposer(cfg, task, tmp_path / "llm.jsonl")
     with pytest.raises(EurekaError, match="backend=scripted does not do; .*backend=jax"):
-        Search(cfg, task, tmp_path, proposer, Prompts(), log=lambda line: None)
+        Search(SearchSettings.from_config(cfg), task, tmp_path, proposer, Prompts(), backend,
+               log=lambda line: None)
 
 
 def test_an_unregistered_backend_is_one_sentence():

@@ -162,13 +162,13 @@ def test_the_offline_proposer_reads_a_written_back_program_with_its_tuned_values
 def test_bad_tuning_settings_are_one_sentence(tasks, override, message):
     from eureka_jax.config import load_config
     from eureka_jax.errors import EurekaError
-    from eureka_jax.search import check_settings
+    from eureka_jax.search import SearchSettings
 
     with pytest.raises(EurekaError, match=message):
-        check_settings(load_config([override]), tasks["cartpole"])
+        SearchSettings.from_config(load_config([override])).check(tasks["cartpole"])
     from eureka_jax.backend import make_backend
 
     isaac = load_config(["tune=3", "backend=isaacgym"])
     with pytest.raises(EurekaError, match="tune=3 needs constant variants as rows of one "
                                           "compiled program.*backend=isaacgym does not do"):
-        check_settings(isaac, tasks["cartpole"], make_backend(isaac))
+        SearchSettings.from_config(isaac).check(tasks["cartpole"], make_backend(isaac))

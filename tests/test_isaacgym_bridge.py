@@ -35,6 +35,7 @@ from eureka_jax.evaluate import evaluate
 from eureka_jax.reward import compile_reward
 from eureka_jax.reward.policy import DEFAULT_POLICY
 from eureka_jax.train import TrainConfig
+from eureka_jax.train.config import TrainingRequest
 from tests.conftest import run_cli
 
 sys.path.insert(0, str(RUNTIME_DIR))
@@ -491,7 +492,7 @@ def test_final_evaluation_runs_on_isaac_gym(tmp_path, standin, task, monkeypatch
                        "isaacgym.per_gpu=3", "max_iterations=4", "backend=isaacgym",
                        "task=ShadowHand"])
     backend = IsaacGymBackend(cfg, tmp_path / "isaacgym")
-    evaluation = evaluate(cfg, task, REWARD, tmp_path, 2, backend=backend)
+    evaluation = evaluate(task, REWARD, tmp_path, 2, backend, TrainingRequest.from_config(cfg))
     assert set(evaluation.rewards) == {"best", "human", "sparse"}
     for label, row in evaluation.rewards.items():
         assert len(row["fitness_per_seed"]) == 2 and not row["failed"], label

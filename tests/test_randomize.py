@@ -242,9 +242,9 @@ def test_configurations_train_as_rows_of_one_program_and_bad_physics_fails_alone
 def test_dr_settings_are_checked_before_a_search_starts(args, words):
     from eureka_jax.backend import make_backend
     from eureka_jax.config import load_config
-    from eureka_jax.search import check_settings
+    from eureka_jax.search import SearchSettings
     from eureka_jax.task import load_task
 
     cfg = load_config(["task=cartpole", "dr_iteration=2", *args])
     with pytest.raises(EurekaError, match=words):
-        check_settings(cfg, load_task(cfg.task), make_backend(cfg))
+        SearchSettings.from_config(cfg).check(load_task(cfg.task), make_backend(cfg))

@@ -29,6 +29,7 @@ def cmd_evaluate(cfg) -> int:
     from eureka_jax.evaluate import evaluate
     from eureka_jax.report import make_report
     from eureka_jax.runs import read_json
+    from eureka_jax.search import SearchSettings
 
     saved, run_dir = _existing_run(cfg)
     backend = make_backend(saved)
@@ -38,8 +39,9 @@ def cmd_evaluate(cfg) -> int:
     if best is None:
         raise EurekaError(f"{run_dir} has no best reward to evaluate.")
     (run_dir / "evaluation_curves.npz").unlink(missing_ok=True)
-    print_evaluation(evaluate(saved, task, best["source"], run_dir, cfg.num_eval,
-                               backend=backend))
+    settings = SearchSettings.from_config(saved)  # the run's own, typed here
+    print_evaluation(evaluate(task, best["source"], run_dir, cfg.num_eval, backend,
+                              settings.training, settings.select, settings.references))
     if "video" in backend.supports:
         film_best(cfg, run_dir)
     make_report(run_dir)

@@ -78,10 +78,11 @@ def cmd_train(cfg) -> int:
     from eureka_jax.distributed import train_candidates
     from eureka_jax.reward import RewardError, compile_reward, policy_for
     from eureka_jax.task import load_task
-    from eureka_jax.train.config import seed_list, training_settings
+    from eureka_jax.train.config import TrainingRequest
 
     task = load_task(cfg.task, cfg.task_dirs)
-    config, hparams = training_settings(cfg, task)
+    request = TrainingRequest.from_config(cfg)
+    config, hparams = request.resolve(task)
     labels, fns, sources = [], [], []
     for label, source in reward_sources(cfg.reward, task):
         try:
@@ -92,7 +93,7 @@ def cmd_train(cfg) -> int:
             print(f"{label}: REJECTED [{e.category}] {e.message}")
     if not fns:
         raise EurekaError("no reward compiled; fix the rewards above (eureka-jax check-reward).")
-    seeds = seed_list(cfg)
+    seeds = request.seed_list()
     import jax
 
     from eureka_jax.budget import budget_warnings

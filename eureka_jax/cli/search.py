@@ -71,9 +71,9 @@ def _search_settings(cfg):
     return merged, run_dir
 
 
-def _domain_randomization(cfg, task, run_dir, best_source, backend) -> None:
+def _domain_randomization(cfg, settings, task, run_dir, best_source, backend) -> None:
     """The DR stage after the final evaluation (``eureka_jax.dr``)."""
-    from eureka_jax.dr import DRSettings, DRStage
+    from eureka_jax.dr import DRStage
     from eureka_jax.llm.factory import make_proposer
     from eureka_jax.llm.offline_dr import OfflineDRProposer
     from eureka_jax.llm.prompts import Prompts
@@ -84,10 +84,8 @@ def _domain_randomization(cfg, task, run_dir, best_source, backend) -> None:
                                              offline=offline)
     print(f"domain randomization with llm={kind}: {cfg.dr_iteration} rounds x "
           f"{cfg.dr_sample} configurations x {cfg.dr_seeds} seeds", flush=True)
-    from eureka_jax.train.config import training_settings
-
-    config, hparams = training_settings(cfg, task)
-    DRStage(DRSettings.from_config(cfg), task, run_dir, best_source, proposer,
+    config, hparams = settings.training.resolve(task)
+    DRStage(settings.dr, task, run_dir, best_source, proposer,
             Prompts(cfg.prompts_dir), backend, config, hparams).run()
     print((run_dir / "dr" / "dr.md").read_text(), flush=True)
     if dr_usage.calls:
@@ -106,12 +104,13 @@ def cmd_search(cfg) -> int:
     from eureka_jax.llm.prompts import Prompts
     from eureka_jax.report import make_report
     from eureka_jax.runs import atomic_write
-    from eureka_jax.search import Search, check_settings
+    from eureka_jax.search import Search, SearchSettings
 
     cfg, run_dir = _search_settings(cfg)
     backend = make_backend(cfg)
     task = backend.load_task(cfg.task)
-    config, _ = check_settings(cfg, task, backend)  # every setting, before anything is written
+    settings = SearchSettings.from_config(cfg)  # typed and checked once, here
+    config, _ = settings.check(task, backend)  # before anything is written
     backend.prepare(task, None)  # before any LLM call or run directory
     if run_dir is None:
         run_dir = new_run_dir(cfg, cfg.task, "search")
@@ -128,8 +127,8 @@ def cmd_search(cfg) -> int:
           f"device(s) in {jax.process_count()} process(es); run directory {run_dir}",
           flush=True)
     view = SearchView(usage)
-    search = Search(cfg, task, run_dir, proposer, Prompts(cfg.prompts_dir), log=view.log,
-                    human_feedback=_human_feedback(cfg), backend=backend)
+    search = Search(settings, task, run_dir, proposer, Prompts(cfg.prompts_dir), backend,
+                    log=view.log, human_feedback=_human_feedback(cfg))
     view.search = search
     with view:
         summary = search.run()
@@ -139,12 +138,12 @@ def cmd_search(cfg) -> int:
     if cfg.num_eval > 0:
         print(f"final evaluation: best, human and sparse rewards x {cfg.num_eval} seeds",
               flush=True)
-        print_evaluation(evaluate(cfg, task, summary.best.source, run_dir, cfg.num_eval,
-                                   backend=backend))
+        print_evaluation(evaluate(task, summary.best.source, run_dir, cfg.num_eval, backend,
+                                  settings.training, settings.select, settings.references))
         if "video" in backend.supports:
             film_best(cfg, run_dir)
     if int(cfg.dr_iteration) > 0:
-        _domain_randomization(cfg, task, run_dir, summary.best.source, backend)
+        _domain_randomization(cfg, settings, task, run_dir, summary.best.source, backend)
     report = make_report(run_dir)
     if usage.calls:
         print(usage.text()

@@ -128,32 +128,75 @@ def split_train_settings(settings: dict) -> tuple[TrainConfig, PPOHyperparams]:
     )
 
 
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What a command asks of training, typed once at the command-line edge
+    (``from_config``): the task's settings are resolved against it by ``resolve``.
+
+    Attributes:
+      profile: ``cpu`` (the task's ``train``) or ``gpu`` (its ``train_gpu`` on top).
+      overrides: the user's ``train.*`` values, on top of the task's.
+      max_iterations: the PPO updates per run, when given (checkpoints follow it).
+      seed, seeds: the first training seed and how many.
+    """
+
+    profile: str = "cpu"
+    overrides: dict = dataclasses.field(default_factory=dict, hash=False)
+    max_iterations: int | None = None
+    seed: int = 0
+    seeds: int = 1
+
+    def __post_init__(self):
+        if self.profile not in ("cpu", "gpu"):
+            raise EurekaError(f"profile={self.profile} is not known; use profile=cpu or "
+                              "profile=gpu.")
+        if int(self.seeds) < 1:
+            raise EurekaError(f"seeds={self.seeds} is too small; seeds must be at least 1.")
+        if self.max_iterations is not None and int(self.max_iterations) < 1:
+            raise EurekaError(f"max_iterations={self.max_iterations} must be a positive "
+                              "integer (or null: the task's own).")
+
+    @classmethod
+    def from_config(cls, cfg) -> TrainingRequest:
+        """The request a resolved command-line config makes."""
+        from omegaconf import OmegaConf
+
+        train = cfg.get("train") or {}
+        overrides = (OmegaConf.to_container(train, resolve=True)
+                     if OmegaConf.is_config(train) else dict(train))
+        return cls(profile=str(cfg.get("profile", "cpu")), overrides=overrides,
+                   max_iterations=(None if cfg.get("max_iterations") is None
+                                   else int(cfg.max_iterations)),
+                   seed=int(cfg.get("seed", 0)), seeds=int(cfg.get("seeds", 1)))
+
+    def resolve(self, task, extra: dict | None = None) -> tuple[TrainConfig, PPOHyperparams]:
+        """The task's PPO settings (with its ``train_gpu`` profile on top for ``gpu``), then
+        ``extra`` (e.g. a curriculum stage's), then the overrides and ``max_iterations``."""
+        base = dict(task.train)
+        if self.profile == "gpu":
+            gpu = getattr(task, "train_gpu", None)
+            if not gpu:
+                raise EurekaError(f"task '{task.name}' has no gpu profile (train_gpu in its "
+                                  "task.yaml); use profile=cpu, or set train.* yourself.")
+            base.update(gpu)
+        settings = {ALIASES.get(k, k): v
+                    for k, v in {**base, **(extra or {}), **self.overrides}.items()}
+        if self.max_iterations is not None:
+            settings["num_updates"] = int(self.max_iterations)
+            # keep checkpoints dividing the updates: the largest divisor <= the configured count
+            wanted = int(settings.get("num_evals", 20))
+            settings["num_evals"] = max(
+                d for d in range(1, min(wanted, settings["num_updates"]) + 1)
+                if settings["num_updates"] % d == 0
+            )
+        return split_train_settings(settings)
+
+    def seed_list(self, offset: int = 0, count: int | None = None) -> list[int]:
+        """The training seeds: ``seed + offset + i`` for i < ``count`` (default ``seeds``)."""
+        n = int(self.seeds if count is None else count)
+        return [int(self.seed) + offset + i for i in range(n)]
+
+
 def training_settings(cfg, task, extra: dict | None = None) -> tuple[TrainConfig, PPOHyperparams]:
-    """The task's PPO settings (with its ``train_gpu`` profile on top for ``profile=gpu``),
-    then ``extra`` (e.g. a curriculum stage's), then the user's ``train.*`` and
-    ``max_iterations`` on top."""
-    base = dict(task.train)
-    if cfg.get("profile", "cpu") == "gpu":
-        gpu = getattr(task, "train_gpu", None)
-        if not gpu:
-            raise EurekaError(f"task '{task.name}' has no gpu profile (train_gpu in its "
-                              "task.yaml); use profile=cpu, or set train.* yourself.")
-        base.update(gpu)
-    settings = {ALIASES.get(k, k): v
-                for k, v in {**base, **(extra or {}), **dict(cfg.train)}.items()}
-    if cfg.max_iterations is not None:
-        settings["num_updates"] = int(cfg.max_iterations)
-        # keep checkpoints dividing the updates: the largest divisor <= the configured count
-        wanted = int(settings.get("num_evals", 20))
-        settings["num_evals"] = max(
-            d for d in range(1, min(wanted, settings["num_updates"]) + 1)
-            if settings["num_updates"] % d == 0
-        )
-    return split_train_settings(settings)
-
-
-def seed_list(cfg, offset: int = 0, count: int | None = None) -> list[int]:
-    """The training seeds of a command: ``cfg.seed + offset + i`` for i < ``count`` (default
-    ``cfg.seeds``)."""
-    n = int(cfg.seeds if count is None else count)
-    return [int(cfg.seed) + offset + i for i in range(n)]
+    """The command-line edge's shortcut: ``TrainingRequest.from_config(cfg).resolve(...)``."""
+    return TrainingRequest.from_config(cfg).resolve(task, extra)

@@ -532,7 +532,7 @@ def training_curves(config: TrainConfig, windows, reward_windows, evals) -> Trai
     )
 
 
-def make_train(task, config: TrainConfig, reward_fns):
+def make_train(task, config: TrainConfig, reward_fns, parts: Parts | None = None):
     """The whole training of one (candidate, seed) as one pure function, the rewards traced
     into it (``rewards.reward_switch``): the fused program, kept as the reference the split
     trainer (``batch.train_candidates``) is measured against (``benchmarks/compile_once.py``)
@@ -542,8 +542,9 @@ def make_train(task, config: TrainConfig, reward_fns):
     pure and jittable. ``init``: (normalizer, policy, value) parameters to start from (the
     layout of ``TrainOutput.params``); ``constants``: values of the candidate's tunable
     constants ([max constants of any candidate], traced), None: the programs' own literals.
+    ``parts``: another learner's ``Parts`` to compose the same way (default: PPO's).
     """
-    parts = make_parts(task, config)
+    parts = make_parts(task, config) if parts is None else parts
     num_components = rewards_lib.component_count(reward_fns)
     rewards = rewards_lib.reward_switch(reward_fns, num_components)
     updates_per_checkpoint = config.num_updates // config.num_evals

@@ -37,7 +37,7 @@ from eureka_jax.bridges.isaacgym.tasks import (
     load_isaacgym_task,
 )
 from eureka_jax.errors import EurekaError
-from eureka_jax.train.config import seed_list
+from eureka_jax.train.config import TrainingRequest
 
 # ---- the backend --------------------------------------------------------------------------
 
@@ -54,8 +54,16 @@ class IsaacGymBackend:
     supports = frozenset()
 
     def __init__(self, cfg, work_dir: Path | None = None):
-        self.cfg = cfg
-        self.ig = cfg.isaacgym
+        # the command-line config is read here, once (``make_backend`` is the edge)
+        from omegaconf import OmegaConf
+
+        from eureka_jax.bridges.isaacgym.settings import IsaacGymSettings
+
+        section = cfg.isaacgym
+        self.ig = IsaacGymSettings(**(OmegaConf.to_container(section, resolve=True)
+                                      if OmegaConf.is_config(section) else dict(section)))
+        self.training = TrainingRequest.from_config(cfg)
+        self.task_name, self.runs_dir = str(cfg.task), str(cfg.runs_dir)
         # the run directory; the trainings write under its isaacgym/
         self.work_dir = Path(work_dir) / "isaacgym" if work_dir else None
         self._verified: dict[str, str] = {}  # task class -> interpreter that passed the probe
@@ -72,7 +80,7 @@ class IsaacGymBackend:
             self.work_dir = Path(work_dir) / "isaacgym"
 
     def budget(self, task, config, hparams, num_seeds: int, select: str) -> tuple:
-        epochs = int(self.cfg.max_iterations or self.ig.max_iterations)
+        epochs = int(self.training.max_iterations or self.ig.max_iterations)
         return None, (f"Training budget: each reward candidate trains a new policy from scratch "
                       f"with IsaacGymEnvs' rl_games PPO for {epochs} epochs, {num_seeds} "
                       "seed(s); its score is the highest consecutive_successes logged during "
@@ -91,8 +99,8 @@ class IsaacGymBackend:
         else:
             version = metadata.version("torch")
             rows.append(("torch (bridge)", f"{version} (only the Isaac Gym bridge uses it)"))
-        task_class = (load_isaacgym_task(self.cfg.task).task_class
-                      if self.cfg.task in list_isaacgym_tasks() else "ShadowHand")
+        task_class = (load_isaacgym_task(self.task_name).task_class
+                      if self.task_name in list_isaacgym_tasks() else "ShadowHand")
         try:
             exe = self.interpreter()
         except EurekaError as e:
@@ -171,7 +179,7 @@ class IsaacGymBackend:
         python = self.check_installed(task.task_class)
         task.check_num_envs(self.ig.num_envs)
         labels = list(labels) if labels else [f"candidate {i}" for i in range(len(reward_fns))]
-        root = self.work_dir or Path(self.cfg.runs_dir) / task.name / "isaacgym"
+        root = self.work_dir or Path(self.runs_dir) / task.name / "isaacgym"
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         rows = list(range(len(reward_fns))) if slots is None else [int(i) for i in slots]
         table = np.asarray(seeds, dtype=np.int64)
@@ -184,7 +192,7 @@ class IsaacGymBackend:
                 spec = run_dir / "reward.json"
                 spec.write_text(json.dumps(reward_spec(reward_fns[k], task)))
                 jobs.append(Job(labels[k], k, int(s), spec, run_dir, row=row))
-        max_iterations = int(self.cfg.max_iterations or self.ig.max_iterations)
+        max_iterations = int(self.training.max_iterations or self.ig.max_iterations)
         start = time.perf_counter()
         outputs = {}
         timeout = float(self.ig.timeout)
@@ -257,9 +265,9 @@ class IsaacGymBackend:
         resets (``fresh_checkpoint``), so every stage trains its own ``max_iterations``."""
         python = self.check_installed(task.task_class)
         task.check_num_envs(self.ig.num_envs)
-        seeds = seed_list(self.cfg)
+        seeds = self.training.seed_list()
         own = stage.settings("isaacgym")
-        iterations = int(own.get("max_iterations") or self.cfg.max_iterations
+        iterations = int(own.get("max_iterations") or self.training.max_iterations
                          or self.ig.max_iterations)
         jobs = []
         for s in seeds:

@@ -26,6 +26,7 @@ def _first_layer_inputs(params):
     return layer.shape[0]
 
 
+@pytest.mark.slow  # builds the dict-observation networks (~5 s)
 def test_the_critic_reads_the_privileged_key_and_the_policy_does_not():
     task = load_task("cartpole_dict", [FIXTURES])
     fn = compile_reward(task.human_reward_source, task)
@@ -40,6 +41,7 @@ def test_the_critic_reads_the_privileged_key_and_the_policy_does_not():
     assert _first_layer_inputs(policy) == _first_layer_inputs(value) == 4
 
 
+@pytest.mark.slow  # builds the dict-observation task's env (~5 s)
 def test_an_unknown_observation_key_is_one_sentence():
     import dataclasses
 

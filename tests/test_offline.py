@@ -11,7 +11,7 @@ from tests.conftest import TASK_NAMES
 @pytest.mark.parametrize("name", TASK_NAMES)
 def test_fresh_proposals_compile_for_every_task(tasks, name):
     task = tasks[name]
-    for reply in OfflineProposer(task, seed=1).propose([], 3):
+    for reply in OfflineProposer(task, seed=1).propose([], 2):
         reward_fn = compile_reward(reply, task)
         assert reward_fn.component_names
         goals = {g["input"] for g in task.goals}

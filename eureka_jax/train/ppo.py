@@ -142,65 +142,16 @@ class EvalEpisodes:
     finite: Any = None
 
 
-def make_parts(task, config: TrainConfig, randomize=()):
-    """The reward-free programs of one (seed) run, composed by ``make_train`` (one fused
-    program) or by ``batch.train_candidates`` (one compiled program each, the reward program
-    between them)::
+def make_evaluation(task, config: TrainConfig, env, make_policy, randomized=None):
+    """The evaluation episodes of ``make_parts``: ``(evaluate, evaluate_runs)``.
 
-        carry = init(rng, hparams, init)
-        for index in range(num_evals):
-            carry = begin(carry, index)
-            for _ in range(num_updates // num_evals):
-                carry, rollout = roll(carry)
-                total = <rewards of rollout.inputs>
-                carry = learn(carry, rollout, total, hparams)
-            episodes = evaluate_runs(carries)      # when the checkpoint is evaluated
-            carry, window = end(carry)
-
-    Also ``evaluate(normalizer, policy, key, record)`` (a saved policy's episodes),
-    ``initial_params(key)`` and ``eval_key(rng, index)``. Nothing here depends on a reward
-    program, so every round of a search reuses these programs.
-
-    ``randomize``: the task's ``randomize.Parameter``s for domain randomization: ``init``
-    then takes the run's table of ranges ([n, 3], traced: K configurations are rows of one
-    program), every training env draws its physics from it at each reset, the evaluation
-    during training runs at the nominal physics, and ``evaluate(..., physics=[m, n])``
-    runs m evaluation episodes, each with its own physics values.
+    ``evaluate(normalizer, policy, key, record=False, reward=None, physics=None)``: one run's
+    full episodes; ``evaluate_runs(carry)``: every run's (leaves [P, S, ...]) in one loop.
+    ``env``: the task's env (or its ``Randomized`` wrapper, ``randomized``, for ``physics``);
+    ``make_policy``: brax's inference function of the run's networks.
     """
-    from eureka_jax.randomize import Randomized
-
-    randomized = Randomized(task.env, randomize) if randomize else None
-    env = randomized or task.env
-    max_length = float(task.episode_length)
     per_episode = episode_fitness(task)
     watched, num_watch = watch_fn(task)
-    obs_size, obs_keys = observation_layout(task)
-    normalize = (running_statistics.normalize if config.normalize_observations
-                 else types.identity_observation_preprocessor)
-    network = ppo_networks.make_ppo_networks(
-        obs_size,
-        env.action_size,
-        preprocess_observations_fn=normalize,
-        policy_hidden_layer_sizes=config.policy_hidden,
-        value_hidden_layer_sizes=config.value_hidden,
-        **obs_keys,
-    )
-    make_policy = ppo_networks.make_inference_fn(network)
-    updates_per_checkpoint = config.num_updates // config.num_evals
-    minibatch_envs = config.num_envs // config.num_minibatches
-
-    def optimizer(hparams):
-        return optax.chain(
-            optax.clip_by_global_norm(hparams.max_grad_norm),
-            optax.inject_hyperparams(optax.adam)(learning_rate=hparams.learning_rate),
-        )
-
-    def reset_pool(rng, physics=None):
-        keys = jax.random.split(rng, config.num_envs)
-        if randomized is None:
-            return jax.vmap(env.reset)(keys)
-        return jax.vmap(randomized.reset_drawn, (0, None))(keys, physics)
-
     length_max = task.episode_length
 
     def eval_start(normalizer, policy_params, key, record=False, reward=None, physics=None):
@@ -305,6 +256,70 @@ def make_parts(task, config: TrainConfig, randomize=()):
         start = runs(lambda c: eval_start(c.normalizer, c.params.policy, c.eval_key))(carry)
         _, final = jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), start))
         return runs(eval_finish)(final)
+
+    return evaluate, evaluate_runs
+
+
+def make_parts(task, config: TrainConfig, randomize=()):
+    """The reward-free programs of one (seed) run, composed by ``make_train`` (one fused
+    program) or by ``batch.train_candidates`` (one compiled program each, the reward program
+    between them)::
+
+        carry = init(rng, hparams, init)
+        for index in range(num_evals):
+            carry = begin(carry, index)
+            for _ in range(num_updates // num_evals):
+                carry, rollout = roll(carry)
+                total = <rewards of rollout.inputs>
+                carry = learn(carry, rollout, total, hparams)
+            episodes = evaluate_runs(carries)      # when the checkpoint is evaluated
+            carry, window = end(carry)
+
+    Also ``evaluate(normalizer, policy, key, record)`` (a saved policy's episodes),
+    ``initial_params(key)`` and ``eval_key(rng, index)``. Nothing here depends on a reward
+    program, so every round of a search reuses these programs.
+
+    ``randomize``: the task's ``randomize.Parameter``s for domain randomization: ``init``
+    then takes the run's table of ranges ([n, 3], traced: K configurations are rows of one
+    program), every training env draws its physics from it at each reset, the evaluation
+    during training runs at the nominal physics, and ``evaluate(..., physics=[m, n])``
+    runs m evaluation episodes, each with its own physics values.
+    """
+    from eureka_jax.randomize import Randomized
+
+    randomized = Randomized(task.env, randomize) if randomize else None
+    env = randomized or task.env
+    max_length = float(task.episode_length)
+    per_episode = episode_fitness(task)
+    _, num_watch = watch_fn(task)
+    obs_size, obs_keys = observation_layout(task)
+    normalize = (running_statistics.normalize if config.normalize_observations
+                 else types.identity_observation_preprocessor)
+    network = ppo_networks.make_ppo_networks(
+        obs_size,
+        env.action_size,
+        preprocess_observations_fn=normalize,
+        policy_hidden_layer_sizes=config.policy_hidden,
+        value_hidden_layer_sizes=config.value_hidden,
+        **obs_keys,
+    )
+    make_policy = ppo_networks.make_inference_fn(network)
+    updates_per_checkpoint = config.num_updates // config.num_evals
+    minibatch_envs = config.num_envs // config.num_minibatches
+
+    def optimizer(hparams):
+        return optax.chain(
+            optax.clip_by_global_norm(hparams.max_grad_norm),
+            optax.inject_hyperparams(optax.adam)(learning_rate=hparams.learning_rate),
+        )
+
+    def reset_pool(rng, physics=None):
+        keys = jax.random.split(rng, config.num_envs)
+        if randomized is None:
+            return jax.vmap(env.reset)(keys)
+        return jax.vmap(randomized.reset_drawn, (0, None))(keys, physics)
+
+    evaluate, evaluate_runs = make_evaluation(task, config, env, make_policy, randomized)
 
     def init(rng, hparams: PPOHyperparams, start=None, physics=None) -> _Carry:
         """A run's first state; ``start``: (normalizer, policy, value) parameters to start

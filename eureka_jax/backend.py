@@ -32,6 +32,7 @@ FEATURES = {
     "budget_checks": "the budget ladder's verdicts (cpu_learns, smoke test) apply",
     "padding": "rows padded to one batch shape so every pass reuses compiled programs",
     "randomization": "domain-randomization tables as rows of one compiled program (dr_*)",
+    "suites": "the task folders a benchmark suite names (configs/suites/)",
 }
 
 # name -> "module:Class" (imported when chosen) or the class itself

@@ -23,7 +23,7 @@ class JaxBackend:
 
     name = "jax"
     supports = frozenset({"tuning", "references", "saved_policies", "video", "budget_checks",
-                          "padding", "randomization"})
+                          "padding", "randomization", "suites"})
 
     def __init__(self, cfg, work_dir: Path | None = None, fused: bool = False):
         from eureka_jax.train.config import TrainingRequest

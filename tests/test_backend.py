@@ -202,3 +202,12 @@ def test_a_backends_settings_section_is_part_of_the_config():
     assert set(BACKEND_SETTINGS) <= set(cfg)
     with pytest.raises(EurekaError, match="check the value's type"):
         load_config(["isaacgym.per_gpu=many"])
+
+
+def test_a_benchmark_suite_asks_the_backend_for_task_folders():
+    from eureka_jax.cli.benchmark import cmd_benchmark
+
+    with pytest.raises(EurekaError, match="benchmark suite=eureka needs the task folders a "
+                                          "benchmark suite names.*backend=isaacgym does not do.*"
+                                          r"\(backend=jax\)"):
+        cmd_benchmark(load_config(["backend=isaacgym"]))

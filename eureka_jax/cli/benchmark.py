@@ -36,14 +36,13 @@ def cmd_benchmark(cfg) -> int:
     """Runs a benchmark suite (suite=eureka: Eureka's nine tasks), writes its table."""
     from omegaconf import OmegaConf
 
-    from eureka_jax.backend import make_backend
+    from eureka_jax.backend import make_backend, require
     from eureka_jax.benchmark import load_suite, run_suite, suite_chart, suite_table, suite_tasks
     from eureka_jax.runs import atomic_write
     from eureka_jax.search import SearchSettings
 
-    if cfg.backend != "jax":
-        raise EurekaError("benchmark runs the MJX tasks (backend=jax); for Isaac Gym use search "
-                          "and evaluate with backend=isaacgym per task.")
+    backend = make_backend(cfg)
+    require(backend, "suites", f"benchmark suite={cfg.suite}")
     settings = SearchSettings.from_config(cfg)  # typed and checked once, here
     suite = load_suite(cfg.suite)
     tasks = suite_tasks(suite, cfg.tasks, cfg.profile, cfg.task_dirs)
@@ -59,7 +58,6 @@ def cmd_benchmark(cfg) -> int:
 
         run_dir = new_run_dir(cfg, f"benchmark-{suite['name']}", cfg.profile)
         atomic_write(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
-    backend = make_backend(cfg, run_dir)
     searching = cfg.llm != "auto"
     print(f"benchmark {suite['name']} (profile={cfg.profile}): {', '.join(tasks)}; "
           + (f"a search per task with llm={cfg.llm}, then " if searching else "")

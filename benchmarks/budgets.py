@@ -35,9 +35,13 @@ RESULTS = Path(__file__).parent / "results"
 NOTES = RESULTS / "budgets_notes.md"  # written by hand, appended to the table
 
 
-def measure(name: str, updates: int, seeds: int) -> dict:
+def measure(name: str, updates: int, seeds: int, train: dict | None = None) -> dict:
+    """One rung; ``train``: settings over the task's own (``train.KEY=VALUE``), recorded in
+    the entry and shown beside the task."""
     task = load_task(name)
-    cfg = load_config([f"task={name}", f"max_iterations={updates}"])
+    train = dict(train or {})
+    cfg = load_config([f"task={name}", f"max_iterations={updates}",
+                       *(f"train.{k}={v}" for k, v in train.items())])
     config, hparams = training_settings(cfg, task)
     fns = [compile_reward(task.human_reward_source, task),
            compile_reward(task.sparse_reward_source, task)]
@@ -48,6 +52,7 @@ def measure(name: str, updates: int, seeds: int) -> dict:
     _, low, high = t_interval(final[0] - final[1])
     return {
         "task": name, "num_updates": updates, "env_steps": config.total_env_steps,
+        "train": train,
         "action_repeat": task.action_repeat,
         "episodes_per_env": config.num_updates * config.unroll_length / task.episode_length,
         "seeds": seeds, "human": final[0].tolist(), "sparse": final[1].tolist(),
@@ -71,9 +76,15 @@ def learns(entry: dict) -> bool:
 
 
 def _repeat(entry: dict) -> str:
-    """Rungs measured with an action repeat say so (their env steps are policy steps)."""
+    """Rungs measured with an action repeat say so (their env steps are policy steps), and
+    rungs with settings over the task's own name them."""
     n = entry.get("action_repeat", 1)
-    return f" (action_repeat {n})" if n > 1 else ""
+    own = ", ".join(f"{k}={v}" for k, v in sorted(entry.get("train", {}).items()))
+    return (f" (action_repeat {n})" if n > 1 else "") + (f" ({own})" if own else "")
+
+
+def _key(entry: dict) -> tuple:
+    return entry["task"], entry["num_updates"], tuple(sorted(entry.get("train", {}).items()))
 
 
 def render(entries: list[dict], cap: float) -> str:
@@ -110,15 +121,19 @@ def main():
     parser.add_argument("--ladder", default="", help="PPO updates per rung, e.g. 100,250,500")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--cap", type=float, default=120.0)
+    parser.add_argument("--train", nargs="*", default=[],
+                        help="KEY=VALUE training settings over the task's own, e.g. "
+                             "discounting=0.99")
     args = parser.parse_args()
+    train = dict(kv.split("=", 1) for kv in args.train)
     store = RESULTS / "budgets.json"
     entries = json.loads(store.read_text()) if store.is_file() else []
     for name in [t for t in args.tasks.split(",") if t]:  # no tasks: only re-render the table
         for updates in (int(u) for u in args.ladder.split(",")):
-            entry = measure(name, updates, args.seeds)
+            entry = measure(name, updates, args.seeds, train)
             print(json.dumps(entry), flush=True)
             entries = json.loads(store.read_text()) if store.is_file() else []  # read late
-            entries = [e for e in entries if (e["task"], e["num_updates"]) != (name, updates)]
+            entries = [e for e in entries if _key(e) != _key(entry)]
             entries.append(entry)
             store.write_text(json.dumps(entries, indent=1) + "\n")
             (RESULTS / "budgets.md").write_text(render(entries, args.cap))

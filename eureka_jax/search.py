@@ -18,7 +18,7 @@ import numpy as np
 
 from eureka_jax import references, selection
 from eureka_jax.backend import Backend, require
-from eureka_jax.config import CHOICES
+from eureka_jax.config import CHOICES, CoreConfig
 from eureka_jax.errors import EurekaError
 from eureka_jax.llm.base import Proposer
 from eureka_jax.reflect import (
@@ -111,20 +111,20 @@ class SearchSettings:
     """
 
     training: TrainingRequest = dataclasses.field(default_factory=TrainingRequest)
-    iteration: int = 5
-    sample: int = 16
-    confirm: int = 2
-    race_score: str = "heldout"
-    tune: int = 1
-    tune_range: float = 3.0
-    target_fitness: float | str | None = "task"
-    num_eval: int = 5
-    select: str = "max"
-    context: str = "global"
-    init: str = "none"
-    feedback: str = "none"
-    max_resample: int = 3
-    reflection_tokens: int = 1500
+    iteration: int = CoreConfig.iteration  # the config's default, one source
+    sample: int = CoreConfig.sample
+    confirm: int = CoreConfig.confirm
+    race_score: str = CoreConfig.race_score
+    tune: int = CoreConfig.tune
+    tune_range: float = CoreConfig.tune_range
+    target_fitness: float | str | None = CoreConfig.target_fitness
+    num_eval: int = CoreConfig.num_eval
+    select: str = CoreConfig.select
+    context: str = CoreConfig.context
+    init: str = CoreConfig.init
+    feedback: str = CoreConfig.feedback
+    max_resample: int = CoreConfig.max_resample
+    reflection_tokens: int = CoreConfig.reflection_tokens
     references: bool = True
     policy: Policy = DEFAULT_POLICY
     dr: Any = None
@@ -226,7 +226,6 @@ class Search:
                  human_feedback: Callable[[int], str] | None = None):
         self.settings, self.task, self.run_dir = settings, task, Path(run_dir)
         self.backend = backend
-        self.policy = settings.policy
         self.proposer, self.prompts, self.log = proposer, prompts, log
         # What a live view shows; updated before every log line.
         self.status = {"round": "-", "phase": "starting", "proposed": 0, "compiled": 0,
@@ -270,7 +269,7 @@ class Search:
             self._rejected = []
             for i, reply in enumerate(replies):
                 try:
-                    fn = compile_reward(reply, self.task, policy=self.policy, public_only=True)
+                    fn = compile_reward(reply, self.task, policy=self.settings.policy, public_only=True)
                     atomic_write(adir / f"candidate_{i:02d}.py", fn.source)
                     write_json(adir / f"candidate_{i:02d}.json",
                                {"ok": True, "components": fn.component_names,
@@ -308,7 +307,7 @@ class Search:
         if fixed is None:
             compiled, attempts = self._propose_and_compile(rdir, messages)
         else:
-            compiled = [(i, compile_reward(src, self.task, policy=self.policy))
+            compiled = [(i, compile_reward(src, self.task, policy=self.settings.policy))
                         for i, (_, src) in enumerate(fixed)]
             attempts = 0
         if not compiled:

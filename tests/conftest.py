@@ -82,18 +82,18 @@ def run_cli(*args, cwd=None, timeout=600):
     )
 
 
-# Seconds each file took on 2 cores (the suite's --durations, 2026-12-07). With
+# Seconds each file took on 2 cores (the suite's --durations, 2026-12-07, warm cache). With
 # ``--dist loadfile`` a file is one unit of work and units are handed out in collection order,
 # so the longest go first (longest-processing-time order) and no long file starts last while
 # the other worker sits idle. Only the order changes; a file not listed goes after these.
 # (Three workers on the 2 cores were tried: 24 min 34 s, each test ~1.5x slower; no gain.)
 FILE_SECONDS = {
-    "test_search.py": 420, "test_cli.py": 320, "test_isaacgym_bridge.py": 260,
+    "test_search.py": 300, "test_cli.py": 240, "test_isaacgym_bridge.py": 260,
     "test_shadow_hand.py": 150, "test_scale.py": 220, "test_dr_stage.py": 160,
     "test_isaacgym_conformance.py": 150, "test_benchmarks.py": 135, "test_train.py": 150,
     "test_tasks.py": 140, "test_offline.py": 120, "test_dict_obs.py": 120,
     "test_randomize.py": 90, "test_tune.py": 95, "test_context.py": 80, "test_reward.py": 90,
-    "test_eureka_suite.py": 80,
+    "test_eureka_suite.py": 80, "test_curriculum.py": 45,
 }
 
 

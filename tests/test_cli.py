@@ -148,12 +148,14 @@ from eureka_jax.config import load_config
 from eureka_jax.reward import compile_reward
 from eureka_jax.task import load_task
 import eureka_jax.train.batch as batch
+from eureka_jax.compile_cache import enable_compilation_cache
 from eureka_jax.train.config import training_settings
 
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
 
+enable_compilation_cache()  # as the CLI does: the compile is not what is measured
 task = load_task("cartpole")
 config, hparams = training_settings(load_config(sys.argv[1:]), task)
 fn = compile_reward(task.human_reward_source, task)

@@ -144,11 +144,11 @@ MEMORY_TRAIN = ["train.num_envs=2048", "train.unroll_length=16", "max_iterations
 
 PEAK_SCRIPT = """
 import json, sys, threading, time
+from eureka_jax.compile_cache import enable_compilation_cache
 from eureka_jax.config import load_config
 from eureka_jax.reward import compile_reward
 from eureka_jax.task import load_task
 import eureka_jax.train.batch as batch
-from eureka_jax.compile_cache import enable_compilation_cache
 from eureka_jax.train.config import training_settings
 
 def rss():

@@ -82,6 +82,11 @@ def run_cli(*args, cwd=None, timeout=600):
     )
 
 
+# A search's training settings small enough for a test (under one episode per env).
+SEARCH_TINY = ["max_iterations=4", "train.num_envs=16", "train.unroll_length=16",
+               "train.num_minibatches=2", "seeds=1"]
+
+
 # Seconds each file took on 2 cores (the suite's --durations, 2026-12-07, warm cache). With
 # ``--dist loadfile`` a file is one unit of work and units are handed out in collection order,
 # so the longest go first (longest-processing-time order) and no long file starts last while

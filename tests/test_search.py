@@ -9,13 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, cli_argv, run_cli
+from tests.conftest import REPO, SEARCH_TINY, cli_argv, run_cli
 
 # compiles training programs or runs the CLI: not in the fast tier (-m 'not slow')
 pytestmark = pytest.mark.slow
 
-TINY = ["max_iterations=4", "train.num_envs=16", "train.unroll_length=16",
-        "train.num_minibatches=2", "seeds=1"]
+TINY = SEARCH_TINY
 
 
 def _gif_frames(path):

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, cli_argv
-from tests.test_search import TINY
+from tests.conftest import REPO, SEARCH_TINY, cli_argv
 
 # runs the CLI several times: not in the fast tier (-m 'not slow')
 pytestmark = pytest.mark.slow
@@ -30,7 +29,7 @@ def _scripted_search(server, runs, *extra):
     return cli_argv("search", "task=cartpole", "iteration=2", "sample=2", "llm=openai",
                 "model=scripted", f"base_url={server.base_url}", "api_key=test", "num_eval=0",
                 "target_fitness=null",
-                f"runs_dir={runs}", *TINY, *extra)
+                f"runs_dir={runs}", *SEARCH_TINY, *extra)
 
 
 def _decisions(summary):

@@ -214,6 +214,25 @@ def test_split_trainer_trains_as_the_fused_program(tasks, cartpole_rewards, shor
 
 
 @pytest.mark.slow
+def test_the_split_vs_fused_benchmark_pairs_runs_and_writes_its_row(tasks, cartpole_rewards):
+    """``benchmarks/split_vs_fused.py`` at a tiny size: both trainers' programs are the ones
+    the test above compiled (same task, rewards, settings and seeds), so nothing compiles;
+    the runs alternate and the row holds a finite ratio inside its interval."""
+    from benchmarks.split_vs_fused import paired_runs, ratio, table_row
+
+    task, r = tasks["cartpole"], cartpole_rewards
+    out = paired_runs(task, [r["human"], r["sparse"]], SHORT, None, [3, 4], repeats=3)
+    assert out["compile"] == {"fused": 0.0, "split": 0.0}
+    assert len(out["fused"]) == len(out["split"]) == 3
+    assert out["env_steps"] == 2 * 2 * SHORT.total_env_steps
+    mean, low, high = ratio(out)
+    assert 0 < low <= mean <= high < np.inf
+    row = table_row("cartpole", "2 x 2", out)
+    assert row.startswith(f"| cartpole | 2 x 2 | {out['env_steps']:,} | 3 | 0.0 | 0.0 |")
+    assert f"**{mean:.2f}x** [{low:.2f}, {high:.2f}]" in row
+
+
+@pytest.mark.slow
 def test_new_reward_programs_compile_only_the_reward_program(tasks, cartpole_rewards):
     """A round of new programs reuses the physics and learner programs of the same task,
     settings and batch shape: it compiles only its reward programs."""

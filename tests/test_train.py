@@ -247,6 +247,36 @@ def test_new_reward_programs_compile_only_the_reward_program(tasks, cartpole_rew
     np.testing.assert_array_equal(same.curves.fitness, again.curves.fitness)
 
 
+TWO_TERMS = """
+def compute_reward(pole_angle, terminated):
+    upright = 1.0 - pole_angle ** 2
+    failure = -2.0 * terminated
+    return upright + failure, {"upright": upright, "failure": failure}
+"""
+
+
+@pytest.mark.slow
+def test_a_round_with_another_number_of_components_compiles_only_its_reward_program(
+        tasks, cartpole_rewards, short_runs):
+    """The reward statistics are compiled for a component width (a multiple of 8), not for
+    the round's component count: a round of two-component programs after the four-component
+    human reward compiles nothing but its reward program, and its curves have two component
+    columns, the evaluation's as the training's."""
+    task, r = tasks["cartpole"], cartpole_rewards
+    assert short_runs["with_sparse"].curves.components.shape[-1] == 4  # human's four terms
+    two = compile_reward(TWO_TERMS, task)
+    out = train_candidates(task, [two, r["sparse"]], SHORT, seeds=[3, 4])
+    assert out.compile_seconds == out.reward_compile_seconds > 0
+    assert out.curves.components.shape == (2, 2, SHORT.num_evals, 2)
+    assert out.curves.train_components.shape == (2, 2, SHORT.num_evals, 2)
+    comps = out.curves.components[0]
+    upright = comps[..., two.component_names.index("upright")]  # mean of 1 - angle^2
+    failure = comps[..., two.component_names.index("failure")]  # -2 per episode / length
+    assert np.isfinite(comps).all() and (upright > 0).all() and (upright <= 1).all()
+    assert ((failure <= 0) & (failure >= -2)).all()
+    np.testing.assert_array_equal(out.curves.components[1, ..., 1], 0.0)  # sparse: one term
+
+
 @pytest.mark.slow
 def test_a_round_with_fewer_programs_is_padded_to_the_search_shape(tasks, cartpole_rewards,
                                                                    short_runs):

@@ -368,52 +368,106 @@ def _init_call(batch: _Batch, parts):
     return (batch.keys, batch.hparams, *extra), (0, None) + (0,) * len(extra), init
 
 
-def _reward_programs(batch: _Batch, reward_fns, parts, shapes):
-    """This round's compiled reward programs over the stored inputs: ``train`` (rewards of an
-    unroll and the training episodes' reward statistics) and ``evaluate`` (the evaluation
-    episodes' return, component means and finiteness); each row by its own program only
-    (``rewards.by_rows``). The row layout is an argument (``programs``, [P] int32), so the
-    programs serve every call of this shape with these reward programs: the seed race and
-    a tuning plan compile nothing."""
+def component_width(num_components: int) -> int:
+    """The component axis the reward programs write: M rounded up to a multiple of 8 (at
+    least 8), so that the once-per-task accounting programs serve every round whose programs
+    have up to that many components (M changes from round to round); the padding columns
+    are zeros, and are dropped before the curves."""
+    return max(8, -(-num_components // 8) * 8)
+
+
+def _reward_programs(batch: _Batch, reward_fns, shapes):
+    """This round's one compiled reward program, ``apply``: (row programs [P], reward inputs
+    of an unroll's shape [P, S, T, envs, ...], constants) -> (rewards [P, S, T, envs],
+    components [P, S, T, envs, W]), each row by its own program only (``rewards.by_rows``).
+    The evaluation episodes' inputs go through the same program in unroll-sized chunks
+    (``_accounting_programs``), so nothing else depends on the round's programs: the
+    statistics are compiled once per task. The row layout is an argument (``programs``,
+    [P] int32), so the program serves every call of this shape with these reward programs:
+    the seed race and a tuning plan compile nothing."""
     from jax.sharding import PartitionSpec
 
-    config, spread = batch.config, batch.spread
+    spread = batch.spread
     num_components = rewards_lib.component_count(reward_fns)
     # each device loops over its own rows: no row crosses a device (check_vma off: a program
     # whose output does not depend on its inputs, e.g. a constant component, would
     # otherwise differ in type from the other branches of the switch)
-    apply = jax.shard_map(rewards_lib.by_rows(reward_fns, num_components, inner_axes=3),
-                          mesh=spread.mesh, in_specs=PartitionSpec("candidates"),
-                          out_specs=PartitionSpec("candidates"), check_vma=False)
+    apply = jax.shard_map(
+        rewards_lib.by_rows(reward_fns, component_width(num_components), inner_axes=3),
+        mesh=spread.mesh, in_specs=PartitionSpec("candidates"),
+        out_specs=PartitionSpec("candidates"), check_vma=False)
+    extra = (batch.constants,) if batch.constants is not None else ()
+    programs = jax.ShapeDtypeStruct((len(batch.rows),), jnp.int32, sharding=spread)
+    apply_jit = jax.jit(apply, in_shardings=(spread,) * (2 + len(extra)), out_shardings=spread)
+    lowered = apply_jit.lower(programs, shapes["rollout"].inputs, *extra)
+    return {"apply": lowered.compile(), "num_components": num_components}
+
+
+def _accounting_programs(batch: _Batch, parts, shapes, width: int):
+    """The reward's statistics, compiled once per task, settings, batch shape and component
+    width ``W`` (never per round): ``account`` (an unroll's rewards into the training
+    episodes' sums: ``rewards.account``), and with evaluation episodes ``chunks`` (their
+    reward inputs [P, S, L, n, ...] cut into unroll-shaped pieces for ``apply``, the last
+    one padded) and ``stats`` (the pieces' rewards put back together: the evaluation's
+    return, component means and finiteness). ``state``: the shape of the reward state."""
+    config, spread = batch.config, batch.spread
+    rollout = shapes["rollout"]
+    total = jax.ShapeDtypeStruct(rollout.done.shape, jnp.float32)
+    comps = jax.ShapeDtypeStruct(rollout.done.shape + (width,), jnp.float32)
     account = _batched(functools.partial(rewards_lib.account, per_episode=parts.per_episode),
                        (0, 0, 0, 0))
-    stats = _batched(evaluation_stats, (0, 0, 0))
-    with_constants = batch.constants is not None
-
-    def train(state, programs, inputs, done, *constants):
-        total, comps = apply(programs, inputs, *constants)
-        state, summary = account(state, total, comps, done)
-        return state, total, summary
-
-    def evaluate(programs, episodes, *constants):
-        total, comps = apply(programs, episodes.inputs, *constants)
-        return stats(episodes, total, comps)
-
-    extra = (batch.constants,) if with_constants else ()
-    extra_shardings = (spread,) if with_constants else ()
-    rollout = shapes["rollout"]
-    programs = jax.ShapeDtypeStruct((len(batch.rows),), jnp.int32, sharding=spread)
     state = jax.eval_shape(lambda: _batched(
-        lambda _: rewards_lib.RewardState.zeros(config.num_envs, num_components), (0,))(
+        lambda _: rewards_lib.RewardState.zeros(config.num_envs, width), (0,))(
             jnp.zeros((len(batch.rows), batch.num_seeds))))
-    train_jit = jax.jit(train, in_shardings=(spread, spread, spread, spread, *extra_shardings),
-                        out_shardings=spread, donate_argnums=0)
-    lowered = {"train": train_jit.lower(state, programs, rollout.inputs, rollout.done, *extra)}
+    account_jit = jax.jit(account, in_shardings=(spread,) * 4, out_shardings=spread,
+                          donate_argnums=0)
+    lowered = {"account": account_jit.lower(state, total, comps, rollout.done)}
+    num_chunks = 0
     if config.eval_envs:
-        eval_jit = jax.jit(evaluate, in_shardings=(spread, spread, *extra_shardings),
-                           out_shardings=spread)
-        lowered["evaluate"] = eval_jit.lower(programs, shapes["episodes"], *extra)
-    return {**_compile_all(lowered), "num_components": num_components, "state": state}
+        episodes = shapes["episodes"]
+        runs, (length, envs) = episodes.alive.shape[:2], episodes.alive.shape[2:4]
+        size = int(np.prod(rollout.done.shape[2:4]))  # transitions per run in one unroll
+        num_chunks = -(-(length * envs) // size)
+        _check_same_inputs(rollout.inputs, episodes.inputs)
+
+        def chunks(episodes):
+            def padded(x):  # [P, S, L, n, ...] -> [P, S, pieces x T x envs, ...]
+                flat = x.reshape(*runs, length * envs, *x.shape[4:])
+                pad = [(0, 0), (0, 0), (0, num_chunks * size - length * envs)]
+                return jnp.pad(flat, pad + [(0, 0)] * (x.ndim - 4))
+
+            def piece(j, x):  # piece j: [P, S, T, envs, ...]
+                return x[:, :, j * size:(j + 1) * size].reshape(*rollout.done.shape,
+                                                                 *x.shape[3:])
+            flat = jax.tree.map(padded, episodes.inputs)
+            return tuple(jax.tree.map(functools.partial(piece, j), flat)
+                         for j in range(num_chunks))
+
+        def stats(episodes, totals, comps):
+            def join(pieces, tail):
+                x = jnp.concatenate([p.reshape(*runs, size, *tail) for p in pieces], axis=2)
+                return x[:, :, :length * envs].reshape(*runs, length, envs, *tail)
+            return _batched(evaluation_stats, (0, 0, 0))(
+                episodes.replace(inputs=None), join(totals, ()), join(comps, (width,)))
+
+        no_inputs = episodes.replace(inputs=None)
+        lowered["chunks"] = jax.jit(chunks, in_shardings=(spread,),
+                                    out_shardings=spread).lower(episodes)
+        lowered["stats"] = jax.jit(stats, in_shardings=(spread,) * 3,
+                                   out_shardings=spread).lower(
+            no_inputs, (total,) * num_chunks, (comps,) * num_chunks)
+    return {**_compile_all(lowered), "state": state, "num_chunks": num_chunks}
+
+
+def _check_same_inputs(unroll, evaluation) -> None:
+    """The evaluation's reward inputs must be the unroll's, transition for transition (the
+    reward program serves both)."""
+    a = jax.tree.map(lambda x: (x.shape[4:], x.dtype), unroll)
+    b = jax.tree.map(lambda x: (x.shape[4:], x.dtype), evaluation)
+    if a != b:
+        raise ValueError(f"the evaluation episodes' reward inputs {b} differ from the "
+                         f"unroll's {a}: the task's reward_inputs must return the same "
+                         "fields for both")
 
 
 def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:
@@ -431,14 +485,19 @@ def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:
                    hparams=PPOHyperparams.create(), init=None,
                    constants=None if table is None else jax.numpy.asarray(table))
     parts, physics, shapes = _physics_programs(batch)
-    rewards = _reward_programs(batch, reward_fns, parts, shapes)
-    return _all_programs(physics, rewards)
+    rewards = _reward_programs(batch, reward_fns, shapes)
+    accounting = _accounting_programs(batch, parts, shapes,
+                                      component_width(rewards["num_components"]))
+    return _all_programs(physics, accounting, rewards)
 
 
-def _all_programs(physics: dict, rewards: dict) -> list:
-    """Every compiled program of a training: the physics and learner ones, then the reward
-    ones (the memory check and the multi-process barrier take the list)."""
-    return list(physics.values()) + [rewards[k] for k in ("train", "evaluate") if k in rewards]
+def _all_programs(physics: dict, accounting: dict, rewards: dict) -> list:
+    """Every compiled program of a training: the physics and learner ones, the reward
+    statistics, then the round's reward program (the memory check and the multi-process
+    barrier take the list)."""
+    return (list(physics.values())
+            + [accounting[k] for k in ("account", "chunks", "stats") if k in accounting]
+            + [rewards["apply"]])
 
 
 def _run_split(batch: _Batch, reward_fns, what: str):
@@ -455,20 +514,25 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     reward_key = (_sources(reward_fns),
                   None if batch.constants is None else batch.constants.shape[1])
     rewards, reward_seconds = _cached(
-        ("rewards", *shape_key, reward_key),
-        lambda: _reward_programs(batch, reward_fns, parts, shapes), task)
-    compiled = _all_programs(physics, rewards)
+        ("rewards", *shape_key, reward_key), lambda: _reward_programs(batch, reward_fns, shapes),
+        task)
+    num_components = rewards["num_components"]
+    width = component_width(num_components)
+    accounting, accounting_seconds = _cached(
+        ("accounting", *shape_key, width),
+        lambda: _accounting_programs(batch, parts, shapes, width), task)
+    compiled = _all_programs(physics, accounting, rewards)
     memory = check_fits(compiled, batch.local_device(), what)
     if batch.before_run is not None:
         batch.before_run(compiled)
     extra = (batch.constants,) if batch.constants is not None else ()
     programs = batch.row_programs()
-    num_components, num_watch = rewards["num_components"], parts.num_watch
+    num_watch = parts.num_watch
     indices = [global_array(np.int32(i), batch.replicated) for i in range(config.num_evals)]
     updates = config.num_updates // config.num_evals
 
     state = jax.tree.map(lambda s: global_array(np.zeros(s.shape, s.dtype), batch.spread),
-                         rewards["state"])
+                         accounting["state"])
     start = time.perf_counter()
     # Every array stays where it is between the programs: any transfer (host <-> device, or a
     # resharding between devices) inside the loop is an error, not a silent slowdown.
@@ -479,13 +543,13 @@ def _run_split(batch: _Batch, reward_fns, what: str):
             carry = physics["begin"](carry, indices[index])
             for _ in range(updates):
                 carry, rollout = physics["roll"](carry)
-                state, total, summary = rewards["train"](state, programs, rollout.inputs,
-                                                         rollout.done, *extra)
+                total, comps = rewards["apply"](programs, rollout.inputs, *extra)
+                state, summary = accounting["account"](state, total, comps, rollout.done)
                 carry = physics["learn"](carry, rollout, total, batch.hparams)
             reward_windows.append(summary)
             due = (index + 1) % config.eval_every == 0 or index == config.num_evals - 1
-            evals.append(rewards["evaluate"](programs, physics["evaluate"](carry), *extra)
-                         if config.eval_envs and due else None)
+            evals.append(_evaluate(physics, accounting, rewards["apply"], carry, programs,
+                                   extra) if config.eval_envs and due else None)
             windows.append(physics["end"](carry))
         jax.block_until_ready((carry, windows, reward_windows, evals))
     run_seconds = time.perf_counter() - start
@@ -495,12 +559,25 @@ def _run_split(batch: _Batch, reward_fns, what: str):
                            not_evaluated(num_components, num_watch))
     stack = lambda items: jax.tree.map(
         lambda *xs: np.stack([to_host(x) for x in xs], axis=2), *items)
+    # the component means without the padding columns (component_width)
+    narrow = lambda x: to_host(x)[..., :num_components]
+    reward_windows = [(ret, narrow(comps), bad) for ret, comps, bad in reward_windows]
+    evals = [missing if e is None else (*e[:3], narrow(e[3]), *e[4:]) for e in evals]
     curves = jax.vmap(jax.vmap(functools.partial(training_curves, config)))(
-        stack(windows), stack(reward_windows),
-        stack([e if e is not None else missing for e in evals]))
+        stack(windows), stack(reward_windows), stack(evals))
     params = (carry.normalizer, carry.params.policy, carry.params.value)
-    return (TrainOutput(curves=curves, params=params), physics_seconds + reward_seconds,
-            reward_seconds, run_seconds, memory)
+    return (TrainOutput(curves=curves, params=params),
+            physics_seconds + accounting_seconds + reward_seconds, reward_seconds, run_seconds,
+            memory)
+
+
+def _evaluate(physics, accounting, apply, carry, programs, extra):
+    """Every run's evaluation episodes and their statistics: the reward inputs go through
+    the round's reward program in unroll-sized pieces."""
+    episodes = physics["evaluate"](carry)
+    pieces = [apply(programs, x, *extra) for x in accounting["chunks"](episodes)]
+    return accounting["stats"](episodes.replace(inputs=None), tuple(t for t, _ in pieces),
+                               tuple(c for _, c in pieces))
 
 
 def _run_fused(batch: _Batch, reward_fns, what: str):

@@ -38,3 +38,17 @@ def test_the_stall_reproducer_runs_a_case_that_finishes_and_the_hand_avoids_the_
     # on this CPU the hand tasks use the layout that does not stall
     model = load_task("shadow_hand_block").env.mj_model
     assert model.opt.jacobian == mujoco.mjtJacobian.mjJAC_SPARSE
+
+
+def test_a_rerun_of_the_compile_once_table_keeps_the_notes_under_it(tmp_path):
+    """``benchmarks/compile_once.py`` rewrites its table's numbers; what was written by hand
+    under it (from the first line starting with "Notes") is kept, and a table without notes
+    gets none."""
+    from benchmarks.compile_once import kept_notes
+
+    table = tmp_path / "compile_once.md"
+    assert kept_notes(table) == ""  # no table yet
+    table.write_text("# T\n\n| a |\n| 1 |\n\nNotes (by hand, today):\n- the gap is in X\n")
+    assert kept_notes(table) == "\nNotes (by hand, today):\n- the gap is in X\n"
+    table.write_text("# T\n\n| a |\n| 1 |\n")
+    assert kept_notes(table) == ""

@@ -422,7 +422,6 @@ def _accounting_programs(batch: _Batch, parts, shapes, width: int):
     account_jit = jax.jit(account, in_shardings=(spread,) * 4, out_shardings=spread,
                           donate_argnums=0)
     lowered = {"account": account_jit.lower(state, total, comps, rollout.done)}
-    num_chunks = 0
     if config.eval_envs:
         episodes = shapes["episodes"]
         runs, (length, envs) = episodes.alive.shape[:2], episodes.alive.shape[2:4]
@@ -456,7 +455,7 @@ def _accounting_programs(batch: _Batch, parts, shapes, width: int):
         lowered["stats"] = jax.jit(stats, in_shardings=(spread,) * 3,
                                    out_shardings=spread).lower(
             no_inputs, (total,) * num_chunks, (comps,) * num_chunks)
-    return {**_compile_all(lowered), "state": state, "num_chunks": num_chunks}
+    return {**_compile_all(lowered), "state": state}
 
 
 def _check_same_inputs(unroll, evaluation) -> None:

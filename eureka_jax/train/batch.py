@@ -442,12 +442,12 @@ def _accounting_programs(batch: _Batch, parts, shapes, width: int):
             return tuple(jax.tree.map(functools.partial(piece, j), flat)
                          for j in range(num_chunks))
 
-        def stats(episodes, totals, comps):
+        def stats(episodes, totals, comps):  # episodes without their inputs
             def join(pieces, tail):
                 x = jnp.concatenate([p.reshape(*runs, size, *tail) for p in pieces], axis=2)
                 return x[:, :, :length * envs].reshape(*runs, length, envs, *tail)
-            return _batched(evaluation_stats, (0, 0, 0))(
-                episodes.replace(inputs=None), join(totals, ()), join(comps, (width,)))
+            return _batched(evaluation_stats, (0, 0, 0))(episodes, join(totals, ()),
+                                                          join(comps, (width,)))
 
         no_inputs = episodes.replace(inputs=None)
         lowered["chunks"] = jax.jit(chunks, in_shardings=(spread,),

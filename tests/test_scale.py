@@ -32,7 +32,9 @@ config = TrainConfig(num_envs=16, unroll_length=8, num_updates=4, num_evals=2,
 out = {}
 for name, k, seeds in (("padded", 3, [0, 1]),):  # 3 candidates on 4 devices: padded to 4
     one = train_candidates(task, fns[:k], config, seeds=seeds, devices=jax.devices()[:1])
-    four = train_candidates(task, fns[:k], config, seeds=seeds)
+    texts = []  # the compiled programs' HLO: no row needs another device's data
+    four = train_candidates(task, fns[:k], config, seeds=seeds,
+                            before_run=lambda programs: texts.extend(p.as_text() for p in programs))
     out[name] = {
         "layout": device_layout(k),
         "fitness_close": bool(np.allclose(one.curves.fitness, four.curves.fitness, rtol=1e-5, atol=1e-6)),
@@ -40,6 +42,9 @@ for name, k, seeds in (("padded", 3, [0, 1]),):  # 3 candidates on 4 devices: pa
         "params_close": all(np.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in
                             zip(jax.tree.leaves(one.params), jax.tree.leaves(four.params))),
         "shape": list(four.curves.fitness.shape),
+        "collectives": {op: sum(t.count(op + "(") + t.count(op + "-start(") for t in texts)
+                        for op in ("all-reduce", "all-gather", "all-to-all", "collective-permute")},
+        "programs": len(texts),
     }
 print("RESULT " + json.dumps(out))
 """
@@ -57,6 +62,10 @@ def test_four_devices_match_one_device_including_padding():
                                 "per_device": 1}
     assert padded["shape"] == [3, 2, 2]  # the padding candidate is dropped
     assert padded["fitness_close"] and padded["return_close"] and padded["params_close"], padded
+    # each device trains and evaluates its own rows: no program waits for another device
+    # (the evaluation loop's end was once an all-reduce over every row at every step)
+    assert padded["programs"] >= 6
+    assert not any(padded["collectives"].values()), padded["collectives"]
 
 
 SEARCH = ["search", "task=cartpole", "iteration=1", "sample=3", "num_eval=0", "llm=offline",

@@ -441,10 +441,10 @@ def test_evaluation_inputs_that_differ_from_the_unroll_s_are_refused_by_name():
     """The round's one reward program serves the unroll's and the evaluation's reward inputs,
     so a learner whose evaluation keeps other fields (or shapes) gets an error naming both,
     before anything compiles."""
-    from eureka_jax.train.batch import _check_same_inputs
+    from eureka_jax.train.programs import check_same_inputs
 
     f32 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
     unroll = {"angle": f32(2, 1, 8, 16), "obs": f32(2, 1, 8, 16, 3)}
-    _check_same_inputs(unroll, {"angle": f32(2, 1, 500, 4), "obs": f32(2, 1, 500, 4, 3)})
+    check_same_inputs(unroll, {"angle": f32(2, 1, 500, 4), "obs": f32(2, 1, 500, 4, 3)})
     with pytest.raises(ValueError, match="reward inputs .* differ from the unroll's"):
-        _check_same_inputs(unroll, {"angle": f32(2, 1, 500, 4), "obs": f32(2, 1, 500, 4, 5)})
+        check_same_inputs(unroll, {"angle": f32(2, 1, 500, 4), "obs": f32(2, 1, 500, 4, 5)})

@@ -4,7 +4,6 @@ learner programs compiled once per task and the reward programs per round, timed
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -14,12 +13,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from eureka_jax.train import rewards as rewards_lib
+from eureka_jax.train import programs as progs
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
 from eureka_jax.train.curves import TrainingCurves, TrainOutput
 from eureka_jax.train.learners import learner
 from eureka_jax.train.memory import check_fits
-from eureka_jax.train.ppo import evaluation_stats, not_evaluated, training_curves
+from eureka_jax.train.ppo import not_evaluated, training_curves
 from eureka_jax.train.sharding import global_array, to_host
 
 
@@ -299,176 +298,6 @@ def _cached(key, build, task):
     return programs, seconds
 
 
-def _batched(fn, in_axes):
-    """``fn`` of one run over [P, S] runs: ``in_axes`` per argument, 0 (batched) or None."""
-    return jax.vmap(jax.vmap(fn, in_axes=in_axes), in_axes=in_axes)
-
-
-def _compile_all(lowered: dict) -> dict:
-    """XLA compiles of several lowered programs at once (XLA releases the GIL: on 2 cores
-    the six programs of a training compile in about the time of the two largest)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(len(lowered), os.cpu_count() or 1)) as pool:
-        futures = {name: pool.submit(low.compile) for name, low in lowered.items()}
-        return {name: future.result() for name, future in futures.items()}
-
-
-def _physics_programs(batch: _Batch):
-    """The compiled reward-free programs of this batch's shape (the learner's
-    ``make_parts``): init, begin, roll, learn, evaluate, end; the same for every round's
-    reward programs."""
-    parts = learner(batch.config.learner).make_parts(batch.task, batch.config,
-                                                     randomize=batch.randomize())
-    spread, rep = batch.spread, batch.replicated
-    init_args, init_axes, init_fn = _init_call(batch, parts)
-    seed_axes = init_axes[:-1] + (None,) if batch.physics is not None else init_axes
-    init = jax.jit(jax.vmap(jax.vmap(init_fn, in_axes=seed_axes), in_axes=init_axes),
-                   in_shardings=tuple(spread if a == 0 else rep for a in init_axes),
-                   out_shardings=spread)
-    begin = jax.jit(_batched(parts.begin, (0, None)), in_shardings=(spread, rep),
-                    out_shardings=spread, donate_argnums=0)
-    roll = jax.jit(_batched(parts.roll, (0,)), in_shardings=(spread,), out_shardings=spread,
-                   donate_argnums=0)
-    learn = jax.jit(_batched(parts.learn, (0, 0, 0, None)),
-                    in_shardings=(spread, spread, spread, rep), out_shardings=spread,
-                    donate_argnums=0)
-    evaluate = jax.jit(parts.evaluate_runs, in_shardings=(spread,), out_shardings=spread)
-    end = jax.jit(_batched(lambda c: parts.end(c)[1], (0,)), in_shardings=(spread,),
-                  out_shardings=spread)
-    # each program is traced once: the shapes of what it returns come from its lowering
-    lowered = {"init": init.lower(*init_args)}
-    carry = lowered["init"].out_info
-    lowered["roll"] = roll.lower(carry)
-    rollout = lowered["roll"].out_info[1]
-    total = jax.ShapeDtypeStruct(rollout.done.shape, jnp.float32)
-    lowered.update(begin=begin.lower(carry, jax.ShapeDtypeStruct((), jnp.int32)),
-                   learn=learn.lower(carry, rollout, total, batch.hparams), end=end.lower(carry))
-    if batch.config.eval_envs:
-        lowered["evaluate"] = evaluate.lower(carry)
-    compiled = _compile_all(lowered)
-    shapes = {"rollout": rollout,
-              "episodes": lowered["evaluate"].out_info if batch.config.eval_envs else None}
-    return parts, compiled, shapes
-
-
-def _init_call(batch: _Batch, parts):
-    """(arguments, their row axes, the function) of the ``init`` program: keys and
-    hyperparameters, then the parameters to start from and the randomization tables where
-    the batch has them (those last are per row, shared by the row's seeds)."""
-    extra = [x for x in (batch.init, batch.physics) if x is not None]
-    with_init, with_physics = batch.init is not None, batch.physics is not None
-
-    def init(rng, hparams, *rest):
-        rest = list(rest)
-        start = rest.pop(0) if with_init else None
-        physics = rest.pop(0) if with_physics else None
-        return parts.init(rng, hparams, start, physics)
-
-    return (batch.keys, batch.hparams, *extra), (0, None) + (0,) * len(extra), init
-
-
-def component_width(num_components: int) -> int:
-    """The component axis the reward programs write: M rounded up to a multiple of 8 (at
-    least 8), so that the once-per-task accounting programs serve every round whose programs
-    have up to that many components (M changes from round to round); the padding columns
-    are zeros, and are dropped before the curves."""
-    return max(8, -(-num_components // 8) * 8)
-
-
-def _reward_programs(batch: _Batch, reward_fns, shapes):
-    """This round's one compiled reward program, ``apply``: (row programs [P], reward inputs
-    of an unroll's shape [P, S, T, envs, ...], constants) -> (rewards [P, S, T, envs],
-    components [P, S, T, envs, W]), each row by its own program only (``rewards.by_rows``).
-    The evaluation episodes' inputs go through the same program in unroll-sized chunks
-    (``_accounting_programs``), so nothing else depends on the round's programs: the
-    statistics are compiled once per task. The row layout is an argument (``programs``,
-    [P] int32), so the program serves every call of this shape with these reward programs:
-    the seed race and a tuning plan compile nothing."""
-    from jax.sharding import PartitionSpec
-
-    spread = batch.spread
-    num_components = rewards_lib.component_count(reward_fns)
-    # each device loops over its own rows: no row crosses a device (check_vma off: a program
-    # whose output does not depend on its inputs, e.g. a constant component, would
-    # otherwise differ in type from the other branches of the switch)
-    apply = jax.shard_map(
-        rewards_lib.by_rows(reward_fns, component_width(num_components), inner_axes=3),
-        mesh=spread.mesh, in_specs=PartitionSpec("candidates"),
-        out_specs=PartitionSpec("candidates"), check_vma=False)
-    extra = (batch.constants,) if batch.constants is not None else ()
-    programs = jax.ShapeDtypeStruct((len(batch.rows),), jnp.int32, sharding=spread)
-    apply_jit = jax.jit(apply, in_shardings=(spread,) * (2 + len(extra)), out_shardings=spread)
-    lowered = apply_jit.lower(programs, shapes["rollout"].inputs, *extra)
-    return {"apply": lowered.compile(), "num_components": num_components}
-
-
-def _accounting_programs(batch: _Batch, parts, shapes, width: int):
-    """The reward's statistics, compiled once per task, settings, batch shape and component
-    width ``W`` (never per round): ``account`` (an unroll's rewards into the training
-    episodes' sums: ``rewards.account``), and with evaluation episodes ``chunks`` (their
-    reward inputs [P, S, L, n, ...] cut into unroll-shaped pieces for ``apply``, the last
-    one padded) and ``stats`` (the pieces' rewards put back together: the evaluation's
-    return, component means and finiteness). ``state``: the shape of the reward state."""
-    config, spread = batch.config, batch.spread
-    rollout = shapes["rollout"]
-    total = jax.ShapeDtypeStruct(rollout.done.shape, jnp.float32)
-    comps = jax.ShapeDtypeStruct(rollout.done.shape + (width,), jnp.float32)
-    account = _batched(functools.partial(rewards_lib.account, per_episode=parts.per_episode),
-                       (0, 0, 0, 0))
-    state = jax.eval_shape(lambda: _batched(
-        lambda _: rewards_lib.RewardState.zeros(config.num_envs, width), (0,))(
-            jnp.zeros((len(batch.rows), batch.num_seeds))))
-    account_jit = jax.jit(account, in_shardings=(spread,) * 4, out_shardings=spread,
-                          donate_argnums=0)
-    lowered = {"account": account_jit.lower(state, total, comps, rollout.done)}
-    if config.eval_envs:
-        episodes = shapes["episodes"]
-        runs, (length, envs) = episodes.alive.shape[:2], episodes.alive.shape[2:4]
-        size = int(np.prod(rollout.done.shape[2:4]))  # transitions per run in one unroll
-        num_chunks = -(-(length * envs) // size)
-        _check_same_inputs(rollout.inputs, episodes.inputs)
-
-        def chunks(episodes):
-            def padded(x):  # [P, S, L, n, ...] -> [P, S, pieces x T x envs, ...]
-                flat = x.reshape(*runs, length * envs, *x.shape[4:])
-                pad = [(0, 0), (0, 0), (0, num_chunks * size - length * envs)]
-                return jnp.pad(flat, pad + [(0, 0)] * (x.ndim - 4))
-
-            def piece(j, x):  # piece j: [P, S, T, envs, ...]
-                return x[:, :, j * size:(j + 1) * size].reshape(*rollout.done.shape,
-                                                                 *x.shape[3:])
-            flat = jax.tree.map(padded, episodes.inputs)
-            return tuple(jax.tree.map(functools.partial(piece, j), flat)
-                         for j in range(num_chunks))
-
-        def stats(episodes, totals, comps):  # episodes without their inputs
-            def join(pieces, tail):
-                x = jnp.concatenate([p.reshape(*runs, size, *tail) for p in pieces], axis=2)
-                return x[:, :, :length * envs].reshape(*runs, length, envs, *tail)
-            return _batched(evaluation_stats, (0, 0, 0))(episodes, join(totals, ()),
-                                                          join(comps, (width,)))
-
-        no_inputs = episodes.replace(inputs=None)
-        lowered["chunks"] = jax.jit(chunks, in_shardings=(spread,),
-                                    out_shardings=spread).lower(episodes)
-        lowered["stats"] = jax.jit(stats, in_shardings=(spread,) * 3,
-                                   out_shardings=spread).lower(
-            no_inputs, (total,) * num_chunks, (comps,) * num_chunks)
-    return {**_compile_all(lowered), "state": state}
-
-
-def _check_same_inputs(unroll, evaluation) -> None:
-    """The evaluation's reward inputs must be the unroll's, transition for transition (the
-    reward program serves both)."""
-    a = jax.tree.map(lambda x: (x.shape[4:], x.dtype), unroll)
-    b = jax.tree.map(lambda x: (x.shape[4:], x.dtype), evaluation)
-    if a != b:
-        raise ValueError(f"the evaluation episodes' reward inputs {b} differ from the "
-                         f"unroll's {a}: the task's reward_inputs must return the same "
-                         "fields for both")
-
-
 def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:
     """The compiled programs of a training of ``reward_fns`` (one row each) x one seed on
     ``device``, in the order they run (for a memory estimate: ``estimate_memory``)."""
@@ -483,20 +312,11 @@ def compiled_programs(task, config: TrainConfig, reward_fns, device) -> list:
                    spread=spread, replicated=rep, keys=seed_keys([0], len(rows)),
                    hparams=PPOHyperparams.create(), init=None,
                    constants=None if table is None else jax.numpy.asarray(table))
-    parts, physics, shapes = _physics_programs(batch)
-    rewards = _reward_programs(batch, reward_fns, shapes)
-    accounting = _accounting_programs(batch, parts, shapes,
-                                      component_width(rewards["num_components"]))
-    return _all_programs(physics, accounting, rewards)
-
-
-def _all_programs(physics: dict, accounting: dict, rewards: dict) -> list:
-    """Every compiled program of a training: the physics and learner ones, the reward
-    statistics, then the round's reward program (the memory check and the multi-process
-    barrier take the list)."""
-    return (list(physics.values())
-            + [accounting[k] for k in ("account", "chunks", "stats") if k in accounting]
-            + [rewards["apply"]])
+    parts, physics, shapes = progs.physics_programs(batch)
+    rewards = progs.reward_programs(batch, reward_fns, shapes)
+    accounting = progs.accounting_programs(batch, parts, shapes,
+                                           progs.component_width(rewards["num_components"]))
+    return progs.all_programs(physics, accounting, rewards)
 
 
 def _run_split(batch: _Batch, reward_fns, what: str):
@@ -508,19 +328,19 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     shape_key = (id(task), config, len(batch.rows), batch.num_seeds, batch.init is None,
                  batch.devices, batch.randomize())
     (parts, physics, shapes), physics_seconds = _cached(
-        ("physics", *shape_key), lambda: _physics_programs(batch), task)
+        ("physics", *shape_key), lambda: progs.physics_programs(batch), task)
     # not the row layout: it is an argument of the reward programs
     reward_key = (_sources(reward_fns),
                   None if batch.constants is None else batch.constants.shape[1])
     rewards, reward_seconds = _cached(
-        ("rewards", *shape_key, reward_key), lambda: _reward_programs(batch, reward_fns, shapes),
-        task)
+        ("rewards", *shape_key, reward_key),
+        lambda: progs.reward_programs(batch, reward_fns, shapes), task)
     num_components = rewards["num_components"]
-    width = component_width(num_components)
+    width = progs.component_width(num_components)
     accounting, accounting_seconds = _cached(
         ("accounting", *shape_key, width),
-        lambda: _accounting_programs(batch, parts, shapes, width), task)
-    compiled = _all_programs(physics, accounting, rewards)
+        lambda: progs.accounting_programs(batch, parts, shapes, width), task)
+    compiled = progs.all_programs(physics, accounting, rewards)
     memory = check_fits(compiled, batch.local_device(), what)
     if batch.before_run is not None:
         batch.before_run(compiled)
@@ -536,7 +356,7 @@ def _run_split(batch: _Batch, reward_fns, what: str):
     # Every array stays where it is between the programs: any transfer (host <-> device, or a
     # resharding between devices) inside the loop is an error, not a silent slowdown.
     with jax.transfer_guard("disallow"):
-        carry = physics["init"](*_init_call(batch, parts)[0])
+        carry = physics["init"](*progs.init_call(batch, parts)[0])
         windows, reward_windows, evals = [], [], []
         for index in range(config.num_evals):
             carry = physics["begin"](carry, indices[index])
@@ -547,8 +367,9 @@ def _run_split(batch: _Batch, reward_fns, what: str):
                 carry = physics["learn"](carry, rollout, total, batch.hparams)
             reward_windows.append(summary)
             due = (index + 1) % config.eval_every == 0 or index == config.num_evals - 1
-            evals.append(_evaluate(physics, accounting, rewards["apply"], carry, programs,
-                                   extra) if config.eval_envs and due else None)
+            evals.append(progs.evaluate_rows(physics, accounting, rewards["apply"], carry,
+                                             programs, extra)
+                         if config.eval_envs and due else None)
             windows.append(physics["end"](carry))
         jax.block_until_ready((carry, windows, reward_windows, evals))
     run_seconds = time.perf_counter() - start
@@ -570,15 +391,6 @@ def _run_split(batch: _Batch, reward_fns, what: str):
             memory)
 
 
-def _evaluate(physics, accounting, apply, carry, programs, extra):
-    """Every run's evaluation episodes and their statistics: the reward inputs go through
-    the round's reward program in unroll-sized pieces."""
-    episodes = physics["evaluate"](carry)
-    pieces = [apply(programs, x, *extra) for x in accounting["chunks"](episodes)]
-    return accounting["stats"](episodes.replace(inputs=None), tuple(t for t, _ in pieces),
-                               tuple(c for _, c in pieces))
-
-
 def _run_fused(batch: _Batch, reward_fns, what: str):
     """The whole training as one compiled program with the rewards traced in
     (the learner's ``make_train``): the reference the split trainer is measured against."""
@@ -596,8 +408,14 @@ def _run_fused(batch: _Batch, reward_fns, what: str):
         per_run = _with_constants(train, batch.init is not None)
     else:
         per_run = train
+    from jax.sharding import PartitionSpec
+
+    # per device: its evaluation loops end with its own rows (progs.per_device)
+    specs = tuple(PartitionSpec("candidates") if s is spread else PartitionSpec()
+                  for s in shardings)
     batched = jax.jit(
-        jax.vmap(jax.vmap(per_run, in_axes=tuple(inner)), in_axes=tuple(outer)),
+        progs.per_device(jax.vmap(jax.vmap(per_run, in_axes=tuple(inner)),
+                                  in_axes=tuple(outer)), spread, specs),
         in_shardings=tuple(shardings), out_shardings=spread,
     )
     key = ("fused", id(batch.task), _sources(reward_fns),

@@ -6,7 +6,12 @@ trainer is as large as the gap); the repeats give a paired interval of the ratio
 within a pair, so many short pairs give a tighter interval than a few long ones.
 
     python -m benchmarks.split_vs_fused [--tasks pendulum_swingup ...] [--rows 6]
-                                        [--repeats 8] [--set key=value ...] [--out PATH]
+                                        [--repeats 8] [--set key=value ...]
+                                        [--cpu-devices N] [--out PATH]
+
+``--cpu-devices N`` runs both trainers on N XLA CPU devices (``jax_num_cpu_devices``), the
+rows spread over them: on a small CPU host one device per core runs each device's rows on a
+core of its own, where one device leaves the cores to XLA's intra-op threads.
 
 Rows are the task's human and sparse rewards, alternated (their cost is a small part of a
 run: the reward programs took 0.3 s of a 48 s split run on pendulum_swingup), 1 seed each, at
@@ -73,8 +78,14 @@ def main():
     parser.add_argument("--rows", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--set", nargs="*", default=[], help="train.KEY=VALUE overrides")
+    parser.add_argument("--cpu-devices", type=int, default=None,
+                        help="XLA CPU devices (jax_num_cpu_devices); default: JAX's (1)")
     parser.add_argument("--out", default="split_vs_fused.md")
     args = parser.parse_args()
+    if args.cpu_devices is not None:
+        import jax
+
+        jax.config.update("jax_num_cpu_devices", args.cpu_devices)  # before the first device use
 
     rows, details = [], []
     for name in args.tasks:
@@ -85,7 +96,10 @@ def main():
         sparse = compile_reward(task.sparse_reward_source, task)
         fns = [(human, sparse)[i % 2] for i in range(args.rows)]
         out = paired_runs(task, fns, config, hparams, [0], args.repeats)
-        rows.append(table_row(name, f"{args.rows} x 1", out))
+        import jax
+
+        rows.append(table_row(name, f"{args.rows} x 1 on {len(jax.devices())} "
+                                    f"{jax.default_backend()} device(s)", out))
         details.append(f"- {name}: {config.num_updates} updates x {config.num_envs} envs x "
                        f"{config.unroll_length} steps, evaluation envs {config.eval_envs} at "
                        f"{config.num_evals} checkpoints; runs (fused / split) s: "

@@ -87,19 +87,18 @@ SEARCH_TINY = ["max_iterations=4", "train.num_envs=16", "train.unroll_length=16"
                "train.num_minibatches=2", "seeds=1"]
 
 
-# Seconds each file took on 2 cores (the suite's --durations, 2026-12-07, warm cache). With
+# Seconds each file took on 2 cores (the suite's --durations=0, 2026-12-07 evening). With
 # ``--dist loadfile`` a file is one unit of work and units are handed out in collection order,
 # so the longest go first (longest-processing-time order) and no long file starts last while
 # the other worker sits idle. Only the order changes; a file not listed goes after these.
 # (Three workers on the 2 cores were tried: 24 min 34 s, each test ~1.5x slower; no gain.)
 FILE_SECONDS = {
-    "test_search_resume.py": 280, "test_search.py": 130, "test_cli.py": 240,
-    "test_isaacgym_bridge.py": 260, "test_shadow_hand.py": 150, "test_scale.py": 250,
-    "test_dr_stage.py": 160,
-    "test_isaacgym_conformance.py": 150, "test_benchmarks.py": 135, "test_train.py": 150,
-    "test_tasks.py": 140, "test_offline.py": 120, "test_dict_obs.py": 120,
-    "test_randomize.py": 90, "test_tune.py": 95, "test_context.py": 80, "test_reward.py": 90,
-    "test_eureka_suite.py": 80, "test_curriculum.py": 45,
+    "test_cli.py": 250, "test_scale.py": 220, "test_search_resume.py": 215,
+    "test_tasks.py": 190, "test_benchmarks.py": 190, "test_isaacgym_bridge.py": 165,
+    "test_isaacgym_conformance.py": 160, "test_search.py": 155, "test_train.py": 150,
+    "test_tune.py": 150, "test_dict_obs.py": 150, "test_dr_stage.py": 150,
+    "test_randomize.py": 120, "test_reward.py": 110, "test_eureka_suite.py": 70,
+    "test_shadow_hand.py": 60, "test_curriculum.py": 40, "test_offline.py": 20,
 }
 
 

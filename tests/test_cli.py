@@ -172,7 +172,7 @@ def before_run(compiled, device, what):  # compiled; measure from here
     return check(compiled, device, what)
 
 check, batch.check_fits = batch.check_fits, before_run
-result = batch.train_candidates(task, [fn, fn], config, hparams, seeds=[0, 1, 2, 3])
+result = batch.train_candidates(task, [fn, fn], config, hparams, seeds=[0, 1])
 done.set()
 print(json.dumps({"measured": peak[0] - start[0], "program": result.memory_bytes}))
 """
@@ -191,11 +191,11 @@ def test_doctor_shows_devices_mesh_and_a_memory_estimate_within_2x_of_the_peak()
     per_run = float(re.search(r"one run \(candidate x seed\) needs ([\d.,]+) MiB", text)
                     .group(1).replace(",", "")) * 2**20
     assert "sample=6 x seeds=1 = 6 runs, fits" in text
-    # 4 candidates x 2 seeds trained for real: the process's memory while it runs
+    # 2 candidates x 2 seeds trained for real: the process's memory while it runs
     peak = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, "task=cartpole", *MEMORY_TRAIN],
                           capture_output=True, text=True, timeout=600, check=False)
     assert peak.returncode == 0, peak.stderr
     measured = json.loads(peak.stdout.strip().splitlines()[-1])
-    assert 0.5 < measured["measured"] / (8 * per_run) < 2.0
-    # the batch's own program, checked before it ran: 8 runs' worth (it scales with K x S)
-    assert abs(measured["program"] / (8 * per_run) - 1) < 0.1
+    assert 0.5 < measured["measured"] / (4 * per_run) < 2.0
+    # the batch's own program, checked before it ran: 4 runs' worth (it scales with K x S)
+    assert abs(measured["program"] / (4 * per_run) - 1) < 0.1

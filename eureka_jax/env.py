@@ -227,8 +227,8 @@ class MjxTaskEnv(mjx_env.MjxEnv):
         With the env's own (concrete) model each is a ``jax.jit`` made once per model: a
         program that calls it again (reset, step, evaluation, the reward's probes; every
         round's trainer) reuses its traced jaxpr instead of tracing MuJoCo's pipeline again,
-        which was most of a small search's start-up (25 traces of a tiny CLI search, 4 now). XLA
-        inlines the call; the programs' persistent-cache keys changed once with it. While domain randomization traces with a model of traced
+        which was most of a small search's start-up; XLA inlines the call, so the compiled
+        programs are the same. While domain randomization traces with a model of traced
         values (``randomize._model_as``), the functions are traced in place (a cached trace
         would keep another trace's values)."""
         from mujoco import mjx

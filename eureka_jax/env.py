@@ -206,8 +206,10 @@ class MjxTaskEnv(mjx_env.MjxEnv):
 
     def make_data(self, qpos, qvel):
         """MJX data at ``qpos``/``qvel`` with derived quantities (positions, contacts) computed."""
+        from mujoco import mjx
+
         data = mjx_env.make_data(self._mj_model, qpos=qpos, qvel=qvel, impl=self._config.impl)
-        return self._physics("forward")(data)
+        return mjx.forward(self._mjx_model, data)
 
     def random_data(self, rng, noise: float):
         """Data at the model's rest pose and zero velocity, each jittered by U(-noise, noise)."""
@@ -219,34 +221,7 @@ class MjxTaskEnv(mjx_env.MjxEnv):
 
     def physics_step(self, data, action):
         """Advances ``ctrl_dt`` seconds with ``action`` clipped to the actuator range [-1, 1]."""
-        return self._physics("step")(data, jnp.clip(action, -1.0, 1.0))
-
-    def _physics(self, which: str):
-        """MJX's ``forward`` (data) or ``step`` (data, action) with the env's model.
-
-        With the env's own (concrete) model each is a ``jax.jit`` made once per model: a
-        program that calls it again (reset, step, evaluation, the reward's probes; every
-        round's trainer) reuses its traced jaxpr instead of tracing MuJoCo's pipeline again,
-        which was most of a small search's start-up; XLA inlines the call, so the compiled
-        programs are the same. While domain randomization traces with a model of traced
-        values (``randomize._model_as``), the functions are traced in place (a cached trace
-        would keep another trace's values)."""
-        from mujoco import mjx
-
-        model = self._mjx_model
-        if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(model)):
-            cache = {}
-        else:
-            cache = self.__dict__.setdefault("_physics_jit", {})
-            if cache.get("model") is not model:  # e.g. placed on other devices: start over
-                cache.clear()
-                cache["model"] = model
-        if which not in cache:
-            substeps = self.n_substeps
-            fn = {"forward": lambda data: mjx.forward(model, data),
-                  "step": lambda data, action: mjx_env.step(model, data, action, substeps)}
-            cache[which] = fn[which] if "model" not in cache else jax.jit(fn[which])
-        return cache[which]
+        return mjx_env.step(self._mjx_model, data, jnp.clip(action, -1.0, 1.0), self.n_substeps)
 
     @property
     def xml_path(self) -> str:

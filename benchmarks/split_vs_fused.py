@@ -82,9 +82,9 @@ def main():
                         help="XLA CPU devices (jax_num_cpu_devices); default: JAX's (1)")
     parser.add_argument("--out", default="split_vs_fused.md")
     args = parser.parse_args()
-    if args.cpu_devices is not None:
-        import jax
+    import jax
 
+    if args.cpu_devices is not None:
         jax.config.update("jax_num_cpu_devices", args.cpu_devices)  # before the first device use
 
     rows, details = [], []
@@ -96,8 +96,6 @@ def main():
         sparse = compile_reward(task.sparse_reward_source, task)
         fns = [(human, sparse)[i % 2] for i in range(args.rows)]
         out = paired_runs(task, fns, config, hparams, [0], args.repeats)
-        import jax
-
         rows.append(table_row(name, f"{args.rows} x 1 on {len(jax.devices())} "
                                     f"{jax.default_backend()} device(s)", out))
         details.append(f"- {name}: {config.num_updates} updates x {config.num_envs} envs x "

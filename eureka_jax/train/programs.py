@@ -30,7 +30,10 @@ def per_device(fn, spread, in_specs=None):
     is reduced over all rows, an all-reduce across devices at every step (NCCL on GPUs, gloo
     between processes), which on CPU devices could also deadlock (seen with 2 CPU devices
     on 2 cores: XLA's rendezvous timed out after 40 s). Each device's loop then ends when its
-    own rows have ended; the episodes are independent, so nothing else changes.
+    own rows have ended; the episodes are independent, so nothing else changes. The reward
+    program loops over each device's rows the same way. ``check_vma`` is off: a reward
+    program whose output does not depend on its inputs (a constant component) would
+    otherwise differ in type from the other branches of the rows' switch.
     ``in_specs``: one spec per argument (default: every argument spread)."""
     from jax.sharding import PartitionSpec
 
@@ -121,17 +124,11 @@ def reward_programs(batch, reward_fns, shapes):
     statistics are compiled once per task. The row layout is an argument (``programs``,
     [P] int32), so the program serves every call of this shape with these reward programs:
     the seed race and a tuning plan compile nothing."""
-    from jax.sharding import PartitionSpec
-
     spread = batch.spread
     num_components = rewards_lib.component_count(reward_fns)
-    # each device loops over its own rows: no row crosses a device (check_vma off: a program
-    # whose output does not depend on its inputs, e.g. a constant component, would
-    # otherwise differ in type from the other branches of the switch)
-    apply = jax.shard_map(
-        rewards_lib.by_rows(reward_fns, component_width(num_components), inner_axes=3),
-        mesh=spread.mesh, in_specs=PartitionSpec("candidates"),
-        out_specs=PartitionSpec("candidates"), check_vma=False)
+    # each device loops over its own rows: no row crosses a device
+    apply = per_device(
+        rewards_lib.by_rows(reward_fns, component_width(num_components), inner_axes=3), spread)
     extra = (batch.constants,) if batch.constants is not None else ()
     programs = jax.ShapeDtypeStruct((len(batch.rows),), jnp.int32, sharding=spread)
     apply_jit = jax.jit(apply, in_shardings=(spread,) * (2 + len(extra)), out_shardings=spread)

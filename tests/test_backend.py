@@ -107,6 +107,7 @@ SETTINGS = ["task=cartpole", "backend=scripted", "llm=offline", "iteration=2", "
             "seeds=2", "confirm=1", "num_eval=3", "report_video=false"]
 
 
+@pytest.mark.slow  # a whole search, evaluation and report (~8 s): not in the fast tier
 def test_search_evaluation_and_report_run_through_a_registered_backend(scripted, tmp_path):
     cfg = load_config(SETTINGS)
     backend = backends.make_backend(cfg)

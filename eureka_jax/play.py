@@ -138,12 +138,12 @@ def replay(saved: SavedPolicies, row: int, column: int) -> dict:
     import jax
     import jax.numpy as jnp
 
+    from eureka_jax.train import learners
     from eureka_jax.train import rewards as rewards_lib
     from eureka_jax.train.batch import source_constants
-    from eureka_jax.train.learners import learner
     from eureka_jax.train.ppo import evaluation_stats
 
-    parts = learner(saved.config.learner).make_parts(saved.task, saved.config)
+    parts = learners.parts(saved.task, saved.config)
     normalizer, policy, _ = jax.tree.map(lambda x: x[row, column], saved.params)
     key = parts.eval_key(jax.random.PRNGKey(saved.seeds[column]))
     # the program's constants as arguments, as the trainer passed them (not folded literals)

@@ -31,12 +31,12 @@ def evaluate_physics(task, config, params, values, episodes: int, seed: int = 0)
     import jax
     import jax.numpy as jnp
 
-    from eureka_jax.train.learners import learner
+    from eureka_jax.train import learners
 
     cache_key = (id(task), config, int(episodes))
     if cache_key not in _EVALUATORS:  # every round of a DR stage reuses the compiled program
         randomize = parameters(task)
-        parts = learner(config.learner).make_parts(task, config, randomize=randomize)
+        parts = learners.parts(task, config, randomize)  # shared with the DR stage's
 
         def one(normalizer, policy, physics, key):
             m = physics.shape[0] // episodes

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from eureka_jax.train import learners
 from eureka_jax.train import programs as progs
 from eureka_jax.train.config import PPOHyperparams, TrainConfig
 from eureka_jax.train.curves import TrainingCurves, TrainOutput
@@ -214,7 +215,7 @@ def train_candidates(task, reward_fns, config: TrainConfig, hparams: PPOHyperpar
         physics = np.concatenate([physics, np.repeat(physics[:1], pad, 0)])
     init = None
     if init_params is not None:
-        parts = learner(config.learner).make_parts(task, config)
+        parts = learners.parts(task, config)
         init = _check_init(init_params, k, num_seeds, parts)
         init = jax.tree.map(lambda x: np.concatenate([x, np.repeat(x[:1], pad, 0)]), init)
     batch = _Batch(task=task, config=config, rows=padded_rows, num_seeds=num_seeds,

@@ -37,3 +37,22 @@ def learner(name: str):
     """The module of ``train.learner=name``."""
     check_learner(name)
     return importlib.import_module(LEARNERS[name])
+
+
+_PARTS: dict = {}
+_MAX_PARTS = 8
+
+
+def parts(task, config, randomize=()):
+    """The learner's ``make_parts(task, config, randomize)``, made once per task, settings and
+    randomization: its run functions are ``jax.jit``s, so every later batch shape (the seed
+    race, the final evaluation, a DR stage's rows) batches their first trace instead of
+    tracing the physics and the learner again. Keys hold ``id(task)``; the task is kept with
+    its parts so that the id is not reused."""
+    key = (id(task), config, tuple(randomize))
+    if key not in _PARTS:
+        _PARTS[key] = (task, learner(config.learner).make_parts(task, config,
+                                                               randomize=randomize))
+        while len(_PARTS) > _MAX_PARTS:
+            _PARTS.pop(next(iter(_PARTS)))
+    return _PARTS[key][1]

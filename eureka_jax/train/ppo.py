@@ -221,6 +221,11 @@ def make_evaluation(task, config: TrainConfig, env, make_policy, randomized=None
         t, c = loop
         return (t < length_max) & c["alive"].any()
 
+    # one run's start and step, traced once (at one run's shapes) for every batch shape of
+    # ``evaluate_runs`` (see ``make_parts``)
+    run_start = jax.jit(lambda normalizer, policy, key: eval_start(normalizer, policy, key))
+    run_step = jax.jit(lambda c, t, normalizer, policy: eval_step(c, t, normalizer, policy))
+
     def evaluate(normalizer, policy_params, key, record: bool = False,
                  reward=None, physics=None) -> EvalEpisodes:
         """Full episodes of one run's policy from fresh resets on ``eval_envs`` envs.
@@ -250,10 +255,10 @@ def make_evaluation(task, config: TrainConfig, env, make_policy, randomized=None
 
         def body(loop):
             t, c = loop
-            step = runs(lambda c, normalizer, policy: eval_step(c, t, normalizer, policy))
+            step = runs(lambda c, normalizer, policy: run_step(c, t, normalizer, policy))
             return t + 1, step(c, carry.normalizer, carry.params.policy)
 
-        start = runs(lambda c: eval_start(c.normalizer, c.params.policy, c.eval_key))(carry)
+        start = runs(lambda c: run_start(c.normalizer, c.params.policy, c.eval_key))(carry)
         _, final = jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), start))
         return runs(eval_finish)(final)
 
@@ -476,6 +481,11 @@ def make_parts(task, config: TrainConfig, randomize=()):
         with it repeats that evaluation's episodes."""
         return jax.random.split(run_keys(rng)[3][index], 3)[2]
 
+    # Each run function is a ``jax.jit``: a program that batches it (``vmap`` over rows and
+    # seeds, any K x S) traces it once, at one run's shapes, and batches that trace; MJX's
+    # and PPO's Python run only on the first trace (most of a training's start-up on CPU:
+    # 20 of 28 s for cartpole's programs). XLA inlines the calls.
+    init, begin, roll, learn, end = (jax.jit(f) for f in (init, begin, roll, learn, end))
     return Parts(init=init, begin=begin, roll=roll, learn=learn, end=end,
                  evaluate=evaluate, evaluate_carry=evaluate_carry, evaluate_runs=evaluate_runs,
                  initial_params=initial_params, eval_key=eval_key,

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from eureka_jax.train import learners
 from eureka_jax.train import rewards as rewards_lib
-from eureka_jax.train.learners import learner
 from eureka_jax.train.ppo import evaluation_stats
 
 
@@ -56,8 +56,7 @@ def physics_programs(batch):
     """The compiled reward-free programs of this batch's shape (the learner's
     ``make_parts``): init, begin, roll, learn, evaluate, end; the same for every round's
     reward programs."""
-    parts = learner(batch.config.learner).make_parts(batch.task, batch.config,
-                                                     randomize=batch.randomize())
+    parts = learners.parts(batch.task, batch.config, batch.randomize())
     spread, rep = batch.spread, batch.replicated
     init_args, init_axes, init_fn = init_call(batch, parts)
     seed_axes = init_axes[:-1] + (None,) if batch.physics is not None else init_axes

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from eureka_jax import EurekaError, list_tasks, load_task
+from eureka_jax.llm.offline import OfflineProposer
 from eureka_jax.reward import compile_reward
 from tests.conftest import TASK_NAMES
 
@@ -66,6 +67,18 @@ def test_human_and_sparse_rewards_compile_and_run(tasks, transitions, name):
         assert total.shape == (16, 8)
         assert np.isfinite(np.asarray(total)).all()
         assert set(parts) == set(reward_fn.component_names) and parts
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_fresh_offline_proposals_compile_for_every_task(tasks, name):
+    """The offline proposer's first programs compile on every task (here, not in
+    tests/test_offline.py: the probe's rollout is the one this file's tests compiled)."""
+    task = tasks[name]
+    for reply in OfflineProposer(task, seed=1).propose([], 2):
+        reward_fn = compile_reward(reply, task)
+        assert reward_fn.component_names
+        goals = {g["input"] for g in task.goals}
+        assert goals <= set(reward_fn.input_names)
 
 
 def test_unknown_task_lists_the_valid_ones():

@@ -143,16 +143,40 @@ def cartpole_rewards(tasks):
 
 @pytest.fixture(scope="session")
 def short_runs(tasks, cartpole_rewards):
+    """Three trainings of two batch shapes; ``traces``: how often each traced the env's step
+    (Python runs ``step`` only while tracing)."""
+    from unittest import mock
+
     task, r = tasks["cartpole"], cartpole_rewards
-    return {
-        "alone": train_candidates(task, [r["human"]], SHORT, seeds=[3, 4]),
-        "with_nan": train_candidates(task, [r["human"], r["nan"]], SHORT, seeds=[3, 4]),
-        "with_sparse": train_candidates(task, [r["human"], r["sparse"]], SHORT, seeds=[3, 4]),
-    }
+    env_class, calls = type(task.env), []
+    step = env_class.step
+
+    def counted(self, *args):
+        calls.append(1)
+        return step(self, *args)
+
+    runs, traces = {}, {}
+    with mock.patch.object(env_class, "step", counted):
+        for name, fns in (("alone", [r["human"]]), ("with_nan", [r["human"], r["nan"]]),
+                          ("with_sparse", [r["human"], r["sparse"]])):
+            before = len(calls)
+            runs[name] = train_candidates(task, fns, SHORT, seeds=[3, 4])
+            traces[name] = len(calls) - before
+    return {**runs, "traces": traces}
 
 
 def _leaves(params, k):
     return [np.asarray(x[k]) for x in jax.tree.leaves(params)]
+
+
+@pytest.mark.slow
+def test_a_new_batch_shape_batches_the_first_trace(short_runs):
+    """The physics and the learner are traced once per task and settings (their run functions
+    are ``jax.jit``s of one run, ``learners.parts``): a second batch shape (2 rows after 1)
+    batches that trace and never runs the env's Python again."""
+    traces = short_runs["traces"]
+    assert traces["alone"] > 0
+    assert traces["with_nan"] == 0 and traces["with_sparse"] == 0
 
 
 @pytest.mark.slow

@@ -12,6 +12,9 @@
 - ``make_train(task, config, reward_fns)``: the same training as one program with the rewards
   traced in (the reference ``benchmarks/compile_once.py`` measures against).
 
+``parts(task, config, randomize)`` makes a learner's parts once per task and settings (the
+trainer, ``play`` and the robustness sweeps share them, and with them their traces).
+
 Adding an algorithm: such a module and one line here; ``train.learner=NAME`` selects it.
 """
 

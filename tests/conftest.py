@@ -87,11 +87,12 @@ SEARCH_TINY = ["max_iterations=4", "train.num_envs=16", "train.unroll_length=16"
                "train.num_minibatches=2", "seeds=1"]
 
 
-# Seconds each file took on 2 cores (the suite's --durations=0, 2026-12-07 evening). With
-# ``--dist loadfile`` a file is one unit of work and units are handed out in collection order,
-# so the longest go first (longest-processing-time order) and no long file starts last while
-# the other worker sits idle. Only the order changes; a file not listed goes after these.
-# (Three workers on the 2 cores were tried: 24 min 34 s, each test ~1.5x slower; no gain.)
+# Seconds each file took on 2 cores (the suite's --durations=0, 2026-12-07 evening), used to
+# put the longest files first. Note: xdist's ``--dist loadfile`` then reorders files by their
+# number of tests (its default ``--loadscope-reorder``; a stable sort, so this order only
+# breaks ties). Turning that off (``--no-loadscope-reorder``) was tried on 2026-12-07: 25:00
+# against 22:33, test_tasks' env rollouts ran 3-5x slower beside test_scale's two processes
+# at the start; so xdist's order stays. (Three workers on the 2 cores: 24 min 34 s; no gain.)
 FILE_SECONDS = {
     "test_cli.py": 250, "test_scale.py": 220, "test_search_resume.py": 215,
     "test_tasks.py": 190, "test_benchmarks.py": 190, "test_isaacgym_bridge.py": 165,

@@ -97,7 +97,11 @@ def epoch_to_frame(scalars: dict):
     else:
         slope, before = np.polyfit(e, f, 1)
         offset = before + slope  # logged at F0 + (e - 1) B: done at F0 + e B
-    return (lambda epochs: offset + slope * np.asarray(epochs, dtype=float)), float(slope)
+    # frames are counts: rounded, so that a fit's last bit (numpy 2.4's polyfit gives
+    # 100.0000000000001 frames per epoch for an exact line) cannot move a value past the
+    # checkpoint it was logged at
+    return (lambda epochs: np.rint(offset + slope * np.asarray(epochs, dtype=float))), \
+        float(np.rint(slope))
 
 
 def find_tag(scalars: dict, key: str, to_frame, per_epoch: float = 0.0):

@@ -103,6 +103,46 @@ def test_our_unroll_hands_the_learner_the_episode_boundaries_the_env_had(tasks):
         np.testing.assert_allclose(np.asarray(vs)[:, env], ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # compiles an unroll
+def test_env_state_the_unroll_leaves_unchanged_is_never_read(tasks):
+    """``roll`` hands back only the env-state leaves a later step reads (the rest are
+    derived quantities MJX recomputes: XLA then drops them from the loop, as in the fused
+    program). Whatever the others hold (here NaN and junk), two unrolls give the same
+    transitions, reward inputs and live state."""
+    import dataclasses
+
+    from eureka_jax.train.config import PPOHyperparams
+    from eureka_jax.train.ppo import make_parts
+
+    config = dataclasses.replace(SHORT, num_envs=4, unroll_length=6)
+    parts = make_parts(tasks["cartpole"], config)
+    carry = jax.jit(lambda key: parts.begin(parts.init(key, PPOHyperparams.create()), 0))(
+        jax.random.PRNGKey(1))
+    live = parts.live_state(carry)
+    names = [jax.tree_util.keystr(p) for p, _ in
+             jax.tree_util.tree_flatten_with_path(carry.env_state)[0]]
+    assert 0 < sum(live) < len(live)
+    for field in (".obs", ".data.qpos", ".data.qvel"):
+        assert live[names.index(field)], field
+
+    def junk(x):
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            return jnp.full_like(x, jnp.nan)
+        return ~x if x.dtype == jnp.bool_ else jnp.full_like(x, 7777)
+
+    leaves, tree = jax.tree.flatten(carry.env_state)
+    spoiled = carry.replace(env_state=jax.tree.unflatten(
+        tree, [x if keep else junk(x) for x, keep in zip(leaves, live)]))
+    twice = jax.jit(lambda c: jax.lax.scan(lambda c, _: parts.roll(c), c, length=2))
+    (a, rollouts_a), (b, rollouts_b) = twice(carry), twice(spoiled)
+    for x, y in zip(jax.tree.leaves(rollouts_a), jax.tree.leaves(rollouts_b)):
+        np.testing.assert_array_equal(x, y)
+    for x, y, keep in zip(jax.tree.leaves(a.env_state), jax.tree.leaves(b.env_state), live):
+        if keep:
+            np.testing.assert_array_equal(x, y)
+    assert np.isfinite(np.asarray(rollouts_b.transition.observation)).all()
+
+
 def test_episode_bookkeeping_matches_a_python_loop():
     """Returns, fitness (sum / max length), lengths, component means per finished episode."""
     rng = np.random.default_rng(1)

@@ -5,7 +5,7 @@ round), measured in one run of this script on one machine.
 
     python -m benchmarks.compile_once [--tasks cartpole,pendulum_swingup,double_pendulum]
                                       [--iteration 4] [--sample 6]
-                                      [--task-set double_pendulum:num_updates=100] [--merge]
+                                      [--task-set double_pendulum:max_iterations=100] [--merge]
 
 Each search (offline proposer, ``iteration`` rounds of ``sample`` programs, 1 seed per
 candidate, the seed race on, no early stop, no final evaluation) runs in its own process with
@@ -79,7 +79,7 @@ def task_overrides(args) -> dict[str, list[str]]:
         task, sep, setting = item.partition(":")
         if not sep or "=" not in setting:
             raise SystemExit(f"--task-set {item!r}: write it as TASK:key=value, e.g. "
-                             "double_pendulum:num_updates=100")
+                             "double_pendulum:max_iterations=100")
         out.setdefault(task, []).append(setting)
     return out
 

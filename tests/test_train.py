@@ -185,9 +185,13 @@ def cartpole_rewards(tasks):
 def short_runs(tasks, cartpole_rewards):
     """Three trainings of two batch shapes; ``traces``: how often each traced the env's step
     (Python runs ``step`` only while tracing)."""
+    import dataclasses
     from unittest import mock
 
-    task, r = tasks["cartpole"], cartpole_rewards
+    # a task object of its own: another file in this worker (test_tune) trains the shared
+    # cartpole at these settings and shape, and the caches keyed by task would then hand
+    # these trainings programs traced before the count started
+    task, r = dataclasses.replace(tasks["cartpole"]), cartpole_rewards
     env_class, calls = type(task.env), []
     step = env_class.step
 

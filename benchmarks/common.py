@@ -24,6 +24,16 @@ def peak_memory_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def kept_notes(table: Path) -> str:
+    """The notes written by hand under an existing table (from its first line starting with
+    "Notes"), so that a rerun replaces the numbers and keeps what was learnt from them."""
+    if not table.exists():
+        return ""
+    lines = table.read_text().splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("Notes")), len(lines))
+    return "\n" + "".join(lines[start:]) if start < len(lines) else ""
+
+
 def write(name: str, title: str, notes: str, header: str, rows: list[str]) -> None:
     """Writes ``results/<name>`` (or ``name`` itself, an absolute path): title, machine
     header, peak memory, notes, a table."""
@@ -31,7 +41,7 @@ def write(name: str, title: str, notes: str, header: str, rows: list[str]) -> No
     path.parent.mkdir(parents=True, exist_ok=True)
     text = (f"# {title}\n\n{machine_header()}- peak memory of the process: "
             f"{peak_memory_mib():,.0f} MiB\n{notes}\n{header}\n" + "\n".join(rows) + "\n")
-    path.write_text(text)
+    path.write_text(text + kept_notes(path))
     print(text, flush=True)
 
 

@@ -186,19 +186,11 @@ def main():
                 if r["task"] not in ran]
         results = kept + results
     (RESULTS / "compile_once.json").write_text(json.dumps(results, indent=1))
+    from benchmarks.common import kept_notes
+
     text = render(results, args)
     print(text)
     (RESULTS / "compile_once.md").write_text(text + kept_notes(RESULTS / "compile_once.md"))
-
-
-def kept_notes(table: Path) -> str:
-    """The notes written by hand under an existing table (from its first line starting with
-    "Notes"), so that a rerun replaces the numbers and keeps what was learnt from them."""
-    if not table.exists():
-        return ""
-    lines = table.read_text().splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.startswith("Notes")), len(lines))
-    return "\n" + "".join(lines[start:]) if start < len(lines) else ""
 
 
 if __name__ == "__main__":

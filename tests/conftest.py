@@ -37,6 +37,17 @@ def conformance_python():
     return build()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def room_for_shared_programs():
+    """The trainer keeps the compiled programs of its last few calls (6: a search's first
+    pass and race, ``train.batch._MAX_PROGRAMS``); a test worker runs many files' trainings,
+    and the tests that reuse a fixture's programs ("compiles nothing but its reward
+    program") would otherwise depend on which other files ran between them. 32 here."""
+    from eureka_jax.train import batch
+
+    batch._MAX_PROGRAMS = 32
+
+
 @pytest.fixture(scope="session")
 def tasks():
     """Loaded tasks, shared so each environment is built once per test session."""

@@ -40,11 +40,18 @@ def test_the_stall_reproducer_runs_a_case_that_finishes_and_the_hand_avoids_the_
     assert model.opt.jacobian == mujoco.mjtJacobian.mjJAC_SPARSE
 
 
-def test_a_rerun_of_the_compile_once_table_keeps_the_notes_under_it(tmp_path):
-    """``benchmarks/compile_once.py`` rewrites its table's numbers; what was written by hand
-    under it (from the first line starting with "Notes") is kept, and a table without notes
-    gets none."""
-    from benchmarks.compile_once import kept_notes
+def test_a_rerun_of_a_table_keeps_the_notes_under_it(tmp_path):
+    """A benchmark's rerun (``benchmarks.common.write``, and ``compile_once.py``'s own
+    writer) rewrites its table's numbers; what was written by hand under it (from the first
+    line starting with "Notes") is kept, and a table without notes gets none."""
+    from benchmarks.common import kept_notes, write
+
+    out = tmp_path / "bench.md"
+    write(str(out), "Bench", "- settings\n", "| a |\n| --- |", ["| 1 |"])
+    out.write_text(out.read_text() + "\nNotes (by hand): why 1\n")
+    write(str(out), "Bench", "- settings\n", "| a |\n| --- |", ["| 2 |"])
+    text = out.read_text()
+    assert "| 2 |" in text and "| 1 |" not in text and text.endswith("Notes (by hand): why 1\n")
 
     table = tmp_path / "compile_once.md"
     assert kept_notes(table) == ""  # no table yet

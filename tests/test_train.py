@@ -190,7 +190,8 @@ def short_runs(tasks, cartpole_rewards):
 
     # a task object of its own: another file in this worker (test_tune) trains the shared
     # cartpole at these settings and shape, and the caches keyed by task would then hand
-    # these trainings programs traced before the count started
+    # these trainings programs traced before the count started; the tests that reuse these
+    # programs train ``short_runs["task"]``
     task, r = dataclasses.replace(tasks["cartpole"]), cartpole_rewards
     env_class, calls = type(task.env), []
     step = env_class.step
@@ -206,7 +207,7 @@ def short_runs(tasks, cartpole_rewards):
             before = len(calls)
             runs[name] = train_candidates(task, fns, SHORT, seeds=[3, 4])
             traces[name] = len(calls) - before
-    return {**runs, "traces": traces}
+    return {**runs, "traces": traces, "task": task}
 
 
 def _leaves(params, k):
@@ -269,7 +270,7 @@ def test_nan_candidate_is_failed_and_neighbours_are_untouched(short_runs):
 def test_split_trainer_trains_as_the_fused_program(tasks, cartpole_rewards, short_runs):
     """The physics, the learner and the rewards as separate programs (the default) train the
     same runs as one program with the rewards traced in, to float round-off."""
-    task, r = tasks["cartpole"], cartpole_rewards
+    task, r = short_runs["task"], cartpole_rewards
     fused = train_candidates(task, [r["human"], r["sparse"]], SHORT, seeds=[3, 4], fused=True)
     split = short_runs["with_sparse"]
     for a, b in zip(jax.tree.leaves(fused.params), jax.tree.leaves(split.params)):
@@ -282,13 +283,14 @@ def test_split_trainer_trains_as_the_fused_program(tasks, cartpole_rewards, shor
 
 
 @pytest.mark.slow
-def test_the_split_vs_fused_benchmark_pairs_runs_and_writes_its_row(tasks, cartpole_rewards):
+def test_the_split_vs_fused_benchmark_pairs_runs_and_writes_its_row(short_runs,
+                                                                    cartpole_rewards):
     """``benchmarks/split_vs_fused.py`` at a tiny size: both trainers' programs are the ones
     the test above compiled (same task, rewards, settings and seeds), so nothing compiles;
     the runs alternate and the row holds a finite ratio inside its interval."""
     from benchmarks.split_vs_fused import paired_runs, ratio, table_row
 
-    task, r = tasks["cartpole"], cartpole_rewards
+    task, r = short_runs["task"], cartpole_rewards
     out = paired_runs(task, [r["human"], r["sparse"]], SHORT, None, [3, 4], repeats=3)
     assert out["compile"] == {"fused": 0.0, "split": 0.0}
     assert len(out["fused"]) == len(out["split"]) == 3
@@ -330,7 +332,7 @@ def test_a_round_with_another_number_of_components_compiles_only_its_reward_prog
     the round's component count: a round of two-component programs after the four-component
     human reward compiles nothing but its reward program, and its curves have two component
     columns, the evaluation's as the training's."""
-    task, r = tasks["cartpole"], cartpole_rewards
+    task, r = short_runs["task"], cartpole_rewards
     assert short_runs["with_sparse"].curves.components.shape[-1] == 4  # human's four terms
     two = compile_reward(TWO_TERMS, task)
     out = train_candidates(task, [two, r["sparse"]], SHORT, seeds=[3, 4])
@@ -352,7 +354,7 @@ def test_a_round_with_fewer_programs_is_padded_to_the_search_shape(tasks, cartpo
     compile) trains in the two-row batch that is already compiled: nothing but its reward
     program compiles, and its row trains exactly as in that batch (the padded row, a copy,
     is dropped from every result)."""
-    task, r = tasks["cartpole"], cartpole_rewards
+    task, r = short_runs["task"], cartpole_rewards
     padded = train_candidates(task, [r["human"]], SHORT, seeds=[3, 4], min_rows=2)
     assert padded.compile_seconds == padded.reward_compile_seconds  # no physics, no learner
     assert padded.curves.fitness.shape == (1, 2, SHORT.num_evals)
@@ -374,7 +376,7 @@ def test_a_second_learner_is_one_module_and_one_registration_line(tasks, cartpol
     from eureka_jax.train.learners import LEARNERS, learner
 
     monkeypatch.setitem(LEARNERS, "frozen", "tests.frozen_learner")  # the one line
-    task, r = tasks["cartpole"], cartpole_rewards
+    task, r = short_runs["task"], cartpole_rewards
     config = dataclasses.replace(SHORT, learner="frozen")
     frozen = train_candidates(task, [r["human"]], config, seeds=[3, 4])
     ppo = short_runs["alone"]  # the same task, rewards and seeds with PPO

@@ -399,7 +399,7 @@ def make_parts(task, config: TrainConfig, randomize=()):
         leaves that no later step reads (``live_state``: e.g. MJX's positions and inertias,
         recomputed from ``qpos`` at every step) leave the program as they came in, so XLA
         drops their computation and their reset from the loop, as it does in the fused
-        program, where they are dead (cartpole: 55 -> 11 reset selects per step)."""
+        program, where they are dead (cartpole: 55 -> 13 reset selects per step)."""
         key_roll, _ = jax.random.split(c.update_keys[c.update])
         final, rollout = jax.lax.scan(env_step, c, jax.random.split(key_roll,
                                                                     config.unroll_length))
@@ -497,7 +497,8 @@ def make_parts(task, config: TrainConfig, randomize=()):
     # 20 of 28 s for cartpole's programs). XLA inlines the calls.
     init, begin, roll, learn, end = (jax.jit(f) for f in (init, begin, roll, learn, end))
     return Parts(init=init, begin=begin, roll=roll, learn=learn, end=end,
-                 live_state=functools.partial(live_state, env_step), evaluate=evaluate, evaluate_carry=evaluate_carry, evaluate_runs=evaluate_runs,
+                 live_state=functools.partial(live_state, env_step), evaluate=evaluate,
+                 evaluate_carry=evaluate_carry, evaluate_runs=evaluate_runs,
                  initial_params=initial_params, eval_key=eval_key,
                  per_episode=per_episode, num_watch=num_watch)
 
@@ -511,17 +512,15 @@ def live_state(step, c) -> tuple:
     from jax._src.interpreters import partial_eval as pe  # JAX's DCE, with its rules for
     # scan, while, cond and calls (public jaxprs have no DCE of their own)
 
-    state_shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), c.env_state)
-    rest = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
-                        c.replace(env_state=None))
+    shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), c)
     key = jax.ShapeDtypeStruct(c.update_keys.shape[1:], c.update_keys.dtype)
 
-    def split_step(state, rest, key):
+    def split_step(state, rest, key):  # the env state's leaves first, in and out
         nxt, out = step(rest.replace(env_state=state), key)
         return nxt.env_state, nxt.replace(env_state=None), out
 
-    closed = jax.make_jaxpr(split_step)(state_shapes, rest, key)
-    n = len(jax.tree.leaves(state_shapes))
+    closed = jax.make_jaxpr(split_step)(shapes.env_state, shapes.replace(env_state=None), key)
+    n = len(jax.tree.leaves(shapes.env_state))
     others = len(closed.jaxpr.outvars) - n
     live = [False] * n
     while True:
